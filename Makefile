@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` runs the offline demo, `make test` runs the tests.
+# Both install what they need first (a virtualenv in .venv; Debian's chromium for the browser tests).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test setup system-deps lint bench clean
+
+demo: setup
+	$(BIN)/pledge-monitor demo
+
+test: setup system-deps
+	$(BIN)/ruff check monitor tests benchmarks migrations
+	$(BIN)/ruff format --check monitor tests benchmarks migrations
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 -q
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	sh scripts/system-deps.sh
+
+bench: setup
+	$(BIN)/python benchmarks/cycle.py
+	$(BIN)/python benchmarks/detection.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,244 @@
+"""One check of one source, start to end, without touching the database.
+
+The store hands in what the check needs of the past (``SourceState``) and takes back a
+``CheckResult`` to record. Keeping the check free of the database lets many run in threads
+while one writer records their results in short batched transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from monitor import clauses as clause_matching
+from monitor import diff as differ
+from monitor.errors import ExtractError, FetchError
+from monitor.events import default_severity
+from monitor.extract import extract
+from monitor.fetch import Fetched, Fetcher, Validators
+from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
+from monitor.watchlist import PledgeSpec, SourceSpec
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store knows of a source before a check."""
+
+    source_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    text_hash: str | None = None
+    snapshot_id: int | None = None
+    rules: str | None = None
+    health: Health = NEW
+    clauses: Mapping[tuple[str, str], ClauseRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewSnapshot:
+    """A body worth keeping: its text differs from the last one (or there was none)."""
+
+    body: bytes
+    body_hash: str
+    text: str
+    text_hash: str
+    headers: Mapping[str, str]
+    url: str
+    status: int
+    rules: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything one check learned, ready for the store to record in one transaction."""
+
+    source_id: str
+    at: datetime
+    ms: int
+    outcome: str  # baseline|not_modified|unchanged|same_text|changed|rebaseline|failed
+    status: int | None = None
+    final_url: str | None = None
+    redirects: tuple[tuple[str, int, str], ...] = ()
+    validators: Validators | None = None
+    error: FetchError | ExtractError | None = None
+    body_hash: str | None = None
+    snapshot: NewSnapshot | None = None
+    diff: differ.TextDiff | None = None
+    prev_snapshot_id: int | None = None
+    transition: Transition | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_check(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    fetcher: Fetcher,
+    load_text: Callable[[str], str],
+    now: datetime,
+) -> CheckResult:
+    """Fetch, and only when the bytes changed: extract, diff and assess the clauses."""
+    started = time.perf_counter()
+    try:
+        fetched = fetcher.fetch(
+            source.url,
+            timeout=source.timeout.total_seconds(),
+            headers=dict(source.headers),
+            validators=Validators(state.etag, state.last_modified) if state.body_hash else None,
+        )
+    except FetchError as exc:
+        return _failed(source, pledges, state, now, started, exc, status=exc.status)
+    base = _base(fetched, source, now, started)
+    if fetched.not_modified or (fetched.body and sha256(fetched.body) == state.body_hash):
+        outcome = "not_modified" if fetched.not_modified else "unchanged"
+        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
+        return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
+    body_hash = sha256(fetched.body)
+    try:
+        text = extract(
+            fetched.body,
+            content_type=fetched.content_type,
+            select=source.select,
+            remove=source.remove,
+            ignore=source.ignore,
+            links=source.links,
+            charset=fetched.charset,
+            url=fetched.final_url,
+        )
+    except ExtractError as exc:
+        return _failed(source, pledges, state, now, started, exc, status=fetched.status, fetched=fetched)
+    text_hash = sha256(text.encode())
+    if text_hash == state.text_hash and state.rules == source.rules_fingerprint():
+        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
+        return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
+    snapshot = NewSnapshot(
+        body=fetched.body,
+        body_hash=body_hash,
+        text=text,
+        text_hash=text_hash,
+        headers=dict(fetched.headers),
+        url=fetched.final_url,
+        status=fetched.status,
+        rules=source.rules_fingerprint(),
+    )
+    outcome, change = _compare(source, state, text, load_text)
+    matches = _assess_clauses(pledges, state, text)
+    transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
+    if outcome == "changed" and change is not None:
+        transition = _with_source_changed(transition, source, pledges, change)
+    return replace(
+        base,
+        outcome=outcome,
+        body_hash=body_hash,
+        snapshot=snapshot,
+        diff=change,
+        prev_snapshot_id=state.snapshot_id,
+        transition=transition,
+    )
+
+
+def _with_source_changed(
+    transition: Transition, source: SourceSpec, pledges: tuple[PledgeSpec, ...], change: differ.TextDiff
+) -> Transition:
+    """The watched text changed but no clause did: say so, at info level."""
+    if any(e.kind.startswith("pledge.") for e in transition.events):
+        return transition
+    summary = differ.summarize(change)
+    event = EventDraft(
+        kind="source.changed",
+        severity=default_severity("source.changed"),
+        title=f"{source.id}: text changed ({summary})",
+        pledge_id=pledges[0].id if len(pledges) == 1 else None,
+        source_id=source.id,
+        details={
+            "url": source.url,
+            "summary": summary,
+            "added": change.added()[:20],
+            "removed": change.removed()[:20],
+            "pledges": [p.id for p in pledges],
+        },
+    )
+    return replace(transition, events=(*transition.events, event))
+
+
+def _base(fetched: Fetched, source: SourceSpec, now: datetime, started: float) -> CheckResult:
+    return CheckResult(
+        source_id=source.id,
+        at=now,
+        ms=_ms(started),
+        outcome="",
+        status=fetched.status,
+        final_url=fetched.final_url if fetched.final_url != source.url else None,
+        redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),
+        validators=fetched.validators,
+    )
+
+
+def _compare(
+    source: SourceSpec, state: SourceState, text: str, load_text: Callable[[str], str]
+) -> tuple[str, differ.TextDiff | None]:
+    """A Change only between texts extracted with the same rules; new rules start a new baseline."""
+    if state.text_hash is None:
+        return "baseline", None
+    if state.rules != source.rules_fingerprint():
+        return "rebaseline", None
+    return "changed", differ.compute(load_text(state.text_hash), text)
+
+
+def _assess_clauses(
+    pledges: tuple[PledgeSpec, ...], state: SourceState, text: str
+) -> dict[tuple[str, str], clause_matching.ClauseMatch]:
+    matches: dict[tuple[str, str], clause_matching.ClauseMatch] = {}
+    for pledge in pledges:
+        for clause in pledge.clauses:
+            key = (pledge.id, clause_key(clause))
+            previous = state.clauses.get(key)
+            location = previous.location if previous else None
+            matches[key] = clause_matching.find_clause(clause, text, last_location=location)
+    return matches
+
+
+def clause_key(clause: str) -> str:
+    """Clauses are identified by their normalized wording, so editing one starts it afresh."""
+    return sha256(clause_matching.normalize_for_match(clause).encode())[:16]
+
+
+def _failed(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    now: datetime,
+    started: float,
+    error: FetchError | ExtractError,
+    *,
+    status: int | None,
+    fetched: Fetched | None = None,
+) -> CheckResult:
+    transition = assess_source(
+        source, pledges, state.clauses, None, fetched, now, error=error, health=state.health
+    )
+    return CheckResult(
+        source_id=source.id,
+        at=now,
+        ms=_ms(started),
+        outcome="failed",
+        status=status,
+        final_url=fetched.final_url if fetched and fetched.final_url != source.url else None,
+        error=error,
+        transition=transition,
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

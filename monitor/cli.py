@@ -1,0 +1,143 @@
+"""The ``pledge-monitor`` command: thin commands over the library.
+
+A MonitorError becomes ``Error: ...`` on stderr and exit status 1; nothing else here decides.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor.errors import MonitorError, WatchlistError
+from monitor.watchlist import Watchlist, load_watchlist
+
+WATCHLIST_ENV = "PLEDGE_MONITOR_WATCHLIST"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class App:
+    """What every command may need, opened on first use."""
+
+    watchlist_path: Path
+    db_url: str | None
+    _watchlist: Watchlist | None = None
+    _store: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def watchlist(self) -> Watchlist:
+        if self._watchlist is None:
+            self._watchlist = load_watchlist(self.watchlist_path)
+        return self._watchlist
+
+    @property
+    def url(self) -> str:
+        from monitor.store.db import default_url
+
+        return self.db_url or default_url(self.watchlist_path)
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from monitor.store.db import open_engine
+            from monitor.store.repo import Store
+
+            self._store = Store(open_engine(self.url))
+        return self._store
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class MonitorGroup(click.Group):
+    """Turns a MonitorError into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WatchlistError as exc:
+            for issue in exc.issues:
+                click.echo(f"Error: {issue}", err=True)
+            ctx.exit(1)
+        except MonitorError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-w",
+    "--watchlist",
+    "watchlist_path",
+    type=click.Path(path_type=Path),
+    default=lambda: os.environ.get(WATCHLIST_ENV, "watchlist.yaml"),
+    show_default="watchlist.yaml, or $PLEDGE_MONITOR_WATCHLIST",
+    help="The watchlist file.",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Database URL (default: $PLEDGE_MONITOR_DB, else pledge-monitor.db next to the watchlist).",
+)
+@click.version_option(package_name="pledge-monitor")
+@click.pass_context
+def main(ctx: click.Context, watchlist_path: Path, db_url: str | None) -> None:
+    """Watch company pledges and alert when their wording changes or they lapse.
+
+    \b
+    Start here:
+      pledge-monitor demo                  an offline walk through the whole product
+      pledge-monitor validate              check watchlist.yaml
+      pledge-monitor check                 check the sources that are due, now
+      pledge-monitor history               what was checked and what changed
+      pledge-monitor show 12               the diff of change 12
+    """
+    ctx.obj = App(watchlist_path=watchlist_path, db_url=db_url)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``--since 2026-01-01`` or ``--since 7d`` (that long ago)."""
+    if value is None:
+        return None
+    from datetime import timedelta
+
+    from monitor.watchlist import parse_duration
+
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if "-" in value else None
+    except ValueError:
+        pass
+    try:
+        delta: timedelta = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a date (2026-01-31) or a duration (7d), got {value!r}") from exc
+    return utcnow() - delta
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def register() -> None:
+    """Attach the commands that live in monitor/commands/."""
+    from monitor.commands import alerts, core
+
+    for module in (core, alerts):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+register()

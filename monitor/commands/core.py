@@ -1,0 +1,205 @@
+"""The core commands: validate, check, history, show, diff, db upgrade."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import click
+
+from monitor import diff as differ
+from monitor.check import CheckResult
+from monitor.cli import App, is_tty, parse_since, pass_app, utcnow
+from monitor.cycle import CycleSummary, run_cycle
+from monitor.errors import MonitorError
+from monitor.fetch import Fetcher
+from monitor.watchlist import load_watchlist, missing_env_vars
+
+
+def fetcher_for(app: App) -> Fetcher:
+    defaults = app.watchlist.defaults
+    return Fetcher(user_agent=defaults.user_agent, pool_size=defaults.concurrency, max_body=defaults.max_body)
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_app
+def validate(app: App, file: str | None) -> None:
+    """Check a watchlist file; exit 1 on any error.
+
+    \b
+    Example:
+      pledge-monitor validate watchlist.yaml
+      watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)
+    """
+    path = file or str(app.watchlist_path)
+    watchlist = load_watchlist(path)
+    for route, var in missing_env_vars(watchlist, os.environ):
+        click.echo(f"Warning: {path}: routes.{route}: ${{{var}}} is not set in the environment", err=True)
+    click.echo(
+        f"{path}: OK ({len(watchlist.sources)} sources, {len(watchlist.pledges)} pledges, "
+        f"{len(watchlist.routes)} routes)"
+    )
+
+
+@click.command()
+@click.option("-s", "--source", "source_ids", multiple=True, help="Check this source (repeatable).")
+@click.option("--all", "check_all", is_flag=True, help="Check every source, due or not.")
+@pass_app
+def check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
+    """Check the sources that are due (or the named ones) now, once; for cron.
+
+    \b
+    Examples:
+      pledge-monitor check
+      pledge-monitor check --source ibm-letter --source amazon-moratorium-post
+      */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
+    """
+    watchlist, store = app.watchlist, app.store
+    now = utcnow()
+    store.sync(watchlist, now)
+    if source_ids:
+        ids = [watchlist.source(sid).id for sid in source_ids]
+    elif check_all:
+        ids = [s.id for s in watchlist.sources]
+    else:
+        ids = store.due_sources(now)
+    with fetcher_for(app) as fetcher:
+        if is_tty() and ids:
+            summary = _with_progress(app, fetcher, ids)
+        else:
+            summary = run_cycle(store, watchlist, fetcher, ids)
+    click.echo(summary.line())
+    for record in summary.records:
+        for event in store.events_by_ids(record.event_ids):
+            click.echo(f"  [{event.severity}] {event.kind}: {event.title}")
+
+
+def _with_progress(app: App, fetcher: Fetcher, ids: list[str]) -> CycleSummary:
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        bar = progress.add_task("checking", total=len(ids))
+
+        def advance(_result: CheckResult) -> None:
+            progress.advance(bar)
+
+        return run_cycle(app.store, app.watchlist, fetcher, ids, on_result=advance)
+
+
+@click.command()
+@click.argument("source_id", required=False)
+@click.option("--since", help="Only since this date (2026-01-31) or this long ago (7d).")
+@click.option("-n", "--limit", type=int, default=50, show_default=True, help="At most this many checks.")
+@pass_app
+def history(app: App, source_id: str | None, since: str | None, limit: int) -> None:
+    """A timeline of checks, changes and events, newest last.
+
+    \b
+    Examples:
+      pledge-monitor history
+      pledge-monitor history amazon-moratorium-post --since 30d
+    """
+    store = app.store
+    start = parse_since(since)
+    if source_id:
+        store.source_row(source_id)
+    rows: list[tuple[datetime, str]] = []
+    for c in store.checks(source_id, start, limit):
+        detail = f" HTTP {c.status}" if c.status else ""
+        err = f" ({c.error})" if c.error else ""
+        rows.append((c.at, f"check  #{c.id} {c.source_id}: {c.outcome}{detail}{err}"))
+    for ch in store.changes(source_id, start):
+        rows.append((ch.detected_at, f"change #{ch.id} {ch.source_id}: {ch.summary}"))
+    for ev in store.events(source_id=source_id, since=start):
+        rows.append((ev.created_at, f"event  #{ev.id} [{ev.severity}] {ev.kind}: {ev.title}"))
+    if not rows:
+        click.echo("No history yet: run `pledge-monitor check`.")
+        return
+    for at, line in sorted(rows, key=lambda r: r[0]):
+        click.echo(f"{at:%Y-%m-%d %H:%M:%S}  {line}")
+
+
+@click.command()
+@click.argument("change_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "unified", "html"]), default="text")
+@pass_app
+def show(app: App, change_id: int, fmt: str) -> None:
+    """The diff of one change, with both timestamps.
+
+    \b
+    Example:
+      pledge-monitor show 12
+      pledge-monitor show 12 --format unified
+    """
+    store = app.store
+    change = store.change(change_id)
+    old_snap, new_snap = store.snapshot(change.from_snapshot_id), store.snapshot(change.to_snapshot_id)
+    click.echo(f"change #{change.id} of {change.source_id}: {change.summary}")
+    click.echo(f"  from snapshot #{old_snap.id} fetched {old_snap.fetched_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"  to   snapshot #{new_snap.id} fetched {new_snap.fetched_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"  {new_snap.url}")
+    click.echo("")
+    old_text = store.load_text(old_snap.text_hash)
+    _echo_diff(old_text, store.load_text(new_snap.text_hash), fmt, old_snap.id, new_snap.id)
+
+
+@click.command(name="diff")
+@click.argument("snapshot_a", type=int)
+@click.argument("snapshot_b", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "unified", "html"]), default="text")
+@pass_app
+def diff_command(app: App, snapshot_a: int, snapshot_b: int, fmt: str) -> None:
+    """The diff between any two snapshots of a source.
+
+    \b
+    Example:
+      pledge-monitor diff 3 17
+    """
+    store = app.store
+    a, b = store.snapshot(snapshot_a), store.snapshot(snapshot_b)
+    if a.source_id != b.source_id:
+        raise MonitorError(
+            f"snapshots #{a.id} ({a.source_id}) and #{b.id} ({b.source_id}) belong to different sources"
+        )
+    when = "%Y-%m-%d %H:%M"
+    click.echo(f"{a.source_id}: snapshot #{a.id} ({a.fetched_at:{when}}) -> #{b.id} ({b.fetched_at:{when}})")
+    _echo_diff(store.load_text(a.text_hash), store.load_text(b.text_hash), fmt, a.id, b.id)
+
+
+def _echo_diff(old: str, new: str, fmt: str, old_id: int, new_id: int) -> None:
+    if fmt == "unified":
+        click.echo(
+            differ.render_unified(old, new, from_label=f"snapshot {old_id}", to_label=f"snapshot {new_id}")
+        )
+        return
+    change = differ.compute(old, new)
+    if fmt == "html":
+        click.echo(differ.render_html(change))
+    elif not change.changed:
+        click.echo("(no difference in the text)")
+    else:
+        click.echo(differ.render_terminal(change, color=is_tty()))
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@pass_app
+def upgrade(app: App) -> None:
+    """Migrate the database to the current schema (also done on every start).
+
+    \b
+    Example:
+      pledge-monitor --db sqlite:///pledges.db db upgrade
+    """
+    from monitor.store.db import current_revision, open_engine, redact_db_url
+
+    engine = open_engine(app.url)
+    click.echo(f"{redact_db_url(app.url)}: at revision {current_revision(engine)}")
+
+
+COMMANDS: list[click.Command] = [validate, check, history, show, diff_command, db]

@@ -1,0 +1,145 @@
+"""One pass over many sources: checks run in threads, politely per host, recorded in batches."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from monitor.check import CheckResult, SourceState, run_check
+from monitor.fetch import Fetcher
+from monitor.store.repo import Recorded, Store
+from monitor.watchlist import SourceSpec, Watchlist
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CycleSummary:
+    """What a pass did, for the CLI's closing line and the logs."""
+
+    checked: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    changes: int = 0
+    elapsed: float = 0.0
+    records: list[Recorded] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items()))
+        return (
+            f"checked {self.checked} source{'s' if self.checked != 1 else ''} in {self.elapsed:.1f}s"
+            f" ({parts or 'nothing due'}); {self.changes} change{'s' if self.changes != 1 else ''},"
+            f" {self.events} event{'s' if self.events != 1 else ''}"
+        )
+
+
+class HostGate:
+    """At most ``limit`` checks at once per host, and ``delay`` between starts on one host."""
+
+    def __init__(self, limit: int, delay: float) -> None:
+        self.limit, self.delay = max(1, limit), delay
+        self._lock = threading.Lock()
+        self._sems: dict[str, threading.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    def enter(self, url: str) -> str:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            sem = self._sems.setdefault(host, threading.Semaphore(self.limit))
+        sem.acquire()
+        if self.delay > 0:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, 0.0))
+                self._next_start[host] = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+        return host
+
+    def leave(self, host: str) -> None:
+        self._sems[host].release()
+
+
+def next_check_time(source: SourceSpec, at: datetime, jitter: float, rng: random.Random) -> datetime:
+    """Interval plus jitter, so sources added together do not stay in lockstep forever."""
+    spread = 1.0 + rng.uniform(-jitter, jitter) if jitter > 0 else 1.0
+    return at + timedelta(seconds=source.interval.total_seconds() * spread)
+
+
+def run_cycle(
+    store: Store,
+    watchlist: Watchlist,
+    fetcher: Fetcher,
+    source_ids: Sequence[str],
+    *,
+    clock: Clock = utcnow,
+    on_result: Callable[[CheckResult], None] | None = None,
+    batch_size: int = 100,
+    batch_seconds: float = 0.5,
+    rng: random.Random | None = None,
+    stop: threading.Event | None = None,
+) -> CycleSummary:
+    """Check the given sources now; only this thread writes to the store."""
+    started = time.perf_counter()
+    rng = rng or random.Random()
+    specs = [watchlist.source(sid) for sid in source_ids]
+    states = store.states([s.id for s in specs])
+    gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds())
+    summary = CycleSummary()
+    pending: list[tuple[CheckResult, datetime]] = []
+    last_flush = time.perf_counter()
+
+    def task(spec: SourceSpec) -> CheckResult | None:
+        if stop is not None and stop.is_set():
+            return None
+        host = gate.enter(spec.url)
+        try:
+            if stop is not None and stop.is_set():
+                return None
+            state = states.get(spec.id) or SourceState(source_id=spec.id)
+            pledges = watchlist.pledges_for(spec.id)
+            return run_check(spec, pledges, state, fetcher, store.load_text, clock())
+        finally:
+            gate.leave(host)
+
+    def flush() -> None:
+        nonlocal last_flush
+        if pending:
+            recorded = store.record(pending, watchlist)
+            summary.records.extend(recorded)
+            summary.changes += sum(1 for r in recorded if r.change_id)
+            summary.events += sum(len(r.event_ids) for r in recorded)
+            pending.clear()
+        last_flush = time.perf_counter()
+
+    workers = max(1, min(watchlist.defaults.concurrency, len(specs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        futures: set[Future[CheckResult | None]] = {pool.submit(task, spec) for spec in specs}
+        while futures:
+            done, futures = wait(futures, timeout=batch_seconds, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                if result is None:
+                    continue
+                spec = watchlist.source(result.source_id)
+                pending.append((result, next_check_time(spec, result.at, watchlist.defaults.jitter, rng)))
+                summary.checked += 1
+                summary.outcomes[result.outcome] += 1
+                if on_result is not None:
+                    on_result(result)
+            if len(pending) >= batch_size or time.perf_counter() - last_flush >= batch_seconds:
+                flush()
+    flush()
+    summary.elapsed = time.perf_counter() - started
+    return summary

@@ -1,0 +1,467 @@
+"""Body -> normalized text: the only text the rest of the pipeline ever compares.
+
+Raw bodies change on every fetch (build hashes, hydration data, tracking ids); the visible
+policy text rarely does. Everything here exists so that only a change a reader could see
+changes the extracted text, and so that clause phrases normalize exactly like page text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import io
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from monitor.errors import ExtractError
+
+# --- normalization -------------------------------------------------------------------------------
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
+_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b"
+_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
+# Invisible characters that vary between renderings of the same text: zero-width, soft hyphen,
+# BOM, bidi marks, word joiner, and control characters (which also keep ANSI escapes out).
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+_CONTROLS = [c for c in range(0x20) if chr(c) not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"]
+_CONTROLS += [0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]
+
+_REPLACEMENTS: dict[str, str] = {c: "-" for c in _DASHES}
+_REPLACEMENTS.update({c: "'" for c in _SINGLE_QUOTES})
+_REPLACEMENTS.update({c: '"' for c in _DOUBLE_QUOTES})
+# One regex pass finds the rare characters to rewrite (str.translate with a big table is 10x slower).
+_SPECIAL = re.compile(
+    "[" + re.escape("".join(_REPLACEMENTS) + _INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"
+)
+
+
+def _replace_special(match: re.Match[str]) -> str:
+    return _REPLACEMENTS.get(match.group(), "")
+
+
+def normalize_text(text: str) -> str:
+    """Normalize page text and clause phrases the same way, so a clause matches its page."""
+    text = _SPECIAL.sub(_replace_special, unicodedata.normalize("NFKC", text))
+    return _tidy_lines(text)
+
+
+def _tidy_lines(text: str) -> str:
+    """Collapse whitespace inside lines and drop the lines left empty."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Compile a source's ignore patterns once; ``^``/``$`` match at line ends."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.MULTILINE))
+        except re.error as exc:
+            raise ExtractError(f"invalid ignore pattern {pattern!r}: {exc}") from None
+    return tuple(compiled)
+
+
+def _apply_ignore(text: str, ignore: Sequence[str]) -> str:
+    if not ignore:
+        return text
+    for pattern in _compile_ignore(tuple(ignore)):
+        text = pattern.sub("", text)
+    return _tidy_lines(text)
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+# WHATWG: these labels mean windows-1252 in every browser.
+_LABEL_ALIASES = {"iso8859-1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252"}
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec for a charset label, or None when the label is unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _LABEL_ALIASES.get(name, name)
+
+
+def _decode(body: bytes, charset: str | None, meta: bool) -> str:
+    """BOM, declared charset (header, then meta), UTF-8, then windows-1252, like a browser."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(name, errors="replace")
+    declared = _codec(charset)
+    if declared is None and meta:
+        found = _META_CHARSET.search(body, 0, 4096)
+        declared = _codec(found.group(1).decode("ascii")) if found else None
+        # WHATWG: a meta tag that says UTF-16 was read as ASCII, so it cannot be true: UTF-8.
+        declared = "utf-8" if declared and declared.startswith("utf-16") else declared
+    if declared is not None:
+        return body.decode(declared, errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
+
+
+def decode_html(body: bytes, charset: str | None) -> str:
+    """Decode an HTML body; never trusts a client library's ISO-8859-1 default guess."""
+    return _decode(body, charset, meta=True)
+
+
+# --- content types -------------------------------------------------------------------------------
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_TEXT_TYPES = frozenset({"application/json", "application/ld+json", "application/javascript"})
+_SNIFFABLE = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    """('text/html', 'utf-8') from 'text/html; charset=UTF-8'."""
+    if not content_type:
+        return "", None
+    mime, _, params = content_type.partition(";")
+    found = re.search(r"charset\s*=\s*[\"']?([^\"';\s]+)", params, re.I)
+    return mime.strip().lower(), found.group(1) if found else None
+
+
+def _kind(mime: str, body: bytes) -> str:
+    """Which extractor a body needs: 'html', 'pdf', 'text', or '' for none."""
+    if mime == "application/pdf" or body.startswith(b"%PDF-"):
+        return "pdf"
+    if mime in _HTML_TYPES:
+        return "html"
+    if mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith("+json"):
+        return "text"
+    if mime in _SNIFFABLE:
+        head = body[:1024].lstrip(b"\xef\xbb\xbf")
+        if _HTML_START.match(head):
+            return "html"
+        if b"\x00" not in body[:8192]:
+            return "text"
+    return ""
+
+
+def extract(
+    body: bytes,
+    *,
+    content_type: str | None,
+    select: str | None = None,
+    remove: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    links: bool = False,
+    charset: str | None = None,
+    url: str | None = None,
+) -> str:
+    """Turn a fetched body into the normalized text that snapshots, diffs and clauses use.
+
+    ``charset`` (the caller's explicit choice) wins over the one in ``content_type``; ``url``
+    resolves relative link targets and names the page in errors.
+    """
+    mime, header_charset = _media_type(content_type)
+    kind = _kind(mime, body)
+    where = f" at {url}" if url else ""
+    if kind == "html":
+        text = _extract_html(body, charset or header_charset, select, remove, links, url, where)
+    elif kind == "pdf":
+        text = normalize_text(_pdf_text(body, where))
+    elif kind == "text":
+        text = normalize_text(_decode(body, charset or header_charset, meta=False))
+    else:
+        raise ExtractError(f"cannot extract text from content type {mime or 'unknown'!r}{where}")
+    return _apply_ignore(text, ignore)
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def _pdf_text(body: bytes, where: str) -> str:
+    """Every page's text; pypdf can fail in many ways on broken files, all mean 'unreadable'."""
+    from pypdf import PdfReader  # imported here: only PDF sources pay for it
+
+    try:
+        reader = PdfReader(io.BytesIO(body), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:
+        raise ExtractError(f"unreadable PDF{where}: {exc}") from exc
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+# fmt: off
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
+    "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
+    "h5", "h6", "header", "hgroup", "hr", "legend", "li", "listing", "main", "menu", "nav", "ol", "p",
+    "plaintext", "search", "section", "summary", "table", "tbody", "tfoot", "thead", "ul", "xmp",
+})
+_SKIP_TAGS = frozenset({
+    "script", "style", "noscript", "template", "svg", "iframe", "object", "head", "title", "meta", "link",
+    "canvas", "audio", "video", "select", "datalist",
+})
+# fmt: on
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_TRACKING_PARAMS = frozenset({"gclid", "fbclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "ref_src", "msclkid"})
+_CF_HREF = "/cdn-cgi/l/email-protection"
+_CF_PLACEHOLDER = "[email protected]"
+
+# Parsing cost grows with (tags that search the open-element stack) x (stack depth): 100,000
+# nested <div>s take lexbor ~10 s. Pages with many tags get a cheap estimate first.
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9]{0,15})")
+_NO_NESTING = frozenset(
+    b"area base br col embed hr img input link meta source track wbr p li dt dd option optgroup "
+    b"tr td th thead tbody tfoot colgroup rb rt rp rtc".split()
+)
+_STACK_SEARCHING = frozenset(t.encode() for t in _BLOCK_TAGS | {"p", "li", "dd", "dt", "pre", "button"})
+_NESTING_CHECK_ABOVE = 20_000  # tags; below this even the worst case parses in well under 1 s
+_NESTING_BUDGET = 100_000_000  # stack steps, about 0.2 s of lexbor time
+
+
+def _check_nesting(body: bytes, where: str) -> None:
+    """Refuse markup whose nesting would make the parser crawl (hostile or broken pages)."""
+    if body.count(b"<") <= _NESTING_CHECK_ABOVE:
+        return
+    depth = cost = 0
+    for match in _TAG.finditer(body):
+        closing, name = match.groups()
+        name = name.lower()
+        if closing:
+            depth = max(depth - 1, 0)
+        elif name not in _NO_NESTING:
+            depth += 1
+        if name in _STACK_SEARCHING:
+            cost += depth
+            if cost > _NESTING_BUDGET:
+                raise ExtractError(f"markup nested too deeply to parse{where} (about {depth} levels)")
+
+
+def _extract_html(
+    body: bytes,
+    charset: str | None,
+    select: str | None,
+    remove: Sequence[str],
+    links: bool,
+    url: str | None,
+    where: str,
+) -> str:
+    _check_nesting(body, where)
+    tree = LexborHTMLParser(decode_html(body, charset).replace("\x00", ""))
+    roots = _css(tree, select, where) if select else [n for n in (tree.body or tree.root,) if n is not None]
+    if select and not roots:
+        raise ExtractError(f"selector {select!r} matched nothing{where}")
+    page = _Page(links=links, base=url, selected={n.mem_id for n in roots} if len(roots) > 1 else set())
+    removed = {n.mem_id for selector in remove for n in _css(tree, selector, where)}
+    page.skip = _hidden(tree) | removed
+    page.emails = _cloudflare_emails(tree)
+    for root in roots:
+        if root.mem_id not in page.seen and root.mem_id not in removed:
+            page.skip.discard(root.mem_id)  # what was asked for is read even if styled hidden
+            page.out.append("\n")
+            _walk(root, page)
+    return normalize_text("".join(page.out))
+
+
+def _css(tree: LexborHTMLParser, selector: str, where: str) -> list[LexborNode]:
+    try:
+        return tree.css(selector)
+    except SelectolaxError as exc:
+        raise ExtractError(f"invalid CSS selector {selector!r}{where}: {exc}") from None
+
+
+def _hidden(tree: LexborHTMLParser) -> set[int]:
+    """Elements whose text a reader never sees.
+
+    ``aria-hidden`` is kept on purpose: it hides from screen readers, not from eyes, and on the
+    GitHub policy corpus dropping it misses 9 labelled substantive steps (heading markers).
+    """
+    skip = {n.mem_id for n in tree.css("[hidden]")}
+    for node in tree.css("[style]"):
+        if _HIDING_STYLE.search(node.attributes.get("style") or ""):
+            skip.add(node.mem_id)
+    return skip
+
+
+@dataclass
+class _Email:
+    address: str
+    replaces_text: bool
+
+
+def _cloudflare_emails(tree: LexborHTMLParser) -> dict[int, _Email]:
+    """Cloudflare hides addresses behind per-fetch tokens; decode them so the text stays put."""
+    emails: dict[int, _Email] = {}
+    for node in tree.css(f"[data-cfemail], a[href*='{_CF_HREF}']"):
+        attrs = node.attributes
+        encoded = attrs.get("data-cfemail") or (attrs.get("href") or "").partition("#")[2]
+        address = _cf_decode(encoded)
+        if address is None:
+            continue
+        placeholder = normalize_text(node.text()) == _CF_PLACEHOLDER
+        emails[node.mem_id] = _Email(address, replaces_text="data-cfemail" in attrs or placeholder)
+    return emails
+
+
+def _cf_decode(encoded: str) -> str | None:
+    """Cloudflare's scheme: hex bytes, the first is a key XORed into the rest."""
+    try:
+        data = bytes.fromhex(encoded[:512])
+    except ValueError:
+        return None
+    if len(data) < 2:
+        return None
+    return normalize_text(bytes(b ^ data[0] for b in data[1:]).decode("utf-8", errors="replace"))
+
+
+@dataclass
+class _Page:
+    """Walk state: the output pieces and where in the page structure we are."""
+
+    links: bool
+    base: str | None
+    selected: set[int]
+    skip: set[int] = field(default_factory=set)
+    emails: dict[int, _Email] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
+    out: list[str] = field(default_factory=list)
+    pre: int = 0
+    cells: int = 0
+    rows: list[int] = field(default_factory=list)
+    hrefs: list[str | None] = field(default_factory=list)
+
+
+def _walk(root: LexborNode, page: _Page) -> None:
+    """Depth-first over the subtree without recursion, so deep markup cannot overflow the stack."""
+    node = root
+    depth = 0
+    while True:
+        entered = _enter(node, page)
+        child = node.child if entered else None
+        if child is not None:
+            node = child
+            depth += 1
+            continue
+        if entered:
+            _leave(node, page)
+        while True:
+            if depth == 0:
+                return
+            sibling = node.next
+            if sibling is not None:
+                node = sibling
+                break
+            parent = node.parent
+            if parent is None:  # cannot happen below the root; stops a malformed tree cleanly
+                return
+            node = parent
+            depth -= 1
+            _leave(node, page)
+
+
+def _break(page: _Page) -> str:
+    """Block boundaries are line breaks, except inside a table cell, whose row stays one line."""
+    return " " if page.cells else "\n"
+
+
+def _enter(node: LexborNode, page: _Page) -> bool:
+    """Emit what starts at this node; False means its subtree is not read."""
+    tag = node.tag
+    if tag == "-text":
+        text = node.text_content or ""
+        page.out.append(text if page.pre else _LINE_BREAKS.sub(" ", text))
+        return False
+    if tag is None or tag.startswith("-") or tag in _SKIP_TAGS:
+        return False
+    key = node.mem_id
+    if key in page.skip:
+        return False
+    if key in page.selected:
+        page.seen.add(key)
+    email = page.emails.get(key)
+    if email is not None:
+        return _enter_email(email, tag, page)
+    if tag in _BLOCK_TAGS:
+        page.out.append("\n- " if tag == "li" and not page.cells else _break(page))
+    elif tag == "br":
+        page.out.append(_break(page))
+    elif tag in ("td", "th"):
+        _enter_cell(page)
+    elif tag == "tr":
+        page.rows.append(0)
+        page.out.append(_break(page))
+    elif tag == "pre":
+        page.pre += 1
+        page.out.append(_break(page))
+    elif tag == "a" and page.links:
+        page.hrefs.append(_link_target(node.attributes.get("href"), page.base))
+    return True
+
+
+def _enter_cell(page: _Page) -> None:
+    if page.rows:
+        if page.rows[-1]:
+            page.out.append(" | ")
+        page.rows[-1] += 1
+    page.cells += 1
+
+
+def _enter_email(email: _Email, tag: str, page: _Page) -> bool:
+    """A protected address: show it in place of the placeholder (and as the link target)."""
+    is_link = tag == "a" and page.links
+    if not email.replaces_text:
+        if is_link:
+            page.hrefs.append(f"mailto:{email.address}")
+        return True
+    page.out.append(f"{email.address} <mailto:{email.address}>" if is_link else email.address)
+    return False
+
+
+def _leave(node: LexborNode, page: _Page) -> None:
+    """Emit what ends at this node (only called for nodes whose subtree was read)."""
+    tag = node.tag
+    if tag in _BLOCK_TAGS:
+        page.out.append(_break(page))
+    elif tag in ("td", "th"):
+        page.cells = max(page.cells - 1, 0)
+    elif tag == "tr":
+        if page.rows:
+            page.rows.pop()
+        page.out.append(_break(page))
+    elif tag == "pre":
+        page.pre = max(page.pre - 1, 0)
+        page.out.append(_break(page))
+    elif tag == "a" and page.links and page.hrefs:
+        target = page.hrefs.pop()
+        if target:
+            page.out.append(f" <{target}>")
+
+
+def _link_target(href: str | None, base: str | None) -> str | None:
+    """The absolute link target without tracking parameters; fragments stay (anchors matter)."""
+    href = (href or "").strip()
+    if not href or href.lower().startswith("javascript:"):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href) if base else href)
+    except ValueError:
+        return href
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
+    return urlunsplit(parts._replace(query=query))
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name.startswith("utm_") or name in _TRACKING_PARAMS

@@ -1,0 +1,630 @@
+"""The HTTP stage: one source URL in, a Fetched (raw bytes and how we got them) or a FetchError out.
+
+One ``requests.Session`` per Fetcher, shared by the check threads: its state (headers, cookie
+policy, pools) is set once here and never changed per request. Redirects are followed by hand so
+every hop is recorded as evidence (a pledge page that moves is news) and each hop has its own
+cookie jar, retries and size limit. The body is never decoded to text: that is the extractor's job,
+and ``requests`` guesses ISO-8859-1 for charset-less HTML, which garbles UTF-8.
+
+Failures say whether they are likely transient (timeouts, 5xx, 429, bot challenges, empty bodies):
+those must never be read as a pledge lapse.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import http.cookiejar
+import re
+import socket
+import ssl
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from http import HTTPStatus
+from types import TracebackType
+from typing import Self
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.utils import requote_uri
+
+from monitor.errors import FetchError
+
+MAX_REDIRECTS = 10
+DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+DEFAULT_ACCEPT_LANGUAGE = "en-US,en;q=0.9"
+CHUNK_SIZE = 64 * 1024
+# Bodies of redirects and errors are only kept for bot-challenge detection.
+ERROR_BODY_LIMIT = 64 * 1024
+# Bodies of successful responses this small are checked for challenge pages too.
+SMALL_BODY = 16 * 1024
+CHALLENGE_STATUSES = frozenset({403, 429, 503})
+RETRY_KINDS = frozenset({"timeout", "connection"})
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server gave us to ask "changed since?" next time."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """One hop of a redirect chain, kept as evidence of where the page went."""
+
+    url: str
+    status: int
+    location: str
+
+    @property
+    def permanent(self) -> bool:
+        """301 and 308 say "update your links": the basis of ``source.moved``."""
+        return self.status in (301, 308)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful fetch: the raw body exactly as received (after Content-Encoding) and its context."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    redirects: tuple[Redirect, ...]
+    elapsed: float
+    not_modified: bool
+    attempts: int
+    sent_validators: Validators | None = None
+
+    def header(self, name: str) -> str | None:
+        """Header lookup ignoring case, as HTTP does (``headers`` keeps the server's spelling)."""
+        return _header(self.headers, name)
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type alone, lowercased: what the extractor dispatches on."""
+        media_type = (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+        return media_type or None
+
+    @property
+    def charset(self) -> str | None:
+        """The declared charset, lowercased; None when the server did not say (the extractor sniffs)."""
+        for param in (self.header("Content-Type") or "").split(";")[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset":
+                return value.strip().strip("\"'").lower() or None
+        return None
+
+    @property
+    def validators(self) -> Validators:
+        """Validators for the next conditional GET; a 304 that omits them keeps the ones we sent."""
+        sent = self.sent_validators if self.not_modified and self.sent_validators else Validators()
+        return Validators(
+            etag=self.header("ETag") or sent.etag,
+            last_modified=self.header("Last-Modified") or sent.last_modified,
+        )
+
+    @property
+    def permanently_moved(self) -> bool:
+        """Every hop was permanent and we ended somewhere else: the source has a new address."""
+        return (
+            bool(self.redirects)
+            and all(hop.permanent for hop in self.redirects)
+            and self.final_url != self.url
+        )
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One HTTP exchange, read and closed; a redirect carries its decoded Location."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    location: str | None
+
+
+@dataclass
+class _Trip:
+    """The state of one fetch across its redirect hops and retries."""
+
+    url: str
+    cookies: RequestsCookieJar = field(default_factory=RequestsCookieJar)
+    hops: list[Redirect] = field(default_factory=list)
+    retries: int = 0
+
+    @property
+    def attempts(self) -> int:
+        """Requests sent, not counting redirect hops: the retry budget is per fetch."""
+        return self.retries + 1
+
+    def where(self, url: str) -> str:
+        """Name the hop that failed when it is not the URL the caller asked for."""
+        return f" at {url}" if url != self.url else ""
+
+    def tries(self, kind: str) -> str:
+        """Say how hard we tried when we give up after retries."""
+        if self.attempts < 2:
+            return ""
+        # "timed out after 30s after 3 attempts" reads badly.
+        return f" ({self.attempts} attempts)" if kind == "timeout" else f" after {self.attempts} attempts"
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """The shared session keeps no cookies: checks stay independent and reproducible."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+class Fetcher:
+    """Fetches source URLs; safe to share between the threads of a check pool."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        pool_size: int = 10,
+        max_body: int = 10 * 1024 * 1024,
+        retries: int = 2,
+        backoff: float = 1.0,
+        max_retry_wait: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = _new_session(user_agent, pool_size)
+        self._max_body = max_body
+        self._retries = retries
+        self._backoff = backoff
+        self._max_retry_wait = max_retry_wait
+        self._sleep = sleep
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        validators: Validators | None = None,
+    ) -> Fetched:
+        """GET ``url`` following redirects; raises FetchError on any failure, 304 included as success."""
+        started = time.perf_counter()
+        problem = _url_problem(url)
+        if problem:
+            raise FetchError(url, f"invalid URL: {problem}", transient=False, kind="invalid_url")
+        request_headers = _request_headers(headers, validators)
+        trip = _Trip(url)
+        reply = self._get_retrying(trip, url, timeout, request_headers)
+        while reply.location is not None:
+            reply = self._get_retrying(trip, self._redirect(trip, reply), timeout, request_headers)
+        return self._result(trip, reply, validators, time.perf_counter() - started)
+
+    def _redirect(self, trip: _Trip, reply: _Reply) -> str:
+        """Record the hop and return the next URL, refusing loops past MAX_REDIRECTS and odd targets."""
+        assert reply.location is not None
+        trip.hops.append(Redirect(reply.url, reply.status, reply.location))
+        if len(trip.hops) > MAX_REDIRECTS:
+            raise FetchError(
+                trip.url,
+                f"more than {MAX_REDIRECTS} redirects (last to {reply.location})",
+                transient=True,
+                status=reply.status,
+                kind="redirects",
+            )
+        target = urljoin(reply.url, requote_uri(reply.location))
+        problem = _url_problem(target)
+        if problem:
+            raise FetchError(
+                trip.url,
+                f"HTTP {reply.status} redirect{trip.where(reply.url)} to an invalid URL "
+                f"{reply.location!r}: {problem}",
+                transient=True,
+                status=reply.status,
+                kind="redirects",
+            )
+        return target
+
+    def _result(self, trip: _Trip, reply: _Reply, validators: Validators | None, elapsed: float) -> Fetched:
+        """Turn the last reply into a Fetched, or the FetchError it amounts to."""
+        if 300 <= reply.status < 400 and reply.status != 304:
+            raise FetchError(
+                trip.url,
+                f"HTTP {_status_text(reply.status)} without a Location header{trip.where(reply.url)}",
+                transient=True,
+                status=reply.status,
+                kind="redirects",
+            )
+        if reply.status >= 400 or reply.status < 200:
+            raise _status_error(trip, reply)
+        if reply.status != 304 and not reply.body:
+            raise FetchError(
+                trip.url,
+                f"HTTP {_status_text(reply.status)} with an empty body{trip.where(reply.url)}",
+                transient=True,
+                status=reply.status,
+                kind="empty",
+            )
+        if reply.status != 304 and looks_like_bot_challenge(reply.status, reply.headers, reply.body):
+            raise _status_error(trip, reply)
+        return Fetched(
+            url=trip.url,
+            final_url=reply.url,
+            status=reply.status,
+            headers=reply.headers,
+            body=b"" if reply.status == 304 else reply.body,
+            redirects=tuple(trip.hops),
+            elapsed=elapsed,
+            not_modified=reply.status == 304,
+            attempts=trip.attempts,
+            sent_validators=validators,
+        )
+
+    def _get_retrying(self, trip: _Trip, url: str, timeout: float, headers: dict[str, str]) -> _Reply:
+        """One hop, retried with backoff on timeouts, connection errors, 408, 429 and 5xx."""
+        while True:
+            retry_after: float | None = None
+            try:
+                reply = self._exchange(trip, url, timeout, headers)
+            except FetchError as error:
+                if error.kind not in RETRY_KINDS:
+                    raise
+                failure = error
+            else:
+                if not _retryable_status(reply.status) or looks_like_bot_challenge(
+                    reply.status, reply.headers, reply.body
+                ):
+                    return reply
+                failure = _status_error(trip, reply)
+                retry_after = _retry_after(reply.headers)
+            wait = self._wait(trip.retries, retry_after)
+            if wait is None:
+                raise _annotated(failure, f"; the server asked to wait {retry_after:.0f}s")
+            if trip.retries >= self._retries:
+                raise _annotated(failure, trip.tries(failure.kind))
+            self._sleep(wait)
+            trip.retries += 1
+
+    def _wait(self, retries: int, retry_after: float | None) -> float | None:
+        """Exponential backoff, or the server's Retry-After; None when it asks for more than we wait."""
+        if retry_after is not None:
+            return retry_after if retry_after <= self._max_retry_wait else None
+        return float(min(self._backoff * 2**retries, self._max_retry_wait))
+
+    def _exchange(self, trip: _Trip, url: str, timeout: float, headers: dict[str, str]) -> _Reply:
+        """Send one GET and read its body within the limits; every library error becomes a FetchError."""
+        deadline = time.perf_counter() + timeout
+        try:
+            response = self._session.get(
+                url,
+                headers=headers,
+                cookies=trip.cookies if trip.hops else None,
+                timeout=(timeout, timeout),
+                stream=True,
+                allow_redirects=False,
+            )
+            try:
+                return self._reply(trip, url, response, deadline)
+            finally:
+                response.close()
+        except TimeoutError:
+            raise _timed_out(trip, url, timeout) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _wrap(trip, url, exc, timeout) from exc
+
+    def _reply(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> _Reply:
+        headers = dict(response.headers)
+        status = response.status_code
+        if 200 <= status < 300:
+            return _Reply(url, status, headers, self._read_body(trip, url, response, deadline), None)
+        body, _ = _read(response, ERROR_BODY_LIMIT, deadline)
+        location = self._session.get_redirect_target(response)
+        if location is not None:
+            extract_cookies_to_jar(trip.cookies, response.request, response.raw)
+        return _Reply(url, status, headers, body, location)
+
+    def _read_body(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> bytes:
+        """Read a success body, refusing early when Content-Length or the bytes read pass max_body."""
+        limit = _format_size(self._max_body)
+        declared = _content_length(response.headers.get("Content-Length"))
+        if declared is not None and declared > self._max_body:
+            raise FetchError(
+                trip.url,
+                f"body of {declared} bytes is larger than the {limit} limit{trip.where(url)}",
+                transient=False,
+                status=response.status_code,
+                kind="too_large",
+            )
+        body, complete = _read(response, self._max_body, deadline)
+        if not complete:
+            raise FetchError(
+                trip.url,
+                f"body larger than {limit} limit{trip.where(url)}",
+                transient=False,
+                status=response.status_code,
+                kind="too_large",
+            )
+        return body
+
+
+def _new_session(user_agent: str, pool_size: int) -> requests.Session:
+    """A session whose pools fit the thread count, with our headers and no retries or cookies of its own."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update(
+        {
+            "User-Agent": user_agent,
+            "Accept": DEFAULT_ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+            "Accept-Language": DEFAULT_ACCEPT_LANGUAGE,
+        }
+    )
+    session.cookies.set_policy(_NoCookies())
+    return session
+
+
+def _request_headers(headers: Mapping[str, str] | None, validators: Validators | None) -> dict[str, str]:
+    merged = dict(headers or {})
+    if validators and validators.etag:
+        merged["If-None-Match"] = validators.etag
+    if validators and validators.last_modified:
+        merged["If-Modified-Since"] = validators.last_modified
+    return merged
+
+
+def _read(response: requests.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
+    """Stream at most ``limit`` bytes (plus one chunk); False when there was more. Raises TimeoutError."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(CHUNK_SIZE):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+        if time.perf_counter() > deadline:
+            raise TimeoutError
+    return b"".join(chunks), True
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes ``url`` unfetchable before any network traffic, or None."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if not parts.hostname:
+        return "no host name"
+    return None
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 429) or 500 <= status < 600
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait (delta-seconds or an HTTP-date), or None."""
+    value = (_header(headers, "Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _status_error(trip: _Trip, reply: _Reply) -> FetchError:
+    """The FetchError an HTTP status amounts to: challenge pages and overload are transient."""
+    status = reply.status
+    if looks_like_bot_challenge(status, reply.headers, reply.body):
+        return FetchError(
+            trip.url,
+            f"HTTP {_status_text(status)}: a bot challenge page, likely bot blocking{trip.where(reply.url)}",
+            transient=True,
+            status=status,
+            kind="bot_challenge",
+        )
+    return FetchError(
+        trip.url,
+        f"HTTP {_status_text(status)}{trip.where(reply.url)}",
+        transient=_retryable_status(status),
+        status=status,
+        kind="http",
+    )
+
+
+def _annotated(error: FetchError, suffix: str) -> FetchError:
+    return FetchError(
+        error.url, error.reason + suffix, transient=error.transient, status=error.status, kind=error.kind
+    )
+
+
+def _timed_out(trip: _Trip, url: str, timeout: float) -> FetchError:
+    return FetchError(
+        trip.url, f"timed out after {timeout:g}s{trip.where(url)}", transient=True, kind="timeout"
+    )
+
+
+_INVALID_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    urllib3.exceptions.LocationValueError,
+)
+
+
+def _wrap(trip: _Trip, url: str, exc: Exception, timeout: float) -> FetchError:
+    """Classify a requests/urllib3 failure; only a malformed URL is not worth trying again."""
+    where = trip.where(url)
+    if isinstance(exc, _INVALID_URL_ERRORS):
+        return FetchError(trip.url, f"invalid URL{where}: {exc}", transient=False, kind="invalid_url")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FetchError(trip.url, f"{_describe_tls(exc)}{where}", transient=True, kind="tls")
+    # Not urllib3's TimeoutError: its NewConnectionError (connection refused) is one.
+    if isinstance(exc, requests.Timeout) or _caused_by(
+        exc, TimeoutError, urllib3.exceptions.ReadTimeoutError
+    ):
+        return _timed_out(trip, url, timeout)
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return FetchError(trip.url, f"could not decompress the body{where}", transient=True, kind="decoding")
+    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return FetchError(
+            trip.url, f"{_describe_connection(url, exc)}{where}", transient=True, kind="connection"
+        )
+    return FetchError(trip.url, f"request failed{where}: {exc}", transient=True, kind="error")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (requests nests urllib3 nests socket errors)."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        first_arg = current.args[0] if current.args else None
+        for inner in (current.__cause__, current.__context__, reason, first_arg):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+
+
+def _caused_by(exc: BaseException, *types: type[BaseException]) -> bool:
+    return any(isinstance(cause, types) for cause in _causes(exc))
+
+
+_CONNECTION_PHRASES: tuple[tuple[type[BaseException], str], ...] = (
+    (socket.gaierror, "could not resolve host {host}"),
+    (http.client.RemoteDisconnected, "the server closed the connection without responding"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset by the server"),
+    (http.client.IncompleteRead, "connection broken before the whole body arrived"),
+    (urllib3.exceptions.ProtocolError, "connection broken before the whole body arrived"),
+)
+
+
+def _describe_connection(url: str, exc: BaseException) -> str:
+    causes = list(_causes(exc))
+    for kind, phrase in _CONNECTION_PHRASES:
+        if any(isinstance(cause, kind) for cause in causes):
+            return phrase.format(host=urlsplit(url).hostname)
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"connection failed: {cause.strerror}"
+    return "connection failed"
+
+
+def _describe_tls(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message}"
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {cause.reason or cause}"
+    return "TLS handshake failed"
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _format_size(size: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size} bytes"
+
+
+def _content_length(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive lookup in a plain header dict."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+# Signatures that only challenge and block pages carry: safe to look for even in a small 200 body.
+_CHALLENGE_MARKERS = re.compile(
+    rb"<title[^>]*>\s*(?:just a moment|attention required|verify(?:ing)? you are (?:a )?human"
+    rb"|are you a (?:human|robot)|human verification|ddos-guard|sucuri website firewall"
+    rb"|[^<]{0,80}captcha)"
+    rb"|cf[-_]chl|_incapsula_resource|incapsula incident id|captcha-delivery\.com"
+    rb"|px-captcha|awswafintegration|aws-waf-token",
+    re.IGNORECASE,
+)
+# Broader words, only trusted on the statuses blockers answer with.
+_BLOCK_WORDS = re.compile(
+    rb"captcha|unusual traffic|are you a robot|verify you are (?:a )?human|automated (?:access|queries)",
+    re.IGNORECASE,
+)
+_AKAMAI_DENIED = re.compile(rb"access denied", re.IGNORECASE)
+_AKAMAI_REFERENCE = re.compile(
+    rb"reference(?:\s|&#32;)*(?:#|&#35;)\s*\d|errors\.edgesuite\.net", re.IGNORECASE
+)
+
+
+def looks_like_bot_challenge(status: int, headers: Mapping[str, str], body: bytes) -> bool:
+    """Is this response a bot check (Cloudflare, Akamai, captcha) rather than the page itself?
+
+    Such a response says nothing about the pledge, so it must be a transient failure, never a
+    lapse. Large bodies are only scanned on 403/429/503, which keeps normal pages cheap.
+    """
+    if "challenge" in (_header(headers, "cf-mitigated") or "").lower():
+        return True
+    if (_header(headers, "x-amzn-waf-action") or "").lower() in ("captcha", "challenge"):
+        return True
+    blocking_status = status in CHALLENGE_STATUSES
+    if not blocking_status and len(body) > SMALL_BODY:
+        return False
+    sample = body[:ERROR_BODY_LIMIT]
+    if _CHALLENGE_MARKERS.search(sample):
+        return True
+    if _AKAMAI_DENIED.search(sample) and _AKAMAI_REFERENCE.search(sample):
+        return True
+    return blocking_status and _BLOCK_WORDS.search(sample) is not None

@@ -1,0 +1,332 @@
+"""State transitions of a source and of the clauses it carries, and the Events they raise.
+
+Pure: given what was known before a check and what the check saw, say what is known now.
+Two rules keep alerts credible: an event is raised on a transition, never on every check;
+and a lapse (a clause gone, a page gone) is only reported once a later check agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.clauses import ClauseMatch, Outcome
+from monitor.errors import ExtractError, FetchError
+from monitor.events import Severity, default_severity
+from monitor.fetch import Fetched
+from monitor.watchlist import PledgeSpec, SourceSpec
+
+FOUND = ("exact", "reworded", "weakened")
+
+
+@dataclass(frozen=True)
+class ClauseRecord:
+    """The stored state of one clause on one source."""
+
+    pledge_id: str
+    clause: str
+    state: str = "unknown"  # unknown|exact|reworded|weakened|not_found
+    pending: str | None = None  # not_found, awaiting confirmation
+    pending_since: datetime | None = None
+    location: int | None = None
+    passage: str | None = None
+    similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An Event before it has an id; the store adds the change id and fans it out to routes."""
+
+    kind: str
+    severity: Severity
+    title: str
+    pledge_id: str | None
+    source_id: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Health:
+    """A source's health: consecutive failures, since when it looks gone, where it moved."""
+
+    state: str = "new"  # new|ok|failing|gone
+    failures: int = 0
+    gone_since: datetime | None = None
+    moved_to: str | None = None
+
+
+NEW = Health()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one check changes: the source's health, its clauses, the events, an early re-check."""
+
+    health: Health | None = None
+    clauses: dict[tuple[str, str], ClauseRecord] = field(default_factory=dict)
+    events: tuple[EventDraft, ...] = ()
+    recheck_at: datetime | None = None
+
+
+def assess_source(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    clauses: Mapping[tuple[str, str], ClauseRecord],
+    matches: Mapping[tuple[str, str], ClauseMatch] | None,
+    fetched: Fetched | None,
+    now: datetime,
+    *,
+    error: FetchError | ExtractError | None = None,
+    health: Health = NEW,
+) -> Transition:
+    """The transition for one check. ``matches`` is None when the text did not change."""
+    if error is not None:
+        return _failure(source, pledges, health, error)
+    assert fetched is not None
+    if _unrelated_redirect(source, fetched) and not _carries_clauses(pledges):
+        return _gone_candidate(source, pledges, health, now, f"redirected to {fetched.final_url}")
+    events: list[EventDraft] = []
+    health_before = health
+    health = _recovered(source, health_before, events)
+    updates, clause_events, recheck = _clauses(source, pledges, clauses, matches, fetched, now)
+    events.extend(clause_events)
+    moved = _moved(source, pledges, health_before, fetched, updates, clauses)
+    if moved is not None:
+        events.append(moved)
+        health = replace(health, moved_to=fetched.final_url)
+    return Transition(health=health, clauses=updates, events=tuple(events), recheck_at=recheck)
+
+
+# -- source health ---------------------------------------------------------------------------
+
+
+def _failure(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, error: FetchError | ExtractError
+) -> Transition:
+    """Never a lapse: a failed check counts towards source.failing, after failing_after in a row."""
+    failures = health.failures + 1
+    health_state = health.state
+    events: list[EventDraft] = []
+    if failures == source.failing_after and health_state not in ("gone", "failing"):
+        health_state = "failing"
+        events.append(
+            _source_event(
+                "source.failing",
+                source,
+                f"{source.id}: {failures} checks in a row failed",
+                {"failures": failures, "error": str(error), "url": source.url},
+            )
+        )
+    return Transition(health=replace(health, state=health_state, failures=failures), events=tuple(events))
+
+
+def _gone_candidate(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, now: datetime, why: str
+) -> Transition:
+    """A 404 or an unrelated redirect: a lapse only once a re-check after confirm_after agrees."""
+    failures = health.failures + 1
+    gone_since = health.gone_since or now
+    if health.state == "gone":
+        return Transition(health=replace(health, failures=failures))
+    if now - gone_since < source.confirm_after or health.gone_since is None:
+        return Transition(
+            health=replace(health, failures=failures, gone_since=gone_since),
+            recheck_at=now + source.confirm_after,
+        )
+    carries = _carries_clauses(pledges)
+    severity = Severity.CRITICAL if carries else default_severity("source.gone")
+    details = {
+        "url": source.url,
+        "why": why,
+        "since": gone_since.isoformat(),
+        "pledges": [p.id for p in pledges],
+    }
+    event = EventDraft(
+        kind="source.gone",
+        severity=severity,
+        title=f"{source.id}: page gone ({why})",
+        pledge_id=pledges[0].id if len(pledges) == 1 else None,
+        source_id=source.id,
+        details=details,
+    )
+    return Transition(
+        health=replace(health, state="gone", failures=failures, gone_since=gone_since), events=(event,)
+    )
+
+
+def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> Health:
+    if health.state in ("failing", "gone"):
+        events.append(
+            _source_event(
+                "source.recovered",
+                source,
+                f"{source.id}: checks succeed again",
+                {"url": source.url, "after_failures": health.failures, "was": health.state},
+            )
+        )
+    return Health("ok", 0, None, health.moved_to)
+
+
+def _unrelated_redirect(source: SourceSpec, fetched: Fetched) -> bool:
+    """A redirect to a home page, a search page or a not-found page is no move: the page is gone."""
+    if not fetched.redirects or fetched.final_url == source.url:
+        return False
+    path = urlsplit(fetched.final_url).path.lower().rstrip("/")
+    original = urlsplit(source.url).path.lower().rstrip("/")
+    if path == original:
+        return False
+    return path in ("", "/index.html", "/home") or any(
+        word in path for word in ("search", "404", "not-found", "notfound", "error")
+    )
+
+
+def _moved(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    health: Health,
+    fetched: Fetched,
+    updates: Mapping[tuple[str, str], ClauseRecord],
+    before: Mapping[tuple[str, str], ClauseRecord],
+) -> EventDraft | None:
+    """A permanent redirect to a page that still carries the clauses is a move, said once."""
+    if not fetched.permanently_moved or _unrelated_redirect(source, fetched):
+        return None
+    if health.moved_to == fetched.final_url:
+        return None
+    current = {**before, **updates}
+    if any(r.state == "not_found" or r.pending for r in current.values()):
+        return None
+    return EventDraft(
+        kind="source.moved",
+        severity=default_severity("source.moved"),
+        title=f"{source.id}: page moved to {fetched.final_url}",
+        pledge_id=pledges[0].id if len(pledges) == 1 else None,
+        source_id=source.id,
+        details={"url": source.url, "moved_to": fetched.final_url, "pledges": [p.id for p in pledges]},
+    )
+
+
+def _carries_clauses(pledges: tuple[PledgeSpec, ...]) -> bool:
+    return any(p.clauses for p in pledges)
+
+
+def _source_event(kind: str, source: SourceSpec, title: str, details: dict[str, Any]) -> EventDraft:
+    return EventDraft(kind, default_severity(kind), title, None, source.id, details)
+
+
+# -- clauses ---------------------------------------------------------------------------------
+
+
+def _clauses(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    before: Mapping[tuple[str, str], ClauseRecord],
+    matches: Mapping[tuple[str, str], ClauseMatch] | None,
+    fetched: Fetched,
+    now: datetime,
+) -> tuple[dict[tuple[str, str], ClauseRecord], list[EventDraft], datetime | None]:
+    by_id = {p.id: p for p in pledges}
+    updates: dict[tuple[str, str], ClauseRecord] = {}
+    events: list[EventDraft] = []
+    recheck: datetime | None = None
+    keys = set(matches) if matches is not None else {k for k, r in before.items() if r.pending}
+    for key in sorted(keys):
+        pledge = by_id.get(key[0])
+        if pledge is None:
+            continue
+        record = before.get(key)
+        match = matches.get(key) if matches is not None else None
+        new, event = _clause_step(source, pledge, record, match, key, fetched, now)
+        if new != record:
+            updates[key] = new
+        if event is not None:
+            events.append(event)
+        if new.pending and new.pending_since is not None:
+            due = new.pending_since + source.confirm_after
+            recheck = due if recheck is None else min(recheck, due)
+    return updates, events, recheck
+
+
+def _clause_step(
+    source: SourceSpec,
+    pledge: PledgeSpec,
+    record: ClauseRecord | None,
+    match: ClauseMatch | None,
+    key: tuple[str, str],
+    fetched: Fetched,
+    now: datetime,
+) -> tuple[ClauseRecord, EventDraft | None]:
+    if record is None:
+        assert match is not None
+        record = ClauseRecord(pledge_id=pledge.id, clause=match.clause)
+    if match is None:  # text unchanged since a pending outcome: the page still says the same
+        return _confirm_pending(source, pledge, record, fetched, now)
+    outcome = match.outcome.value
+    located = replace(
+        record,
+        location=match.start if match.start is not None else record.location,
+        passage=match.passage,
+        similarity=match.similarity,
+    )
+    if record.state == "unknown":
+        return replace(located, state=outcome, pending=None, pending_since=None), None
+    if outcome == Outcome.NOT_FOUND.value:
+        if record.state == "not_found":
+            return replace(record, pending=None, pending_since=None), None
+        if record.pending == "not_found":
+            return _confirm_pending(source, pledge, record, fetched, now)
+        return replace(record, pending="not_found", pending_since=now), None
+    settled = replace(located, state=outcome, pending=None, pending_since=None)
+    changed_passage = match.passage != record.passage
+    if outcome == record.state and (outcome == "exact" or not changed_passage):
+        return settled, None
+    if outcome == "exact":
+        return settled, _clause_event("pledge.restored", source, pledge, match, fetched, record)
+    kind = "pledge.weakened" if outcome == "weakened" else "pledge.reworded"
+    return settled, _clause_event(kind, source, pledge, match, fetched, record)
+
+
+def _confirm_pending(
+    source: SourceSpec, pledge: PledgeSpec, record: ClauseRecord, fetched: Fetched, now: datetime
+) -> tuple[ClauseRecord, EventDraft | None]:
+    if record.pending != "not_found" or record.pending_since is None:
+        return record, None
+    if now - record.pending_since < source.confirm_after:
+        return record, None
+    confirmed = replace(record, state="not_found", pending=None, pending_since=None)
+    details = {
+        "clause": record.clause,
+        "last_passage": record.passage,
+        "url": fetched.final_url,
+        "first_missed": record.pending_since.isoformat(),
+        "confirmed": now.isoformat(),
+    }
+    title = f"{pledge.company}: {pledge.title}: clause removed"
+    event = EventDraft("pledge.removed", Severity.CRITICAL, title, pledge.id, source.id, details)
+    return confirmed, event
+
+
+def _clause_event(
+    kind: str,
+    source: SourceSpec,
+    pledge: PledgeSpec,
+    match: ClauseMatch,
+    fetched: Fetched,
+    before: ClauseRecord,
+) -> EventDraft:
+    verb = {"pledge.restored": "restored", "pledge.weakened": "weakened", "pledge.reworded": "reworded"}
+    details = {
+        "clause": match.clause,
+        "passage": match.passage,
+        "previous_passage": before.passage,
+        "previous_state": before.state,
+        "similarity": round(match.similarity, 3),
+        "word_ops": [list(op) for op in match.word_ops],
+        "signals": [{"kind": s.kind, "words": s.words, "explanation": s.explanation} for s in match.signals],
+        "url": fetched.final_url,
+    }
+    title = f"{pledge.company}: {pledge.title}: clause {verb[kind]}"
+    return EventDraft(kind, default_severity(kind), title, pledge.id, source.id, details)

@@ -1,0 +1,112 @@
+"""Opening the database: engine, SQLite pragmas, migrations to head."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from monitor.errors import StoreError
+
+DB_ENV = "PLEDGE_MONITOR_DB"
+DEFAULT_DB_NAME = "pledge-monitor.db"
+
+
+def default_url(watchlist_path: Path | None) -> str:
+    """``--db`` wins, then PLEDGE_MONITOR_DB, then a SQLite file next to the watchlist."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return env
+    folder = watchlist_path.resolve().parent if watchlist_path else Path.cwd()
+    return f"sqlite:///{folder / DEFAULT_DB_NAME}"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets readers go on while the writer commits; NORMAL is durable across app crashes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine with the pragmas set on every SQLite connection."""
+    try:
+        if is_sqlite(url):
+            _ensure_sqlite_folder(url)
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size,
+                max_overflow=pool_size,
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot open database {redact_db_url(url)}: {exc}") from exc
+    return engine
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith("file:"):
+        folder = Path(path).parent
+        if not folder.exists():
+            raise StoreError(f"cannot open database {path}: folder {folder} does not exist")
+
+
+def redact_db_url(url: str) -> str:
+    """Database URLs may hold a password: never print it."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("monitor.migrations")))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to head; a no-op when it is there already."""
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate database {redact_db_url(str(engine.url))}: {exc}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def open_engine(url: str, *, migrate: bool = True, pool_size: int = 10) -> Engine:
+    engine = make_engine(url, pool_size=pool_size)
+    if migrate:
+        upgrade(engine)
+    return engine

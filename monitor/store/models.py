@@ -1,0 +1,253 @@
+"""The tables. Alembic migrations in ``migrations/`` must produce exactly this schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Source(Base):
+    """A watched URL and its scheduling and health state."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="page")
+    rules: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_s: Mapped[int] = mapped_column(Integer, default=21600)
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_check_at: Mapped[datetime | None]
+    last_good_at: Mapped[datetime | None]
+    health: Mapped[str] = mapped_column(String(20), default="new")  # new|ok|failing|gone
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    gone_since: Mapped[datetime | None]
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    moved_to: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+
+
+class Pledge(Base):
+    """A pledge as last synced from the watchlist, with its current state."""
+
+    __tablename__ = "pledges"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    company: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    made_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(20), default="unknown")
+    state_since: Mapped[datetime | None]
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ClauseState(Base):
+    """Where and how a clause of a pledge was last found on one source."""
+
+    __tablename__ = "clause_states"
+
+    pledge_id: Mapped[str] = mapped_column(ForeignKey("pledges.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    clause_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    clause: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="unknown")
+    pending: Mapped[str | None] = mapped_column(String(20))  # an outcome awaiting confirmation
+    pending_since: Mapped[datetime | None]
+    location: Mapped[int | None] = mapped_column(Integer)
+    passage: Mapped[str | None] = mapped_column(Text)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime | None]
+
+
+class Blob(Base):
+    """Content-addressed, compressed bytes: raw bodies and extracted texts (see store/blobs.py)."""
+
+    __tablename__ = "blobs"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the raw bytes
+    size: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(16))
+    base: Mapped[str | None] = mapped_column(String(64))  # the blob this one is a delta against
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Check(Base):
+    """One attempt to fetch a source: the attestation log. Kept small: one per fetch."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_source_at", "source_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    at: Mapped[datetime]
+    ms: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    final_url: Mapped[str | None] = mapped_column(Text)  # only when it differs from the source URL
+    redirects: Mapped[list[Any] | None]
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Snapshot(Base):
+    """One distinct fetched body of a source, and the text extracted from it."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_source", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id"))
+    fetched_at: Mapped[datetime]
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]]
+    body_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
+    text_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
+    rules: Mapped[str] = mapped_column(String(64))
+
+
+class Change(Base):
+    """The difference between two consecutive distinct texts of a source."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_source", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    from_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    to_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    detected_at: Mapped[datetime]
+    added_words: Mapped[int] = mapped_column(Integer)
+    removed_words: Mapped[int] = mapped_column(Integer)
+    delta: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+
+
+class Event(Base):
+    """Something people may need to know; the alerts outbox fans it out to routes."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    pledge_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    change_id: Mapped[int | None] = mapped_column(Integer)
+    check_id: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+
+
+class Alert(Base):
+    """One Event to one Route: the outbox row. Unique per (event, route) so it is sent once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("event_id", "route", name="uq_alerts_event_route"),
+        Index("ix_alerts_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    route: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+
+
+class Ledger(Base):
+    """The integrity chain: each entry hashes one record's content and the previous entry."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("record_type", "record_id", name="uq_ledger_record"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class Worker(Base):
+    """A running scheduler process: its heartbeat feeds ``status --health``."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(200))

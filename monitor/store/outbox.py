@@ -1,0 +1,236 @@
+"""The alerts outbox: the only database code for delivering Alerts.
+
+One Alert row moves through a small state machine; every step is one short transaction, and
+sending happens between steps, outside any transaction::
+
+    pending --claim--> sending --mark_sent-->   sent     (final: never claimed again)
+                               --mark_retry-->  pending  (next_attempt_at = now + backoff)
+                               --mark_failed--> failed   (``alerts retry --failed`` revives it)
+                               --hold/release-> pending  (digest not due yet / lease ran short)
+
+A worker that dies while sending leaves ``sending`` with a lease (``claimed_until``) that
+expires: the next claim takes the row again, so delivery is at-least-once, and a row marked
+``sent`` is never taken again. ``attempts`` counts claims.
+
+``last_error`` holds JSON, ``{"done": [0, 2], "error": "..."}``: the indices of the route's
+targets that already accepted the alert (a retry skips them, so they get it once) and the last
+error, already free of secrets. The schema has no other place for that progress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.store import models as m
+
+A = m.Alert
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What ``last_error`` records: targets already done, and the last error."""
+
+    done: frozenset[int] = frozenset()
+    error: str | None = None
+
+    def dump(self) -> str:
+        return json.dumps({"done": sorted(self.done), "error": self.error})
+
+    @classmethod
+    def load(cls, text: str | None) -> Progress:
+        """Read ``last_error``; text that is not our JSON is an error message without progress."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            done = frozenset(int(i) for i in data.get("done", ()))
+            error = data.get("error")
+            return cls(done, None if error is None else str(error))
+        except (ValueError, TypeError, AttributeError):
+            return cls(frozenset(), text)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed Alert with its Event, ready to render and send."""
+
+    alert_id: int
+    route: str
+    attempts: int  # including the claim that produced this item
+    due_at: datetime  # next_attempt_at when claimed
+    progress: Progress
+    fresh: bool  # never tried before (attempts was 0 and nothing recorded)
+    event: m.Event = field(compare=False)
+
+
+@dataclass(frozen=True)
+class FailedAlert:
+    """An Alert that gave up, for ``status`` and ``alerts retry --failed``."""
+
+    alert_id: int
+    event_id: int
+    route: str
+    attempts: int
+    error: str | None
+    kind: str
+    title: str
+    created_at: datetime
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(A.status == "pending", A.next_attempt_at <= now),
+        and_(A.status == "sending", or_(A.claimed_until.is_(None), A.claimed_until <= now)),
+    )
+
+
+def claim_due(
+    engine: Engine, *, now: datetime, worker: str, lease: timedelta, batch: int = 100
+) -> list[OutboxItem]:
+    """Take up to ``batch`` due alerts (and abandoned ones) for ``worker`` until ``now + lease``."""
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        pick: Any = select(A.id).where(_due(now)).order_by(A.next_attempt_at, A.id).limit(batch)
+        if s.get_bind().dialect.name == "postgresql":
+            pick = list(s.scalars(pick.with_for_update(skip_locked=True)))
+        # the condition is repeated in the UPDATE: a row another worker took meanwhile is skipped
+        claim = (
+            update(A)
+            .where(A.id.in_(pick), _due(now))
+            .values(status="sending", claimed_by=worker, claimed_until=now + lease, attempts=A.attempts + 1)
+            .returning(A.id, A.event_id, A.route, A.attempts, A.next_attempt_at, A.last_error)
+            .execution_options(synchronize_session=False)
+        )
+        rows = s.execute(claim).all()
+        if not rows:
+            return []
+        events = {
+            e.id: e for e in s.scalars(select(m.Event).where(m.Event.id.in_({r.event_id for r in rows})))
+        }
+    items = [
+        OutboxItem(
+            alert_id=r.id,
+            route=r.route,
+            attempts=r.attempts,
+            due_at=r.next_attempt_at,
+            progress=Progress.load(r.last_error),
+            fresh=r.attempts == 1 and r.last_error is None,
+            event=events[r.event_id],
+        )
+        for r in rows
+    ]
+    return sorted(items, key=lambda i: i.alert_id)
+
+
+def mark_sent(engine: Engine, ids: Collection[int], at: datetime) -> None:
+    """Final: a sent alert is never claimed again, whoever claimed it last."""
+    _set(engine, ids, A.status != "sent", status="sent", sent_at=at, last_error=None)
+
+
+def mark_retry(
+    engine: Engine, ids: Collection[int], *, worker: str, next_at: datetime, progress: Progress
+) -> None:
+    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=next_at, last_error=progress.dump())
+
+
+def mark_failed(engine: Engine, ids: Collection[int], *, worker: str, progress: Progress) -> None:
+    _set(engine, ids, _mine(worker), status="failed", last_error=progress.dump())
+
+
+def hold(engine: Engine, ids: Collection[int], *, worker: str, until: datetime) -> None:
+    """A digest alert waits for its digest time; holding is no attempt."""
+    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=until, attempts=0)
+
+
+def release(engine: Engine, ids: Collection[int], *, worker: str) -> None:
+    """Give back alerts this worker claimed but had no time left to send; no attempt is counted."""
+    _set(engine, ids, _mine(worker), status="pending", attempts=A.attempts - 1)
+
+
+def _mine(worker: str) -> ColumnElement[bool]:
+    return and_(A.status == "sending", A.claimed_by == worker)
+
+
+def _set(engine: Engine, ids: Collection[int], condition: ColumnElement[bool], **values: Any) -> None:
+    if not ids:
+        return
+    with Session(engine) as s, s.begin():
+        s.execute(
+            update(A)
+            .where(A.id.in_(list(ids)), condition)
+            .values(claimed_by=None, claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
+    """Make alerts waiting for a retry due now, and with ``include_failed`` failed ones too.
+
+    Digest alerts never tried yet keep waiting for their digest time.
+    """
+    waiting = and_(
+        A.status == "pending",
+        A.next_attempt_at > now,
+        or_(A.attempts > 0, A.last_error.is_not(None)),
+    )
+    with Session(engine) as s, s.begin():
+        count = _rowcount(s.execute(update(A).where(waiting).values(next_attempt_at=now)))
+        if include_failed:
+            revived = (
+                update(A)
+                .where(A.status == "failed")
+                .values(status="pending", attempts=0, next_attempt_at=now)
+            )
+            count += _rowcount(s.execute(revived))
+    return count
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
+def alert_counts(engine: Engine) -> dict[str, int]:
+    """Alerts per status (pending, sending, sent, failed); absent statuses are 0."""
+    counts = dict.fromkeys(("pending", "sending", "sent", "failed"), 0)
+    with Session(engine) as s:
+        for status, count in s.execute(select(A.status, func.count()).group_by(A.status)):
+            counts[status] = count
+    return counts
+
+
+def failed_alerts(engine: Engine, limit: int | None = None) -> list[FailedAlert]:
+    """Failed alerts, newest event first, with their last error (free of secrets)."""
+    query = (
+        select(A, m.Event)
+        .join(m.Event, m.Event.id == A.event_id)
+        .where(A.status == "failed")
+        .order_by(A.event_id.desc(), A.route)
+    )
+    if limit:
+        query = query.limit(limit)
+    with Session(engine) as s:
+        return [
+            FailedAlert(
+                alert_id=alert.id,
+                event_id=event.id,
+                route=alert.route,
+                attempts=alert.attempts,
+                error=Progress.load(alert.last_error).error,
+                kind=event.kind,
+                title=event.title,
+                created_at=event.created_at,
+            )
+            for alert, event in s.execute(query)
+        ]
+
+
+def alerts_of_events(engine: Engine, event_ids: Sequence[int]) -> list[m.Alert]:
+    """The outbox rows of some events: what became of each alert."""
+    with Session(engine, expire_on_commit=False) as s:
+        return list(s.scalars(select(A).where(A.event_id.in_(event_ids)).order_by(A.id)))

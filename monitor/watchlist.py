@@ -1,0 +1,808 @@
+"""Strict loading of watchlist.yaml into frozen typed models, and ``${ENV}`` secrets for routes.
+
+Strict because a maintainer's typo must surface before monitoring starts, as one line per problem
+(``file:line: key: what was expected``), never as a silently ignored key or a pledge never checked.
+Secrets stay ``${VAR}`` templates in the loaded models; they are resolved only when an alert is sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from monitor.errors import AlertError, NotFoundError, WatchlistError, WatchlistIssue
+from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
+
+KeyPath = tuple[str | int, ...]
+
+# --------------------------------------------------------------------------- values
+
+
+_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_HINT = "expected a duration like 30m, 6h or 1d"
+_SIZE = re.compile(r"(\d+)\s*([kmg]i?b|b)?", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_HOST = re.compile(
+    r"localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]"
+    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_SECRET_QUERY_KEYS = {"pass", "password", "pwd", "secret", "token", "key", "apikey"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read ``30s``, ``10m``, ``6h``, ``1d``, ``2w`` or combinations such as ``1h30m``."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"{_DURATION_HINT}, got {text!r}")
+    weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _fail(message: str) -> PydanticCustomError:
+    # The message travels in the context so that "${ENV_VAR}" is never read as a placeholder.
+    return PydanticCustomError("watchlist", "{message}", {"message": message})
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise _fail(f"{_DURATION_HINT}, got {_show(value)}")
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise _fail("expected a duration longer than zero, like 30s or 6h")
+    return value
+
+
+def _byte_size(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise _fail(f"expected a size like 10MB, 512KB or 1GiB, got {_show(value)}")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+
+
+def _one_or_many(value: object) -> object:
+    """Let a single string stand for a one-item list (``remove: .ads``)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise _fail("expected non-empty text")
+    return value.strip()
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise _fail(f"expected a lowercase id like 'ibm-letter' (a-z, 0-9, '.', '_', '-'), got {value!r}")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise _fail(f"invalid regular expression '{value}': {exc}") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(f"expected an http(s) URL with a host, like https://example.org/policy, got {value!r}")
+    return value.strip()
+
+
+def _date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail(f"expected a date like 2020-06-10, got {_show(value)}")
+
+
+def _until(value: object) -> date | None:
+    if value == "indefinite":
+        return None
+    try:
+        return _date(value)
+    except PydanticCustomError:
+        raise _fail(f"expected a date like 2021-06-10 or 'indefinite', got {_show(value)}") from None
+
+
+def _severity(value: object) -> Severity:
+    if isinstance(value, Severity):
+        return value
+    if isinstance(value, str) and value.strip().lower() in SEVERITY_NAMES:
+        return Severity.parse(value)
+    raise _fail(f"expected one of {', '.join(SEVERITY_NAMES)}, got {_show(value)}")
+
+
+def _event_pattern(value: str) -> str:
+    if not pattern_matches_any_kind(value):
+        raise _fail(
+            f"{value!r} matches no event kind{_did_you_mean(value, EVENT_KINDS)}; "
+            f"valid kinds: {', '.join(EVENT_KINDS)} (or globs like 'pledge.*', '*')"
+        )
+    return value
+
+
+def _header_pairs(value: object) -> object:
+    if not isinstance(value, Mapping):
+        raise _fail(f"expected a mapping of header names to values, got {_show(value)}")
+    for name, text in value.items():
+        if not isinstance(text, str):
+            raise _fail(f"expected text for header {name!r}, got {_show(text)}")
+    return tuple(value.items())
+
+
+def _reminders(value: object) -> object:
+    days = [value] if isinstance(value, int) else value
+    if isinstance(days, list) and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in days):
+        return tuple(sorted(set(days), reverse=True))
+    raise _fail(f"expected a list of whole numbers of days, like [30, 7], got {_show(value)}")
+
+
+def _route_url(value: str) -> str:
+    """Keep the template as written; refuse secrets written out in it."""
+    scheme, sep, _ = value.partition("://")
+    whole_url_from_env = _ENV_REF.match(value) is not None  # "${SLACK_WEBHOOK_URL}"
+    if not whole_url_from_env and (not sep or not _SCHEME.fullmatch(scheme)):
+        raise _fail("expected an apprise URL like 'slack://...' or 'mailtos://...' (value not shown)")
+    if "${" in _ENV_REF.sub("", value):
+        raise _fail(
+            f"malformed ${{...}} reference in {redact_url(value)}; write secrets as ${{ENV_VAR}} references"
+        )
+    if _has_literal_secret(value):
+        raise _fail(f"{redact_url(value)} holds a literal password; write secrets as ${{ENV_VAR}} references")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Slug = Annotated[str, AfterValidator(_slug)]
+Duration = Annotated[timedelta, PlainValidator(_duration)]
+PositiveDuration = Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+DateValue = Annotated[date, PlainValidator(_date)]
+Count = Annotated[int, Field(strict=True, ge=1)]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many)]
+Slugs = Annotated[tuple[Slug, ...], BeforeValidator(_one_or_many)]
+
+# --------------------------------------------------------------------------- models
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Defaults(BaseModel):
+    """Settings every source inherits unless it says otherwise."""
+
+    model_config = _FROZEN
+    interval: PositiveDuration = timedelta(hours=6)
+    timeout: PositiveDuration = timedelta(seconds=30)
+    user_agent: Text = "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
+    confirm_after: Duration = timedelta(minutes=10)
+    failing_after: Count = 3
+    max_body: Annotated[int, PlainValidator(_byte_size)] = 10 * 10**6
+    concurrency: Count = 10
+    per_host: Count = 2
+    per_host_delay: Duration = timedelta(seconds=1)
+    expiry_reminders: Annotated[tuple[int, ...], PlainValidator(_reminders)] = (30, 7)
+    stale_after: PositiveDuration = timedelta(days=3)
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+
+_INHERITED = ("interval", "timeout", "confirm_after", "failing_after")
+
+
+class SourceSpec(BaseModel):
+    """One URL to watch with its extraction rules; inherited settings are already filled in."""
+
+    model_config = _FROZEN
+    id: Slug
+    url: Annotated[str, AfterValidator(_http_url)]
+    kind: Literal["page", "feed", "listing"] = "page"
+    interval: PositiveDuration = Defaults().interval
+    timeout: PositiveDuration = Defaults().timeout
+    select: Text | None = None
+    remove: Texts = ()
+    ignore: Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_one_or_many)] = ()
+    header_pairs: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)] = Field(
+        default=(), alias="headers"
+    )
+    links: bool = False
+    item_select: Text | None = None
+    confirm_after: Duration = Defaults().confirm_after
+    failing_after: Count = Defaults().failing_after
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return MappingProxyType(dict(self.header_pairs))
+
+    def rules_fingerprint(self) -> str:
+        """Tells whether stored text was extracted with the same rules as now."""
+        rules = {
+            "v": 1,
+            "kind": self.kind,
+            "select": self.select,
+            "remove": list(self.remove),
+            "ignore": list(self.ignore),
+            "links": self.links,
+            "item_select": self.item_select,
+        }
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+
+class Renewal(BaseModel):
+    """A recorded extension of a pledge's deadline; ``until`` None means indefinitely."""
+
+    model_config = _FROZEN
+    until: Annotated[date | None, PlainValidator(_until)]
+    on: DateValue
+    source: Slug | None = None
+    note: Text | None = None
+
+
+class PledgeSpec(BaseModel):
+    """A company's commitment, the clauses whose wording matters, and where they are published."""
+
+    model_config = _FROZEN
+    id: Slug
+    company: Text
+    title: Text
+    made_on: DateValue
+    expires_on: DateValue | None = None
+    renewed: Renewal | None = None
+    clauses: Annotated[Texts, Field(min_length=1)]
+    keywords: Texts = ()
+    sources: Annotated[Slugs, Field(min_length=1)]
+    tags: Texts = ()
+
+    def effective_expiry(self) -> date | None:
+        """The deadline that counts: a recorded renewal replaces ``expires_on``."""
+        return self.renewed.until if self.renewed is not None else self.expires_on
+
+
+class RouteSpec(BaseModel):
+    """An alert destination: apprise URL templates (secrets as ``${VAR}``) and a filter."""
+
+    model_config = _FROZEN
+    name: str
+    urls: Annotated[
+        tuple[Annotated[str, AfterValidator(_route_url)], ...],
+        BeforeValidator(_one_or_many),
+        Field(min_length=1),
+    ]
+    events: Annotated[
+        tuple[Annotated[str, AfterValidator(_event_pattern)], ...],
+        BeforeValidator(_one_or_many),
+        Field(min_length=1),
+    ] = ("*",)
+    min_severity: Annotated[Severity, PlainValidator(_severity)] = Severity.INFO
+    companies: Texts = ()
+    pledges: Slugs = ()
+    tags: Texts = ()
+    digest: Literal["daily"] | None = None
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    """The whole validated watchlist; ids are unique and every reference resolves."""
+
+    path: Path
+    defaults: Defaults
+    sources: tuple[SourceSpec, ...]
+    pledges: tuple[PledgeSpec, ...]
+    routes: tuple[RouteSpec, ...]
+
+    def source(self, source_id: str) -> SourceSpec:
+        return _find(self.sources, source_id, lambda s: s.id, "source", self.path)
+
+    def pledge(self, pledge_id: str) -> PledgeSpec:
+        return _find(self.pledges, pledge_id, lambda p: p.id, "pledge", self.path)
+
+    def route(self, name: str) -> RouteSpec:
+        return _find(self.routes, name, lambda r: r.name, "route", self.path)
+
+    def pledges_for(self, source_id: str) -> tuple[PledgeSpec, ...]:
+        return tuple(p for p in self.pledges if source_id in p.sources)
+
+
+_T = TypeVar("_T")
+
+
+def _find(items: Iterable[_T], wanted: str, key: Callable[[_T], str], noun: str, path: Path) -> _T:
+    by_key = {key(item): item for item in items}
+    if wanted in by_key:
+        return by_key[wanted]
+    raise NotFoundError(f"no {noun} {wanted!r} in {path}{_did_you_mean(wanted, by_key)}")
+
+
+def _did_you_mean(wanted: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(wanted, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def referenced_env_vars(template: str) -> set[str]:
+    return set(_ENV_REF.findall(template))
+
+
+def resolve_url(template: str, env: Mapping[str, str]) -> str:
+    """Fill in ``${VAR}`` references at send time; values in the userinfo are percent-encoded."""
+    missing = sorted(name for name in referenced_env_vars(template) if not env.get(name))
+    if missing:
+        raise AlertError(
+            f"environment variable {', '.join(missing)} is not set (needed by {redact_url(template)})"
+        )
+    userinfo_end = _authority(template)[1]
+
+    def fill(match: re.Match[str]) -> str:
+        value = env[match.group(1)]
+        return quote(value, safe="") if match.start() < userinfo_end else value
+
+    return _ENV_REF.sub(fill, template)
+
+
+def redact_url(url_or_template: str) -> str:
+    """Scheme and host only (``mailtos://smtp.example.org/***``): safe to log, whatever the URL holds."""
+    scheme, sep, rest = url_or_template.partition("://")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        return "***"
+    if not rest:
+        return f"{scheme}://"
+    authority = _authority(url_or_template)[0]
+    host_port = authority.rpartition("@")[2]
+    if host_port.startswith("["):
+        host, _, port = host_port.partition("]")
+        host, port = host + "]", port.removeprefix(":")
+    else:
+        host, _, port = host_port.partition(":")
+    if not _HOST.fullmatch(host) or (port and not port.isdigit()):
+        return f"{scheme}://***"
+    return f"{scheme}://{host}{':' + port if port else ''}/***"
+
+
+def missing_env_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(route name, variable) pairs that would stop an alert from being sent."""
+    return [
+        (route.name, name)
+        for route in watchlist.routes
+        for name in sorted(set().union(*(referenced_env_vars(u) for u in route.urls)))
+        if not env.get(name)
+    ]
+
+
+def _authority(url: str) -> tuple[str, int]:
+    """The ``user:pass@host:port`` part and the index in ``url`` where its userinfo ends."""
+    if "://" not in url:
+        return "", -1
+    start = url.find("://") + 3
+    end = len(url)
+    for stop in "/?#":
+        found = url.find(stop, start)
+        end = found if found != -1 and found < end else end
+    authority = url[start:end]
+    at = authority.rfind("@")
+    return authority, (start + at if at != -1 else -1)
+
+
+def _has_literal_secret(template: str) -> bool:
+    authority = _authority(template)[0]
+    userinfo = authority.rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    if password and not _ENV_REF.fullmatch(password):
+        return True
+    query = template.partition("?")[2].partition("#")[0]
+    return any(
+        key.lower() in _SECRET_QUERY_KEYS and value and not _ENV_REF.fullmatch(value)
+        for key, value in parse_qsl(query, keep_blank_values=True)
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_watchlist(path: str | Path) -> Watchlist:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        message = "file not found; pass the path of a watchlist.yaml"
+    except IsADirectoryError:
+        message = "is a directory, not a watchlist file"
+    except (OSError, UnicodeDecodeError) as exc:
+        message = f"cannot be read: {exc}"
+    else:
+        return parse_watchlist(text, str(path))
+    raise WatchlistError([WatchlistIssue(str(path), None, "", message)])
+
+
+def parse_watchlist(text: str, filename: str = "watchlist.yaml") -> Watchlist:
+    data, lines, issues = _compose(text, filename)
+    builder = _Builder(filename, lines, issues)
+    watchlist = builder.build(data)
+    if builder.issues or watchlist is None:
+        raise WatchlistError(sorted(builder.issues, key=lambda i: i.line or 0))
+    return watchlist
+
+
+def _compose(text: str, filename: str) -> tuple[object, dict[KeyPath, int], list[WatchlistIssue]]:
+    """YAML -> plain data plus the line of every key path; duplicate keys are issues."""
+    loader = yaml.SafeLoader(text)
+    reader = _NodeReader(loader, filename)
+    try:
+        node = loader.get_single_node()
+        data = reader.read(node, ()) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        raise WatchlistError([_syntax_issue(exc, filename)]) from None
+    except yaml.YAMLError as exc:
+        raise WatchlistError([WatchlistIssue(filename, 1, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return data, reader.lines, reader.issues
+
+
+def _syntax_issue(exc: yaml.MarkedYAMLError, filename: str) -> WatchlistIssue:
+    mark = exc.problem_mark or exc.context_mark
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    if exc.problem and exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
+    return WatchlistIssue(filename, mark.line + 1 if mark is not None else None, "", message)
+
+
+class _NodeReader:
+    """Builds plain data from composed nodes, remembering lines, refusing duplicate keys."""
+
+    def __init__(self, loader: yaml.SafeLoader, filename: str) -> None:
+        self.loader, self.filename = loader, filename
+        self.lines: dict[KeyPath, int] = {(): 1}
+        self.issues: list[WatchlistIssue] = []
+        self.active: set[int] = set()
+        self.checked: set[int] = set()  # mappings already flattened (reached again through an alias)
+
+    def read(self, node: yaml.Node, path: KeyPath) -> object:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self.active:
+            self.issue(path, node, "an alias refers to itself; expected plain data")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.read_mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self.read_scalar(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def read_mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, object]:
+        if id(node) not in self.checked:
+            self.duplicate_keys(node, path)
+            self.loader.flatten_mapping(node)
+            self.checked.add(id(node))
+        result: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.issue(path, key_node, "expected plain text keys")
+                continue
+            # Keys are taken as written: YAML 1.1 would turn `on:` into True.
+            key_path = (*path, key_node.value)
+            self.lines[key_path] = key_node.start_mark.line + 1
+            result[key_node.value] = self.read(value_node, key_path)
+        return result
+
+    def duplicate_keys(self, node: yaml.MappingNode, path: KeyPath) -> None:
+        """PyYAML would silently keep the last of two equal keys; a maintainer must hear of it."""
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first_line:
+                self.issue(
+                    (*path, key_node.value),
+                    key_node,
+                    f"duplicate key {key_node.value!r} (first on line {first_line[key_node.value]})",
+                )
+            first_line.setdefault(key_node.value, line)
+
+    def read_scalar(self, node: yaml.Node, path: KeyPath) -> object:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            self.issue(path, node, f"unsupported YAML value: {exc.problem}")
+        except ValueError:  # an impossible date such as 2020-13-45: let validation explain
+            pass
+        return node.value
+
+    def issue(self, path: KeyPath, node: yaml.Node, message: str) -> None:
+        self.issues.append(WatchlistIssue(self.filename, node.start_mark.line + 1, _key(path), message))
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_TOP_KEYS = ("defaults", "routes", "sources", "pledges")
+
+
+class _Builder:
+    """Validates each section and entry on its own so that one run reports every problem."""
+
+    def __init__(self, filename: str, lines: dict[KeyPath, int], issues: list[WatchlistIssue]) -> None:
+        self.filename, self.lines, self.issues = filename, lines, list(issues)
+
+    def issue(self, path: KeyPath, message: str) -> None:
+        line = next(self.lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in self.lines)
+        self.issues.append(WatchlistIssue(self.filename, line, _key(path), message))
+
+    def build(self, data: object) -> Watchlist | None:
+        if data is None:
+            self.issue((), "the file is empty; expected a mapping with at least a 'sources' key")
+            return None
+        if not isinstance(data, dict):
+            self.issue((), f"expected a mapping with keys {', '.join(_TOP_KEYS)}, got {_show(data)}")
+            return None
+        self.unknown_keys(data, _TOP_KEYS, ())
+        if "sources" not in data:
+            self.issue(("sources",), "missing required key (the list of sources to watch; may be [])")
+        raw_defaults = {} if data.get("defaults") is None else data["defaults"]
+        defaults = self.model(Defaults, raw_defaults, ("defaults",)) or Defaults()
+        raw_sources = self.entries(data.get("sources"), ("sources",), "sources")
+        raw_pledges = self.entries(data.get("pledges"), ("pledges",), "pledges")
+        sources = [s for s in self.sources(raw_sources, defaults) if s is not None]
+        usable = "sources" in data and isinstance(data["sources"], list | None)
+        source_ids = _ids(raw_sources) if usable else None
+        pledges = [p for p in self.pledges(raw_pledges, source_ids) if p is not None]
+        routes = self.routes(data.get("routes"), raw_pledges)
+        return Watchlist(Path(self.filename), defaults, tuple(sources), tuple(pledges), tuple(routes))
+
+    def entries(self, raw: object, path: KeyPath, noun: str) -> list[tuple[KeyPath, object]]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.issue(path, f"expected a list of {noun} (items starting with '- id:'), got {_show(raw)}")
+            return []
+        return [((*path, i), item) for i, item in enumerate(raw)]
+
+    def model(
+        self, cls: type[_M], raw: object, path: KeyPath, extra: Mapping[str, object] | None = None
+    ) -> _M | None:
+        extra = extra or {}
+        if not isinstance(raw, dict):
+            self.issue(path, f"expected a mapping of keys, got {_show(raw)}")
+            return None
+        allowed = [f.alias or name for name, f in cls.model_fields.items() if name not in extra]
+        known = self.unknown_keys(raw, allowed, path)
+        clean = {k: v for k, v in raw.items() if k in known}
+        if cls is PledgeSpec and isinstance(clean.get("renewed"), dict):
+            renewed = clean["renewed"]
+            clean["renewed"] = {
+                k: renewed[k] for k in self.unknown_keys(renewed, Renewal.model_fields, (*path, "renewed"))
+            }
+        try:
+            return cls.model_validate({**extra, **clean})
+        except PydanticValidationError as exc:
+            for error in exc.errors(include_url=False):
+                self.issue((*path, *error["loc"]), _describe(error))
+            return None
+
+    def unknown_keys(self, raw: dict[str, object], allowed: Iterable[str], path: KeyPath) -> list[str]:
+        """Report keys the schema does not know; return the known ones."""
+        allowed = list(allowed)
+        for key in raw:
+            if key not in allowed:
+                hint = _did_you_mean(key, allowed) or f"; expected one of {', '.join(allowed)}"
+                self.issue((*path, key), f"unknown key {key!r}{hint}")
+        return [key for key in raw if key in allowed]
+
+    def sources(
+        self, entries: list[tuple[KeyPath, object]], defaults: Defaults
+    ) -> Iterator[SourceSpec | None]:
+        self.duplicates(entries, "source")
+        for path, raw in entries:
+            inherited = {
+                k: getattr(defaults, k) for k in _INHERITED if not (isinstance(raw, dict) and k in raw)
+            }
+            spec = self.model(SourceSpec, raw, path)
+            if spec is not None and inherited:
+                spec = spec.model_copy(update=inherited)
+            if spec is not None and spec.kind == "listing" and spec.item_select is None:
+                self.issue(
+                    (*path, "item_select"),
+                    "missing required key for kind listing; expected a CSS selector for the item links",
+                )
+            if spec is not None and spec.kind != "listing" and spec.item_select is not None:
+                self.issue(
+                    (*path, "item_select"), f"only used by kind listing, this source is kind {spec.kind}"
+                )
+            yield spec
+
+    def pledges(
+        self, entries: list[tuple[KeyPath, object]], source_ids: list[str] | None
+    ) -> Iterator[PledgeSpec | None]:
+        """``source_ids`` is None when the sources section is unusable: no reference can be checked."""
+        self.duplicates(entries, "pledge")
+        for path, raw in entries:
+            if isinstance(raw, dict) and source_ids is not None:
+                self.references(raw.get("sources"), (*path, "sources"), source_ids, "source")
+                renewed = raw.get("renewed")
+                if isinstance(renewed, dict) and "source" in renewed:
+                    self.references(renewed["source"], (*path, "renewed", "source"), source_ids, "source")
+            spec = self.model(PledgeSpec, raw, path)
+            if spec is not None:
+                self.pledge_dates(spec, path)
+            yield spec
+
+    def pledge_dates(self, spec: PledgeSpec, path: KeyPath) -> None:
+        if spec.expires_on is not None and spec.expires_on <= spec.made_on:
+            self.issue(
+                (*path, "expires_on"),
+                f"expected a date after made_on ({spec.made_on}), got {spec.expires_on}",
+            )
+        renewed = spec.renewed
+        if renewed is not None and renewed.on < spec.made_on:
+            self.issue(
+                (*path, "renewed", "on"),
+                f"expected a date on or after made_on ({spec.made_on}), got {renewed.on}",
+            )
+        if renewed is not None and renewed.until is not None and renewed.until <= renewed.on:
+            self.issue(
+                (*path, "renewed", "until"),
+                f"expected a date after renewed.on ({renewed.on}), got {renewed.until}",
+            )
+
+    def routes(self, raw: object, pledge_entries: list[tuple[KeyPath, object]]) -> list[RouteSpec]:
+        if raw is None:
+            return []
+        if not isinstance(raw, dict):
+            self.issue(("routes",), f"expected a mapping of route names to routes, got {_show(raw)}")
+            return []
+        pledges = [p for _, p in pledge_entries if isinstance(p, dict)]
+        known = {
+            "pledges": _ids(pledge_entries),
+            "companies": [str(p["company"]) for p in pledges if "company" in p],
+            "tags": [str(t) for p in pledges if isinstance(p.get("tags"), list) for t in p["tags"]],
+        }
+        routes = []
+        for name, body in raw.items():
+            path: KeyPath = ("routes", name)
+            if not _SLUG.fullmatch(name):
+                self.issue(path, f"expected a lowercase route name like 'advocacy-slack', got {name!r}")
+            if isinstance(body, dict):
+                for field, names in known.items():
+                    self.references(body.get(field), (*path, field), names, _NOUNS[field])
+            route = self.model(RouteSpec, body, path, extra={"name": name})
+            if route is not None:
+                routes.append(route)
+        return routes
+
+    def references(self, raw: object, path: KeyPath, known: list[str], noun: str) -> None:
+        items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        for i, item in enumerate(items):
+            if isinstance(item, str) and item not in known:
+                where = path if isinstance(raw, str) else (*path, i)
+                self.issue(where, f"unknown {noun} {item!r}{_did_you_mean(item, known)}")
+
+    def duplicates(self, entries: list[tuple[KeyPath, object]], noun: str) -> None:
+        first: dict[str, int] = {}
+        for path, raw in entries:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            if not isinstance(item_id, str):
+                continue
+            if item_id in first:
+                self.issue((*path, "id"), f"duplicate {noun} id {item_id!r} (first on line {first[item_id]})")
+            first.setdefault(item_id, self.lines.get((*path, "id"), 0))
+
+
+_NOUNS = {"pledges": "pledge", "companies": "company", "tags": "tag"}
+
+
+def _ids(entries: list[tuple[KeyPath, object]]) -> list[str]:
+    return [raw["id"] for _, raw in entries if isinstance(raw, dict) and isinstance(raw.get("id"), str)]
+
+
+def _key(path: KeyPath) -> str:
+    """``sources[1].interval``: the key path as a maintainer would point at it."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_EXPECTED = {
+    "string_type": "expected text",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+    "dict_type": "expected a mapping of keys",
+    "model_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+}
+
+
+_REQUIRED = {
+    "id": "a lowercase id like 'ibm-letter'",
+    "url": "the http(s) URL to watch",
+    "company": "the company's name",
+    "title": "a short title for the pledge",
+    "made_on": "the date the pledge was made, like 2020-06-08",
+    "clauses": "a list of the pledge's key phrases, as published",
+    "sources": "a list of ids of the sources that carry the pledge",
+    "urls": "a list of apprise URLs, secrets as ${ENV_VAR}",
+    "until": "a date like 2021-06-10 or 'indefinite'",
+    "on": "the date the renewal was announced",
+}
+
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """Turn a pydantic error into 'expected ..., got ...' wording."""
+    kind, message, value = error["type"], error["msg"], error.get("input")
+    if kind == "watchlist":
+        return str(message)
+    if kind == "missing":
+        hint = _REQUIRED.get(str(error["loc"][-1]))
+        return f"missing required key; expected {hint}" if hint else "missing required key"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "too_short":
+        return f"expected at least {error['ctx']['min_length']} item, got an empty list"
+    if kind in _BOUNDS:
+        bound = _BOUNDS[kind]
+        return f"expected a number {bound[0]} {error['ctx'][bound[1]]}, got {_show(value)}"
+    got = f", got {_show(value)}"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind] + got
+    prefix = "Input should be "
+    if str(message).startswith(prefix):
+        return "expected " + str(message).removeprefix(prefix) + got
+    return str(message)

@@ -1,0 +1,890 @@
+"""Clause assessment: exact, reworded, weakened and not found, on pages modelled on real pledges."""
+
+from __future__ import annotations
+
+import random
+import time
+import unicodedata
+from collections.abc import Callable
+
+import pytest
+
+from monitor.clauses import (
+    ClauseMatch,
+    Outcome,
+    Signal,
+    assess,
+    explain,
+    find_clause,
+    normalize_for_match,
+    weakening_signals,
+)
+from monitor.weakening import RULES
+
+IBM = "IBM no longer offers general purpose IBM facial recognition or analysis software"
+AMAZON = "a one-year moratorium on police use of Amazon's facial recognition technology"
+MICROSOFT = (
+    "will not sell facial-recognition technology to police departments in the United States "
+    "until we have a national law in place, grounded in human rights"
+)
+
+IBM_LETTER = """\
+IBM CEO's Letter to Congress on Racial Justice Reform
+June 8, 2020
+Facial Recognition
+IBM no longer offers general purpose IBM facial recognition or analysis software. IBM firmly opposes \
+and will not condone uses of any technology, including facial recognition technology offered by other \
+vendors, for mass surveillance, racial profiling, violations of basic human rights and freedoms, or any \
+purpose which is not consistent with our values and Principles of Trust and Transparency.
+We believe now is the time to begin a national dialogue on whether and how facial recognition \
+technology should be employed by domestic law enforcement agencies."""
+
+AMAZON_POST = """\
+Home | News | Policy
+We are implementing a one-year moratorium on police use of Rekognition
+June 10, 2020
+We’re implementing a one-year moratorium on police use of Amazon’s facial recognition technology. \
+We will continue to allow organizations like Thorn, the International Center for Missing and \
+Exploited Children, and Marinus Analytics to use Amazon Rekognition to help rescue human trafficking \
+victims and reunite missing children with their families.
+We’ve advocated that governments should put in place stronger regulations to govern the ethical use \
+of facial recognition technology, and in recent days, Congress appears ready to take on this \
+challenge. We hope this one-year moratorium might give Congress enough time to implement appropriate \
+rules, and we stand ready to help if requested.
+Related stories
+How Amazon is helping communities affected by wildfires
+© 2020 Amazon.com, Inc. or its affiliates"""
+
+AMAZON_FIRST = (
+    "We’re implementing a one-year moratorium on police use of Amazon’s facial recognition technology."
+)
+
+MICROSOFT_NEWS = """\
+Microsoft says it won't sell facial recognition software to police
+Brad Smith, the company's president, said at a Washington Post Live event that Microsoft will not \
+sell facial-recognition technology to police departments in the United States until we have a \
+national law in place, grounded in human rights, that will govern this technology.
+The announcement follows similar moves by IBM and Amazon."""
+
+MICROSOFT_SENTENCE = (
+    "Microsoft will not sell facial-recognition technology to police departments in the United States "
+    "until we have a national law in place, grounded in human rights, that will govern this technology."
+)
+
+
+def amazon(first_sentence: str) -> str:
+    """The Amazon post with its pledge sentence rewritten."""
+    return AMAZON_POST.replace(AMAZON_FIRST, first_sentence)
+
+
+def ms(sentence: str) -> str:
+    """The Microsoft article with Brad Smith's sentence rewritten."""
+    start = MICROSOFT_NEWS.index("Microsoft will not")
+    end = MICROSOFT_NEWS.index("The announcement")
+    return MICROSOFT_NEWS[:start] + sentence + "\n" + MICROSOFT_NEWS[end:]
+
+
+def ibm(first_sentence: str) -> str:
+    """The IBM letter with its pledge sentence rewritten."""
+    return IBM_LETTER.replace(IBM + ".", first_sentence)
+
+
+# --- the table: (id, clause, page, outcome, {signal kind: words}) -----------------------------------
+
+CASES: list[tuple[str, str, str, Outcome, dict[str, str]]] = [
+    # exact after normalization
+    ("ibm-as-published", IBM, IBM_LETTER, Outcome.EXACT, {}),
+    ("ibm-shouting", IBM, IBM_LETTER.upper(), Outcome.EXACT, {}),
+    ("amazon-curly-quote-on-page", AMAZON, AMAZON_POST, Outcome.EXACT, {}),
+    (
+        "amazon-curly-quote-in-clause",
+        AMAZON.replace("'", "’"),
+        AMAZON_POST.replace("’", "'"),
+        Outcome.EXACT,
+        {},
+    ),
+    (
+        "amazon-line-break-inside",
+        AMAZON,
+        amazon(AMAZON_FIRST.replace(" police ", " police\n")),
+        Outcome.EXACT,
+        {},
+    ),
+    ("amazon-tabs-and-nbsp", AMAZON, amazon(AMAZON_FIRST.replace(" ", "\u00a0 \t")), Outcome.EXACT, {}),
+    ("amazon-quoted", AMAZON, amazon(f"“{AMAZON_FIRST[:-1]},” Amazon said."), Outcome.EXACT, {}),
+    (
+        "ms-en-dash",
+        MICROSOFT,
+        MICROSOFT_NEWS.replace("facial-recognition", "facial–recognition"),
+        Outcome.EXACT,
+        {},
+    ),
+    (
+        "ms-no-hyphen",
+        MICROSOFT,
+        MICROSOFT_NEWS.replace("facial-recognition", "facial recognition"),
+        Outcome.EXACT,
+        {},
+    ),
+    (
+        "ms-nb-hyphen",
+        MICROSOFT,
+        MICROSOFT_NEWS.replace("facial-recognition", "facial\u2011recognition"),
+        Outcome.EXACT,
+        {},
+    ),
+    ("ms-em-dash-for-comma", MICROSOFT, MICROSOFT_NEWS.replace("in place,", "in place —"), Outcome.EXACT, {}),
+    ("ibm-fullwidth", IBM, IBM_LETTER.replace("IBM no longer", "ＩＢＭ no longer"), Outcome.EXACT, {}),
+    # reworded: a synonym, no weakening
+    ("ibm-products", IBM, ibm(IBM.replace("software", "products") + "."), Outcome.REWORDED, {}),
+    (
+        "amazon-face-software",
+        AMAZON,
+        amazon(AMAZON_FIRST.replace("facial recognition technology", "face recognition software")),
+        Outcome.REWORDED,
+        {},
+    ),
+    (
+        "ms-forces-federal",
+        MICROSOFT,
+        ms(MICROSOFT_SENTENCE.replace("departments", "forces").replace("national", "federal")),
+        Outcome.REWORDED,
+        {},
+    ),
+    # weakened: hedge added
+    (
+        "ms-at-this-time",
+        MICROSOFT,
+        ms("At this time, we " + MICROSOFT.replace("national", "federal") + "."),
+        Outcome.WEAKENED,
+        {"hedge_added": "At this time"},
+    ),
+    (
+        "ibm-generally",
+        IBM,
+        ibm("IBM generally no longer offers general purpose IBM facial recognition or analysis software."),
+        Outcome.WEAKENED,
+        {"hedge_added": "generally"},
+    ),
+    (
+        "amazon-where-feasible",
+        AMAZON,
+        amazon(
+            "We’re implementing a one-year moratorium, where feasible, on police use of"
+            " Amazon’s facial recognition technology."
+        ),
+        Outcome.WEAKENED,
+        {"hedge_added": "where feasible"},
+    ),
+    (
+        "ms-except",
+        MICROSOFT,
+        ms(MICROSOFT_SENTENCE.replace("United States", "United States, except as required by law,")),
+        Outcome.WEAKENED,
+        {"hedge_added": "except as"},
+    ),
+    (
+        "ms-may",
+        MICROSOFT,
+        ms(MICROSOFT_SENTENCE.replace("will not sell", "may not sell")),
+        Outcome.WEAKENED,
+        {"hedge_added": "may"},
+    ),
+    (
+        "amazon-aim-to",
+        AMAZON,
+        amazon("We aim to keep a one-year moratorium on police use of Amazon’s face recognition technology."),
+        Outcome.WEAKENED,
+        {"hedge_added": "aim to"},
+    ),
+    # weakened: negation dropped
+    (
+        "ibm-offers-again",
+        IBM,
+        ibm("IBM offers general purpose IBM facial recognition or analysis software."),
+        Outcome.WEAKENED,
+        {"negation_dropped": "no longer"},
+    ),
+    (
+        "ms-will-sell",
+        MICROSOFT,
+        ms(MICROSOFT_SENTENCE.replace("will not sell", "will sell")),
+        Outcome.WEAKENED,
+        {"negation_dropped": "will not"},
+    ),
+    (
+        "never-rarely",
+        "Amazon will never sell Rekognition to police departments",
+        "Press release. Amazon will rarely sell Rekognition to police departments. More news.",
+        Outcome.WEAKENED,
+        {"negation_dropped": "never"},
+    ),
+    (
+        "prohibits-permits",
+        "Our acceptable use policy prohibits police use of Rekognition for face matching",
+        "Terms. Our acceptable use policy permits police use of Rekognition for face matching. End.",
+        Outcome.WEAKENED,
+        {"negation_dropped": "prohibits"},
+    ),
+    # weakened: time limited
+    (
+        "amazon-until-further-notice",
+        AMAZON,
+        amazon(
+            "We’re extending our moratorium on police use of"
+            " Amazon’s facial recognition technology until further notice."
+        ),
+        Outcome.WEAKENED,
+        {"time_limited": "until further notice"},
+    ),
+    (
+        "amazon-two-year-to-one-year",
+        AMAZON.replace("one-year", "two-year"),
+        AMAZON_POST,
+        Outcome.WEAKENED,
+        {"time_limited": "one year"},
+    ),
+    (
+        "amazon-indefinite-to-one-year",
+        AMAZON.replace("a one-year", "an indefinite"),
+        AMAZON_POST,
+        Outcome.WEAKENED,
+        {"time_limited": "one year"},
+    ),
+    (
+        "ibm-through-2025",
+        IBM,
+        ibm(
+            "IBM no longer offers, through 2025, general purpose IBM facial recognition or analysis software."
+        ),
+        Outcome.WEAKENED,
+        {"time_limited": "through 2025"},
+    ),
+    (
+        "ms-for-one-year",
+        MICROSOFT,
+        ms("Microsoft will not, for one year, " + MICROSOFT[9:] + "."),
+        Outcome.WEAKENED,
+        {"time_limited": "for one year"},
+    ),
+    (
+        "amazon-temporary",
+        AMAZON,
+        amazon(
+            "We’re implementing a temporary moratorium on police use of"
+            " Amazon’s facial recognition technology."
+        ),
+        Outcome.WEAKENED,
+        {"time_limited": "temporary"},
+    ),
+    # weakened: scope narrowed
+    (
+        "amazon-criminal-investigations",
+        AMAZON,
+        amazon(
+            "We’re extending our moratorium on police use of Amazon’s facial recognition technology in "
+            "connection with criminal investigations until further notice."
+        ),
+        Outcome.WEAKENED,
+        {
+            "scope_narrowed": "in connection with criminal investigations",
+            "time_limited": "until further notice",
+        },
+    ),
+    (
+        "amazon-by-or-for-us-police",
+        AMAZON,
+        amazon(
+            "We’re implementing a moratorium on the use of"
+            " Amazon’s facial recognition technology by or for a police department in the United States."
+        ),
+        Outcome.WEAKENED,
+        {"scope_narrowed": "by or for a police department"},
+    ),
+    (
+        "ibm-general-purpose",
+        IBM.replace("general purpose ", ""),
+        IBM_LETTER,
+        Outcome.WEAKENED,
+        {"scope_narrowed": "general purpose"},
+    ),
+    (
+        "ms-certain",
+        MICROSOFT,
+        ms(MICROSOFT_SENTENCE.replace("to police", "to certain police")),
+        Outcome.WEAKENED,
+        {"scope_narrowed": "certain"},
+    ),
+    (
+        "amazon-only",
+        AMAZON,
+        amazon(
+            "We’re implementing a one-year moratorium only on police use of"
+            " Amazon’s facial recognition technology."
+        ),
+        Outcome.WEAKENED,
+        {"scope_narrowed": "only"},
+    ),
+    (
+        "amazon-for-criminal-investigations",
+        AMAZON,
+        amazon(
+            "We’re implementing a one-year moratorium on police use for criminal investigations of"
+            " Amazon’s facial recognition technology."
+        ),
+        Outcome.WEAKENED,
+        {"scope_narrowed": "for criminal investigations"},
+    ),
+    (
+        "ms-in-the-us",
+        MICROSOFT.replace(" in the United States", ""),
+        MICROSOFT_NEWS,
+        Outcome.WEAKENED,
+        {"scope_narrowed": "in the United States"},
+    ),
+    # not found
+    ("ibm-sentence-removed", IBM, ibm(""), Outcome.NOT_FOUND, {}),
+    ("amazon-sentence-removed", AMAZON, amazon(""), Outcome.NOT_FOUND, {}),
+    ("ms-sentence-removed", MICROSOFT, ms("Brad Smith spoke about privacy."), Outcome.NOT_FOUND, {}),
+    (
+        "unrelated-sale",
+        "We will not sell facial recognition to police",
+        "About us. We will sell cloud services to enterprises. Contact our sales team.",
+        Outcome.NOT_FOUND,
+        {},
+    ),
+    (
+        "unrelated-privacy-boilerplate",
+        "We will not sell facial recognition to police",
+        "Privacy. We will not sell your personal data to advertisers. Cookies help us.",
+        Outcome.NOT_FOUND,
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("clause", "page", "outcome", "signals"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_find_clause(clause: str, page: str, outcome: Outcome, signals: dict[str, str]) -> None:
+    match = find_clause(clause, page)
+    assert match.outcome is outcome, explain(match)
+    found = [(s.kind, s.words) for s in match.signals]
+    assert {kind for kind, _ in found} == set(signals)
+    assert all(pair in found for pair in signals.items()), found
+    if outcome is Outcome.REWORDED:
+        assert match.signals == ()
+    if outcome is Outcome.NOT_FOUND:
+        assert (match.passage, match.start, match.end, match.similarity) == (None, None, None, 0.0)
+    else:
+        assert match.start is not None and match.end is not None
+        assert unicodedata.normalize("NFKC", page)[match.start : match.end] == match.passage
+        assert match.similarity >= 0.75
+    if outcome is Outcome.EXACT:
+        assert match.similarity == 1.0 and match.word_ops == ()
+        assert normalize_for_match(match.passage or "") == normalize_for_match(clause)
+    if outcome in (Outcome.REWORDED, Outcome.WEAKENED):
+        old = " ".join(words for op, words in match.word_ops if op <= 0)
+        new = " ".join(words for op, words in match.word_ops if op >= 0)
+        assert normalize_for_match(old) == normalize_for_match(clause)
+        assert normalize_for_match(new) == normalize_for_match(match.passage or "")
+        assert normalize_for_match(old) != normalize_for_match(new)
+
+
+def test_every_signal_kind_has_several_table_cases() -> None:
+    kinds = [kind for *_, signals in CASES for kind in signals]
+    for kind in ("hedge_added", "negation_dropped", "time_limited", "scope_narrowed"):
+        assert kinds.count(kind) >= 4, kind
+
+
+# --- offsets, locations, boilerplate ---------------------------------------------------------------
+
+
+def test_exact_passage_keeps_page_words_and_offsets() -> None:
+    match = find_clause(AMAZON, AMAZON_POST)
+    assert match.passage == "a one-year moratorium on police use of Amazon’s facial recognition technology"
+    assert AMAZON_POST[match.start : match.end] == match.passage
+    assert match.start == AMAZON_POST.index("a one-year moratorium on police use of Amazon’s")
+
+
+def test_moved_paragraph_is_still_exact_at_its_new_place() -> None:
+    paragraph = next(line for line in IBM_LETTER.split("\n") if line.startswith(IBM))
+    moved = IBM_LETTER.replace(paragraph + "\n", "") + "\n" + paragraph
+    before = find_clause(IBM, IBM_LETTER)
+    match = find_clause(IBM, moved, last_location=before.start)
+    assert match.outcome is Outcome.EXACT
+    assert match.start == moved.index(IBM) and match.start != before.start
+
+
+def test_exact_anywhere_beats_reworded_copy_near_last_location() -> None:
+    reworded = "IBM no longer offers general purpose IBM facial recognition or analysis products."
+    page = reworded + " " + ("Filler sentence about our cloud. " * 2000) + IBM + "."
+    match = find_clause(IBM, page, last_location=0)
+    assert match.outcome is Outcome.EXACT
+    assert match.start == page.rindex(IBM)
+
+
+FILLER_WORDS = (
+    "the of and to in we our data privacy policy may use services information you your with for is that "
+    "are on by this as or be can customers products cloud security account terms law government requests "
+    "people rights partners regions storage content"
+)
+
+
+def filler(chars: int, seed: int) -> str:
+    """Policy-page-like prose that carries no clause."""
+    rng = random.Random(seed)
+    vocabulary = FILLER_WORDS.split()
+    sentences = []
+    while sum(len(s) + 1 for s in sentences) < chars:
+        sentences.append(
+            " ".join(rng.choice(vocabulary) for _ in range(rng.randint(8, 30))).capitalize() + "."
+        )
+    return " ".join(sentences)[:chars].rsplit(" ", 1)[0] + "."
+
+
+REWORDED_IBM = "IBM no longer offers general purpose IBM facial recognition or analysis products."
+
+
+@pytest.mark.parametrize("last_location", [None, 5_000, 150_010, 299_000, 10**9, -5])
+def test_reworded_clause_found_near_or_far_from_last_location(last_location: int | None) -> None:
+    page = filler(150_000, 1) + " " + REWORDED_IBM + " " + filler(150_000, 2)
+    match = find_clause(IBM, page, last_location=last_location)
+    assert match.outcome is Outcome.REWORDED
+    assert match.start == page.index(REWORDED_IBM)
+    assert match.passage == REWORDED_IBM[:-1]
+
+
+def test_last_location_picks_the_nearby_copy_of_a_repeated_rewording() -> None:
+    first = "IBM no longer offers general purpose IBM facial recognition or analysis products."
+    second = "IBM no longer offers general purpose IBM facial recognition or analysis tools."
+    page = filler(40_000, 3) + " " + first + " " + filler(40_000, 4) + " " + second + " " + filler(40_000, 5)
+    assert find_clause(IBM, page, last_location=page.index(first)).start == page.index(first)
+    assert find_clause(IBM, page, last_location=page.index(second)).start == page.index(second)
+
+
+def test_threshold_is_configurable() -> None:
+    page = ibm("IBM no longer sells general purpose IBM face recognition or analysis products.")
+    assert find_clause(IBM, page).outcome is Outcome.REWORDED
+    assert find_clause(IBM, page, threshold=0.9).outcome is Outcome.NOT_FOUND
+
+
+@pytest.mark.parametrize("threshold", [0.0, -0.1, 1.5])
+def test_threshold_out_of_range_is_refused(threshold: float) -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        find_clause(IBM, IBM_LETTER, threshold=threshold)
+
+
+@pytest.mark.parametrize("clause", ["", "   ", "— …"])
+def test_clause_without_words_is_refused(clause: str) -> None:
+    with pytest.raises(ValueError, match="no words"):
+        find_clause(clause, IBM_LETTER)
+
+
+@pytest.mark.parametrize("page", ["", "IBM", "No longer."])
+def test_short_or_empty_page_is_not_found(page: str) -> None:
+    assert find_clause(IBM, page).outcome is Outcome.NOT_FOUND
+
+
+def test_a_date_before_the_clause_is_context_not_a_time_limit() -> None:
+    page = amazon(
+        "On June 10, 2020, we announced a one-year moratorium on police use of Amazon’s face recognition"
+        " technology."
+    )
+    match = find_clause(AMAZON, page)
+    assert match.outcome is Outcome.REWORDED
+    assert match.passage == "a one-year moratorium on police use of Amazon’s face recognition technology"
+
+
+def test_a_hedge_in_the_previous_sentence_is_not_taken_in() -> None:
+    page = amazon(
+        "We currently sell other services. A one-year moratorium on police use of Amazon’s face recognition "
+        "technology is in place."
+    )
+    match = find_clause(AMAZON, page)
+    assert match.outcome is Outcome.REWORDED
+    assert match.passage == "A one-year moratorium on police use of Amazon’s face recognition technology"
+
+
+def test_a_hedge_in_the_same_sentence_is_taken_in() -> None:
+    page = amazon(
+        "We currently have a one-year moratorium on police use of Amazon’s face recognition technology."
+    )
+    match = find_clause(AMAZON, page)
+    assert match.outcome is Outcome.WEAKENED
+    assert match.passage == (
+        "currently have a one-year moratorium on police use of Amazon’s face recognition technology"
+    )
+    assert [s.explanation for s in match.signals] == ['hedge added: "currently"']
+
+
+def test_assess_keeps_clause_order_and_uses_each_location() -> None:
+    page = (
+        IBM_LETTER + "\n" + ms(MICROSOFT_SENTENCE.replace("will not sell", "will sell")) + "\n" + AMAZON_POST
+    )
+    matches = assess([MICROSOFT, IBM, AMAZON], page, last_locations={IBM: 0, AMAZON: len(page)})
+    assert [m.clause for m in matches] == [MICROSOFT, IBM, AMAZON]
+    assert [m.outcome for m in matches] == [Outcome.WEAKENED, Outcome.EXACT, Outcome.EXACT]
+    assert matches == tuple(find_clause(c, page) for c in (MICROSOFT, IBM, AMAZON))
+
+
+# --- noise around an unchanged clause ---------------------------------------------------------------
+
+NOISE: list[tuple[str, Callable[[str], str]]] = [
+    (
+        "cookie-banner",
+        lambda p: "We use cookies to improve your experience. Accept all | Manage preferences\n" + p,
+    ),
+    ("date-stamp", lambda p: p.replace("June 10, 2020", "Updated May 18, 2021")),
+    (
+        "navigation",
+        lambda p: p.replace("Home | News | Policy", "Home | Our Company | News | Sustainability | Policy"),
+    ),
+    (
+        "tracking-params",
+        lambda p: p + "\nhttps://www.aboutamazon.com/news?utm_source=twitter&utm_medium=social&fbclid=Iw",
+    ),
+    ("whitespace", lambda p: p.replace(" ", "  ").replace("\n", "\n\n")),
+    ("reordered-sections", lambda p: "\n".join(reversed(p.split("\n")))),
+    ("footer-year", lambda p: p.replace("© 2020", "© 2024")),
+    ("last-updated-line", lambda p: p.replace(AMAZON_FIRST, "Last updated: March 3, 2024\n" + AMAZON_FIRST)),
+    (
+        "share-buttons",
+        lambda p: p.replace(AMAZON_FIRST, AMAZON_FIRST[:-1] + " Share on Facebook Share on X Email"),
+    ),
+    (
+        "related-articles",
+        lambda p: p.replace(
+            "How Amazon is helping communities affected by wildfires",
+            "Amazon’s new moratorium on hiring freezes\nA one-year plan for police training in Seattle",
+        ),
+    ),
+    ("straight-quotes", lambda p: p.replace("’", "'")),
+    ("line-wrapped", lambda p: p.replace("police use of Amazon’s", "police use\nof Amazon’s")),
+    (
+        "byline-inserted",
+        lambda p: p.replace("June 10, 2020\n", "June 10, 2020\nBy Amazon Staff · 2 min read\n"),
+    ),
+]
+
+
+@pytest.mark.parametrize("noise", [n[1] for n in NOISE], ids=[n[0] for n in NOISE])
+def test_noise_leaves_the_clause_exact(noise: Callable[[str], str]) -> None:
+    before = find_clause(AMAZON, AMAZON_POST)
+    page = noise(AMAZON_POST)
+    assert page != AMAZON_POST
+    after = find_clause(AMAZON, page, last_location=before.start)
+    assert after.outcome is Outcome.EXACT, explain(after)
+    assert normalize_for_match(after.passage or "") == normalize_for_match(AMAZON)
+    assert after.signals == () and after.word_ops == ()
+
+
+# --- word diff, explanation, normalization -----------------------------------------------------------
+
+
+def test_word_ops_show_which_words_changed() -> None:
+    match = find_clause(IBM, ibm(IBM.replace("software", "products") + "."))
+    assert match.word_ops == (
+        (0, "IBM no longer offers general purpose IBM facial recognition or analysis"),
+        (-1, "software"),
+        (1, "products"),
+    )
+
+
+def test_word_ops_of_the_amazon_extension() -> None:
+    page = amazon(
+        "We’re extending our moratorium on police use of"
+        " Amazon’s facial recognition technology until further notice."
+    )
+    match = find_clause(AMAZON, page)
+    assert match.passage == (
+        "We’re extending our moratorium on police use of"
+        " Amazon’s facial recognition technology until further notice"
+    )
+    assert match.word_ops == (
+        (-1, "a one year"),
+        (1, "We’re extending our"),
+        (0, "moratorium on police use of Amazon’s facial recognition technology"),
+        (1, "until further notice"),
+    )
+    assert match.signals == (
+        Signal("time_limited", "until further notice", 'open-ended condition added: "until further notice"'),
+    )
+
+
+def test_explain_says_what_happened_in_one_line() -> None:
+    weakened = find_clause(MICROSOFT, ms(MICROSOFT_SENTENCE.replace("will not sell", "will sell")))
+    assert explain(weakened) == 'Weakened (98% similar): negation dropped: "will not". Words: "not" removed'
+    reworded = find_clause(IBM, ibm(IBM.replace("software", "products") + "."))
+    assert explain(reworded) == 'Reworded (96% similar): "software" became "products"'
+    assert explain(find_clause(IBM, IBM_LETTER)) == f'Found as pledged: "{IBM}"'
+    assert explain(find_clause(IBM, "nothing here")) == f'Not found: "{IBM}"'
+    long_clause = MICROSOFT + " and more words"
+    line = explain(find_clause(long_clause, "nothing"))
+    assert "\n" not in line and line.endswith('…"') and len(line) < 100
+
+
+def test_normalize_for_match() -> None:
+    assert normalize_for_match("“Amazon’s”  ONE‑year\n moratorium — U.S. police,") == (
+        "amazon's one year moratorium u.s police"
+    )
+    assert normalize_for_match("ＩＢＭ  no longer") == "ibm no longer"
+    assert normalize_for_match("") == ""
+
+
+# --- weakening_signals, rule by rule -----------------------------------------------------------------
+
+# rule name -> (clause, passage, expected explanation)
+RULE_CASES: dict[str, tuple[str, str, str]] = {
+    "hedge-for-now": (
+        "we will not sell facial recognition to police",
+        "for now we will not sell facial recognition to police",
+        'hedge added: "for now"',
+    ),
+    "hedge-modal": (
+        "we will not sell facial recognition to police",
+        "we might not sell facial recognition to police",
+        'hedge added: "might"',
+    ),
+    "hedge-intent": (
+        "we will not sell facial recognition to police",
+        "we intend not to sell facial recognition to police",
+        'hedge added: "intend not to"',
+    ),
+    "hedge-usually": (
+        "IBM no longer offers facial recognition software",
+        "IBM typically no longer offers facial recognition software",
+        'hedge added: "typically"',
+    ),
+    "hedge-feasible": (
+        "we delete face templates within 30 days",
+        "we delete face templates within 30 days where possible",
+        'hedge added: "where possible"',
+    ),
+    "hedge-exception": (
+        "we will not sell facial recognition to police",
+        "we will not sell facial recognition to police unless required by law",
+        'exception added: "unless"',
+    ),
+    "negation-no-longer": (
+        "IBM no longer offers general purpose facial recognition",
+        "IBM offers general purpose facial recognition",
+        'negation dropped: "no longer"',
+    ),
+    "negation-not": (
+        "Microsoft won’t sell facial recognition to police",
+        "Microsoft will sell facial recognition to police",
+        'negation dropped: "won’t"',
+    ),
+    "negation-no": (
+        "no police department may use Rekognition",
+        "a police department may use Rekognition",
+        'negation dropped: "no"',
+    ),
+    "negation-prohibit": (
+        "Amazon bans police use of Rekognition",
+        "Amazon limits police use of Rekognition",
+        'prohibition dropped: "bans"',
+    ),
+    "time-shortened": (
+        "a two-year moratorium on police use",
+        "an 18-month moratorium on police use",
+        'time limit shortened: "two year" became "18 month"',
+    ),
+    "time-duration": (
+        "a moratorium on police use of Rekognition",
+        "a moratorium on police use of Rekognition for 12 months",
+        'time limit added: "for 12 months"',
+    ),
+    "time-until-further-notice": (
+        "an indefinite moratorium on police use",
+        "a moratorium on police use until further notice",
+        'open-ended condition added: "until further notice"',
+    ),
+    "time-end-date": (
+        "we will not sell facial recognition to police",
+        "we will not sell facial recognition to police until June 2025",
+        'end date added: "until June 2025"',
+    ),
+    "time-until": (
+        "we will not sell facial recognition to police",
+        "we will not sell facial recognition to police until Congress acts",
+        'condition added: "until Congress acts"',
+    ),
+    "time-temporary": (
+        "we stopped selling facial recognition to police",
+        "we temporarily stopped selling facial recognition to police",
+        'made temporary: "temporarily"',
+    ),
+    "time-date": (
+        "we will not sell facial recognition to police",
+        "as of June 10, 2020 we will not sell facial recognition to police",
+        'date added: "June 10 2020"',
+    ),
+    "scope-actor": (
+        "a moratorium on the use of Rekognition",
+        "a moratorium on the use of Rekognition by local police departments",
+        'scope narrowed: "by local police departments"',
+    ),
+    "scope-place": (
+        "we will not sell facial recognition to police",
+        "we will not sell facial recognition to police in the U.S.",
+        'scope narrowed: "in the U.S"',
+    ),
+    "scope-purpose": (
+        "a moratorium on police use of Rekognition",
+        "a moratorium on police use of Rekognition for the purpose of mass surveillance",
+        'scope narrowed: "for the purpose of mass surveillance"',
+    ),
+    "scope-criminal": (
+        "a moratorium on police use of Rekognition",
+        "a moratorium on police use of Rekognition in criminal investigations",
+        'scope narrowed: "in criminal investigations"',
+    ),
+    "scope-only": (
+        "we will not sell facial recognition to police",
+        "we will not sell facial recognition solely to police",
+        'scope narrowed: "solely"',
+    ),
+    "scope-product": (
+        "IBM no longer offers facial recognition software",
+        "IBM no longer offers off-the-shelf facial recognition software",
+        'scope narrowed: "off the shelf"',
+    ),
+}
+RULES_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def test_every_rule_has_a_case() -> None:
+    assert set(RULE_CASES) == set(RULES_BY_NAME)
+
+
+@pytest.mark.parametrize("name", sorted(RULE_CASES))
+def test_each_rule_alone(name: str) -> None:
+    clause, passage, explanation = RULE_CASES[name]
+    rule = RULES_BY_NAME[name]
+    (signal,) = weakening_signals(clause, passage, rules=[rule])
+    assert signal.kind == rule.kind
+    assert signal.explanation == explanation
+    assert weakening_signals(clause, clause, rules=[rule]) == ()
+
+
+@pytest.mark.parametrize("name", sorted(RULE_CASES))
+def test_each_rule_within_the_whole_table(name: str) -> None:
+    clause, passage, explanation = RULE_CASES[name]
+    assert explanation in [s.explanation for s in weakening_signals(clause, passage)]
+
+
+@pytest.mark.parametrize(
+    ("clause", "passage"),
+    [
+        pytest.param(MICROSOFT, MICROSOFT.replace("will not", "won't"), id="will-not-to-wont"),
+        pytest.param("we do not sell data", "we don’t sell data", id="do-not-to-dont"),
+        pytest.param(
+            "Amazon will never sell Rekognition", "Amazon will not ever sell Rekognition", id="never"
+        ),
+        pytest.param(AMAZON, AMAZON.replace("one-year", "two-year"), id="lengthened"),
+        pytest.param(AMAZON, AMAZON.replace("a one-year", "an indefinite"), id="made-indefinite"),
+        pytest.param(MICROSOFT, MICROSOFT.replace("national", "federal"), id="until-condition-reworded"),
+        pytest.param(IBM, IBM.replace("software", "products"), id="synonym"),
+        pytest.param(MICROSOFT, MICROSOFT.replace("the United States", "the U.S."), id="same-place"),
+        pytest.param("a ban on use by police", "a ban on use by law enforcement agencies", id="same-actor"),
+        pytest.param(IBM, IBM, id="identical"),
+    ],
+)
+def test_rewordings_that_do_not_weaken(clause: str, passage: str) -> None:
+    assert weakening_signals(clause, passage) == ()
+
+
+def test_may_the_month_is_no_hedge() -> None:
+    hedge = [rule for rule in RULES if rule.name == "hedge-modal"]
+    assert weakening_signals("announced in June 2020", "announced on May 18 2021", rules=hedge) == ()
+    assert weakening_signals("we sell no data", "we may sell no data", rules=hedge) != ()
+
+
+def test_hedges_are_all_recognised() -> None:
+    hedges = (
+        "currently", "at this time", "for now", "generally", "may", "might", "aim to", "seek to", "strive to",
+        "where feasible", "where possible", "where appropriate", "in most cases", "typically", "intend to",
+        "plan to", "expect to", "except", "unless", "subject to",
+    )  # fmt: skip
+    for hedge in hedges:
+        signals = weakening_signals("we will sell no data", f"we will {hedge} sell no data")
+        assert [(s.kind, s.words) for s in signals] == [("hedge_added", hedge)], hedge
+
+
+def test_negations_are_all_recognised() -> None:
+    pairs = [
+        ("we will not sell", "we will sell", "will not"),
+        ("we won't sell", "we will sell", "won't"),
+        ("we do not sell", "we sell", "do not"),
+        ("it does not sell", "it sells", "does not"),
+        ("we never sell", "we sell", "never"),
+        ("we no longer sell", "we sell", "no longer"),
+        ("we cannot sell", "we can sell", "cannot"),
+        ("policy prohibits sales", "policy covers sales", "prohibits"),
+        ("policy bans sales", "policy covers sales", "bans"),
+    ]
+    for clause, passage, words in pairs:
+        signals = weakening_signals(clause, passage)
+        assert [(s.kind, s.words) for s in signals] == [("negation_dropped", words)], clause
+
+
+def test_several_signals_come_in_rule_order() -> None:
+    signals = weakening_signals(
+        "we will not sell facial recognition to police",
+        "we currently will sell facial recognition to police in the United States until further notice",
+    )
+    assert [s.kind for s in signals] == ["hedge_added", "negation_dropped", "time_limited", "scope_narrowed"]
+
+
+# --- speed -------------------------------------------------------------------------------------------
+
+
+def _big_page() -> tuple[str, list[str], dict[str, int]]:
+    extra = [
+        "We do not sell customer data to data brokers or advertisers",
+        "Government requests for customer content require a valid warrant signed by a judge",
+    ]
+    placed = [
+        ms(MICROSOFT_SENTENCE).split("\n")[1],
+        "IBM no longer offers general purpose IBM facial recognition or analysis software.",
+        "We’re extending our moratorium on police use of"
+        " Amazon’s facial recognition technology until further notice.",
+        "We do not currently sell customer data to data brokers or advertisers.",
+        "Government requests for customer content generally require a valid warrant.",
+    ]
+    parts = [filler(60_000, seed) for seed in range(5)]
+    page = " ".join(part + " " + sentence for part, sentence in zip(parts, placed, strict=True))
+    clauses = [MICROSOFT, IBM, AMAZON, *extra]
+    locations = {clause: page.index(sentence) + 20 for clause, sentence in zip(clauses, placed, strict=True)}
+    return page, clauses, locations
+
+
+def _best_of(runs: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_300kb_page_with_five_clauses_is_fast() -> None:
+    page, clauses, locations = _big_page()
+    assert len(page) > 300_000
+    outcomes = [m.outcome for m in assess(clauses, page, last_locations=locations)]
+    assert outcomes == [Outcome.EXACT, Outcome.EXACT, Outcome.WEAKENED, Outcome.WEAKENED, Outcome.WEAKENED]
+    assert assess(clauses, page) == assess(clauses, page, last_locations=locations)
+    near = _best_of(3, lambda: assess(clauses, page, last_locations=locations))
+    anywhere = _best_of(3, lambda: assess(clauses, page))
+    assert near < 0.025, f"near last locations took {near * 1000:.1f} ms"
+    assert anywhere < 0.1, f"without locations took {anywhere * 1000:.1f} ms"
+
+
+def test_match_is_a_frozen_value() -> None:
+    match = find_clause(IBM, IBM_LETTER)
+    assert isinstance(match, ClauseMatch)
+    with pytest.raises(AttributeError):
+        match.outcome = Outcome.NOT_FOUND  # type: ignore[misc]
+    assert Outcome("weakened") is Outcome.WEAKENED and str(Outcome.NOT_FOUND) == "not_found"

@@ -1,0 +1,232 @@
+"""A pass over sources against a real local web site, recorded in a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select
+
+from monitor import diff as differ
+from monitor.cycle import run_cycle
+from monitor.fetch import Fetcher
+from monitor.store import models as m
+from monitor.store.repo import Store
+from monitor.watchlist import Watchlist
+from tests.conftest import WriteWatchlist
+from tests.site import Site, policy_page, serve
+
+ARTICLE = """<h1>Our facial recognition commitments</h1>
+<p>We will not sell facial recognition technology to police departments in the United States
+until there is a national law in place.</p>
+<p>We review every request against our principles.</p>"""
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return serve(httpserver)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
+        yield f
+
+
+def watchlist_for(write: WriteWatchlist, site: Site, *, etag_path: str = "/policy") -> Watchlist:
+    return write(
+        f"""
+        defaults:
+          per_host: 10
+          per_host_delay: 0s
+        sources:
+          - id: policy
+            url: {site.url(etag_path)}
+            select: "#policy"
+        pledges:
+          - id: no-police-sales
+            company: Example Corp
+            title: No facial recognition sales to US police
+            made_on: 2020-06-11
+            sources: [policy]
+            clauses:
+              - "We will not sell facial recognition technology to police departments in the United States"
+        """
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def cycle(store: Store, wl: Watchlist, fetcher: Fetcher, clock: Clock) -> None:
+    store.sync(wl, clock())
+    run_cycle(store, wl, fetcher, [s.id for s in wl.sources], clock=clock, rng=random.Random(1))
+
+
+def count(store: Store, model: type[m.Base]) -> int:
+    with store.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_first_check_stores_a_snapshot(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    wl = watchlist_for(write_watchlist, site)
+    cycle(store, wl, fetcher, Clock())
+    assert (count(store, m.Check), count(store, m.Snapshot), count(store, m.Change)) == (1, 1, 0)
+    snap = store.snapshot(1)
+    text = store.load_text(snap.text_hash)
+    assert "We will not sell facial recognition technology" in text
+    assert "Home | Policies" not in text  # outside the selection
+    assert store.load_blob(snap.body_hash) == policy_page(ARTICLE).encode()  # kept as fetched
+    assert store.checks()[0].outcome == "baseline"
+
+
+def test_unchanged_page_adds_only_a_check_row(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    clock.advance(hours=7)
+    cycle(store, wl, fetcher, clock)
+    assert (
+        count(store, m.Check),
+        count(store, m.Snapshot),
+        count(store, m.Change),
+        count(store, m.Event),
+    ) == (
+        2,
+        1,
+        0,
+        0,
+    )
+    assert store.checks()[0].outcome == "unchanged"
+
+
+def test_not_modified_is_unchanged_not_an_error(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE), etag=True)
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    clock.advance(hours=7)
+    cycle(store, wl, fetcher, clock)
+    latest = store.checks()[0]
+    assert latest.outcome == "not_modified" and latest.status == 304 and latest.error is None
+    assert (count(store, m.Snapshot), count(store, m.Change)) == (1, 0)
+
+
+def test_a_change_in_the_selected_text_names_exactly_the_changed_words(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(ARTICLE.replace("every request", "every new request carefully")))
+    clock.advance(hours=7)
+    cycle(store, wl, fetcher, clock)
+    changes = store.changes()
+    assert len(changes) == 1
+    change = changes[0]
+    assert (change.added_words, change.removed_words) == (2, 0)
+    old = store.snapshot_text(change.from_snapshot_id)
+    rebuilt = differ.from_delta(old, change.delta)
+    assert [a.strip() for a in rebuilt.added()] == ["new", "carefully"]
+    assert rebuilt.removed() == []
+    events = store.events()
+    assert [e.kind for e in events] == ["source.changed"]  # the clause itself did not change
+
+
+def test_changes_outside_the_selection_or_in_whitespace_record_none(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    variants = [
+        policy_page(ARTICLE, nav="Home | Blog | Careers"),
+        policy_page(ARTICLE, footer="© 2027 Example Corp", banner="<div class=cookie>We use cookies</div>"),
+        policy_page(ARTICLE.replace("\n", "\n\n   ").replace(" police", "   police")),
+    ]
+    for body in variants:
+        site.put("/policy", body)
+        clock.advance(hours=7)
+        cycle(store, wl, fetcher, clock)
+    assert count(store, m.Check) == 4
+    assert (count(store, m.Snapshot), count(store, m.Change), count(store, m.Event)) == (1, 0, 0)
+    assert [c.outcome for c in store.checks()][:3] == ["same_text"] * 3
+
+
+def test_a_failed_fetch_is_logged_and_is_no_change(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    site.put("/policy", "oops", status=503)
+    clock.advance(hours=7)
+    cycle(store, wl, fetcher, clock)
+    latest = store.checks()[0]
+    assert latest.outcome == "failed" and latest.status == 503 and "503" in (latest.error or "")
+    assert (count(store, m.Snapshot), count(store, m.Change), count(store, m.Event)) == (1, 0, 0)
+
+
+def test_storage_per_check_stays_small(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """An unchanged check costs a small row; a one-sentence change on a 50 KB page under 5 KB."""
+    rng = random.Random(7)
+    words = ["pledge", "police", "technology", "commitment", "review", "principles", "customers", "law"]
+    paragraphs = [
+        "<p>" + " ".join(rng.choice(words) for _ in range(60)) + f" paragraph {i}.</p>" for i in range(120)
+    ]
+    article = "\n".join(paragraphs)
+    assert 45_000 < len(policy_page(article)) < 70_000
+    site.put("/policy", policy_page(article))
+    wl = watchlist_for(write_watchlist, site)
+    clock = Clock()
+    cycle(store, wl, fetcher, clock)
+    db = tmp_path / "pledge-monitor.db"
+
+    def size() -> int:
+        with store.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return os.path.getsize(db)
+
+    for _ in range(50):  # let the pages settle
+        clock.advance(hours=7)
+        cycle(store, wl, fetcher, clock)
+    before = size()
+    for _ in range(200):
+        clock.advance(hours=7)
+        cycle(store, wl, fetcher, clock)
+    per_check = (size() - before) / 200
+    assert per_check < 300, per_check
+
+    paragraphs[60] = "<p>We will now sell to police departments where the law permits it.</p>"
+    site.put("/policy", policy_page("\n".join(paragraphs)))
+    before = size()
+    clock.advance(hours=7)
+    cycle(store, wl, fetcher, clock)
+    assert count(store, m.Change) == 1
+    assert size() - before < 5 * 1024

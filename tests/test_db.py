@@ -1,0 +1,62 @@
+"""The database: migrations reach the models exactly, SQLite is configured for a long-running service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from monitor.errors import StoreError
+from monitor.store.db import (
+    current_revision,
+    default_url,
+    head_revision,
+    make_engine,
+    open_engine,
+    redact_db_url,
+)
+from monitor.store.models import Base
+
+
+def test_upgrade_to_head_matches_the_models(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    assert current_revision(engine) == head_revision()
+
+
+def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    open_engine(url)
+    engine = open_engine(url)
+    assert current_revision(engine) == head_revision()
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert c.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        make_engine(f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
+
+
+def test_default_url_is_next_to_the_watchlist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLEDGE_MONITOR_DB", raising=False)
+    assert default_url(tmp_path / "watchlist.yaml") == f"sqlite:///{tmp_path / 'pledge-monitor.db'}"
+    monkeypatch.setenv("PLEDGE_MONITOR_DB", "sqlite:////elsewhere.db")
+    assert default_url(tmp_path / "watchlist.yaml") == "sqlite:////elsewhere.db"
+
+
+def test_redact_db_url_hides_the_password() -> None:
+    redacted = redact_db_url("postgresql+psycopg://app:s3cret@db.example.org:5432/pledges")
+    assert "s3cret" not in redacted and "db.example.org:5432/pledges" in redacted

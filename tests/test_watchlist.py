@@ -1,0 +1,501 @@
+"""watchlist.yaml loading: every rule, every message located by file, line and key path; secrets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.errors import AlertError, NotFoundError, WatchlistError
+from monitor.events import Severity
+from monitor.watchlist import (
+    Watchlist,
+    load_watchlist,
+    missing_env_vars,
+    parse_duration,
+    parse_watchlist,
+    redact_url,
+    referenced_env_vars,
+    resolve_url,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "watchlists"
+BAD_FILES = sorted((FIXTURES / "bad").glob("*.yaml"))
+
+IBM_URL = "https://www.ibm.com/policy/facial-recognition-sunset-racial-justice-reforms/"
+
+
+def issues_of(text: str) -> list[str]:
+    with pytest.raises(WatchlistError) as caught:
+        parse_watchlist(dedent(text))
+    return [str(issue) for issue in caught.value.issues]
+
+
+@pytest.fixture(scope="module")
+def good() -> Watchlist:
+    return load_watchlist(FIXTURES / "good.yaml")
+
+
+# --------------------------------------------------------------------------- one bad file per rule
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[p.stem for p in BAD_FILES])
+def test_bad_file_reports_its_rule_with_file_line_and_key(path: Path) -> None:
+    first_line = path.read_text().splitlines()[0]
+    assert first_line.startswith("# expect: "), f"{path.name} must say what it expects"
+    expected = first_line.removeprefix("# expect: ")
+    assert expected.startswith(f"{path.name}:"), "the expectation names the file and the line"
+
+    with pytest.raises(WatchlistError) as caught:
+        load_watchlist(path)
+
+    assert any(expected in str(issue) for issue in caught.value.issues), str(caught.value)
+    for issue in caught.value.issues:
+        assert issue.file == str(path)
+        assert issue.line is not None
+
+
+def test_bad_files_cover_distinct_rules() -> None:
+    expectations = [p.read_text().splitlines()[0] for p in BAD_FILES]
+    assert len(BAD_FILES) >= 50
+    assert len(set(expectations)) == len(expectations)
+
+
+# --------------------------------------------------------------------------- the good example
+
+
+def test_good_example_defaults(good: Watchlist) -> None:
+    d = good.defaults
+    assert d.interval == timedelta(hours=6)
+    assert d.timeout == timedelta(seconds=20)
+    assert d.user_agent == "pledge-monitor/0.1 (+https://example.org/pledge-monitor)"
+    assert d.confirm_after == timedelta(minutes=15)
+    assert d.failing_after == 4
+    assert d.max_body == 5_000_000
+    assert (d.concurrency, d.per_host) == (8, 1)
+    assert d.per_host_delay == timedelta(seconds=2)
+    assert d.expiry_reminders == (30, 7, 1)
+    assert d.stale_after == timedelta(days=2)
+    assert d.jitter == pytest.approx(0.2)
+
+
+def test_good_example_sources(good: Watchlist) -> None:
+    assert [s.id for s in good.sources] == [
+        "ibm-letter",
+        "amazon-moratorium-post",
+        "amazon-press-center",
+        "microsoft-on-the-issues",
+        "microsoft-face-limited-access",
+    ]
+    ibm = good.source("ibm-letter")
+    assert ibm.url == IBM_URL
+    assert ibm.kind == "page"
+    assert ibm.select == "article"
+    assert ibm.remove == (".ibm-share", "nav", "footer")
+    assert ibm.ignore == (r"\d+ min read", r"Updated \w+ \d{1,2}, \d{4}")
+    assert dict(ibm.headers) == {"Accept-Language": "en-US"}
+    assert ibm.links is False
+    assert ibm.item_select is None
+
+    amazon = good.source("amazon-moratorium-post")
+    assert amazon.remove == (".share-buttons",)  # a single string is a one-item list
+    assert amazon.headers == {}
+
+    listing = good.source("amazon-press-center")
+    assert (listing.kind, listing.item_select, listing.links) == ("listing", "a.news-release-title", True)
+    assert good.source("microsoft-on-the-issues").kind == "feed"
+
+
+def test_sources_inherit_unset_settings_from_defaults(good: Watchlist) -> None:
+    ibm = good.source("ibm-letter")
+    assert (ibm.interval, ibm.timeout, ibm.confirm_after, ibm.failing_after) == (
+        timedelta(hours=6),
+        timedelta(seconds=20),
+        timedelta(minutes=15),
+        4,
+    )
+    amazon = good.source("amazon-moratorium-post")
+    assert (amazon.interval, amazon.confirm_after) == (timedelta(hours=1), timedelta(minutes=5))
+    assert amazon.timeout == timedelta(seconds=20)
+    feed = good.source("microsoft-on-the-issues")
+    assert (feed.interval, feed.timeout, feed.failing_after) == (timedelta(hours=6), timedelta(minutes=1), 6)
+
+
+def test_without_defaults_section_sources_get_the_built_in_defaults() -> None:
+    watchlist = parse_watchlist(f"sources:\n  - id: ibm-letter\n    url: {IBM_URL}\n")
+    source = watchlist.source("ibm-letter")
+    assert (source.interval, source.timeout, source.confirm_after, source.failing_after) == (
+        timedelta(hours=6),
+        timedelta(seconds=30),
+        timedelta(minutes=10),
+        3,
+    )
+    d = watchlist.defaults
+    assert d.user_agent == "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
+    assert (d.max_body, d.concurrency, d.per_host, d.expiry_reminders) == (10_000_000, 10, 2, (30, 7))
+    assert (d.per_host_delay, d.stale_after, d.jitter) == (timedelta(seconds=1), timedelta(days=3), 0.1)
+    assert watchlist.pledges == () and watchlist.routes == ()
+
+
+def test_empty_sources_list_is_allowed() -> None:
+    assert parse_watchlist("sources: []\n").sources == ()
+
+
+def test_good_example_pledges(good: Watchlist) -> None:
+    ibm = good.pledge("ibm-exit-general-purpose-facial-recognition")
+    assert (ibm.company, ibm.made_on, ibm.expires_on, ibm.renewed) == ("IBM", date(2020, 6, 8), None, None)
+    assert (
+        ibm.clauses[0] == "IBM no longer offers general purpose IBM facial recognition or analysis software"
+    )
+    assert len(ibm.clauses) == 2
+    assert ibm.sources == ("ibm-letter",)
+    assert ibm.effective_expiry() is None
+
+    amazon = good.pledge("amazon-rekognition-moratorium")
+    assert amazon.expires_on == date(2021, 6, 10)
+    assert amazon.renewed is not None
+    assert amazon.renewed.until is None  # indefinite
+    assert amazon.renewed.on == date(2021, 5, 18)  # `on:` is a key here, not YAML 1.1's True
+    assert amazon.renewed.source == "amazon-press-center"
+    assert amazon.effective_expiry() is None
+    assert amazon.keywords == ("Rekognition", "facial recognition", "moratorium", "police")
+    assert amazon.tags == ("facial-recognition", "police")
+
+    microsoft = good.pledge("microsoft-no-police-sales")
+    assert len(microsoft.clauses) == 1 and microsoft.clauses[0].startswith("we will not sell")
+
+
+def test_effective_expiry_follows_a_dated_renewal() -> None:
+    text = (FIXTURES / "good.yaml").read_text().replace("until: indefinite", "until: 2022-06-10")
+    amazon = parse_watchlist(text).pledge("amazon-rekognition-moratorium")
+    assert amazon.expires_on == date(2021, 6, 10)
+    assert amazon.effective_expiry() == date(2022, 6, 10)
+
+
+def test_good_example_routes_keep_secret_templates(good: Watchlist) -> None:
+    console, slack, auditors = good.routes
+    assert (console.name, console.urls, console.events) == ("console", ("console://",), ("*",))
+    assert console.min_severity is Severity.INFO and console.digest is None
+    assert slack.urls == ("slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#pledge-alerts",)
+    assert slack.events == ("pledge.*", "source.gone", "statement.new")
+    assert slack.min_severity is Severity.HIGH
+    assert (slack.companies, slack.tags) == (("Amazon", "Microsoft"), ("police",))
+    assert auditors.urls[0] == "mailtos://${SMTP_USER}:${SMTP_PASS}@smtp.example.org?to=audit@example.org"
+    assert auditors.pledges == ("ibm-exit-general-purpose-facial-recognition",)
+    assert auditors.digest == "daily"
+
+
+def test_models_are_frozen(good: Watchlist) -> None:
+    source = good.sources[0]
+    with pytest.raises(ValidationError):
+        source.interval = timedelta(minutes=1)
+    with pytest.raises(TypeError):
+        source.headers["Accept-Language"] = "fr"  # type: ignore[index]
+    assert hash(source) == hash(good.source("ibm-letter"))
+
+
+def test_lookups_suggest_the_closest_id(good: Watchlist) -> None:
+    assert good.pledges_for("amazon-press-center") == (good.pledge("amazon-rekognition-moratorium"),)
+    assert good.pledges_for("microsoft-face-limited-access")[0].company == "Microsoft"
+    assert good.pledges_for("nobody") == ()
+    assert good.route("auditors").digest == "daily"
+    with pytest.raises(
+        NotFoundError, match=r"no source 'ibm-leter' in .*good.yaml \(did you mean 'ibm-letter'\?\)"
+    ):
+        good.source("ibm-leter")
+    with pytest.raises(NotFoundError, match="did you mean 'microsoft-no-police-sales'"):
+        good.pledge("microsoft-no-police-sale")
+    with pytest.raises(NotFoundError, match="no route 'pagerduty'"):
+        good.route("pagerduty")
+
+
+def test_rules_fingerprint_changes_with_extraction_rules_only(good: Watchlist) -> None:
+    ibm = good.source("ibm-letter")
+    fingerprint = ibm.rules_fingerprint()
+    assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
+    assert ibm.model_copy(update={"interval": timedelta(minutes=5)}).rules_fingerprint() == fingerprint
+    for change in (
+        {"select": "main"},
+        {"remove": ("nav",)},
+        {"ignore": ()},
+        {"links": True},
+        {"kind": "feed"},
+    ):
+        assert ibm.model_copy(update=change).rules_fingerprint() != fingerprint, change
+
+
+def test_watchlist_path_is_the_filename() -> None:
+    watchlist = parse_watchlist("sources: []\n", filename="config/watchlist.yaml")
+    assert watchlist.path == Path("config/watchlist.yaml")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_unknown_source_message_matches_the_issue_text() -> None:
+    text = """\
+        sources:
+          - id: ibm-letter
+            url: https://www.ibm.com/policy/facial-recognition-sunset-racial-justice-reforms/
+        pledges:
+          - {id: a, company: IBM, title: T, made_on: 2020-06-08, sources: [ibm-letter], clauses: [c]}
+          - {id: b, company: IBM, title: T, made_on: 2020-06-08, sources: [ibm-letter], clauses: [c]}
+          - id: ibm-exit-general-purpose-facial-recognition
+            company: IBM
+            title: No general purpose facial recognition or analysis software
+            made_on: 2020-06-08
+            clauses:
+              - IBM no longer offers general purpose IBM facial recognition or analysis software
+            sources:
+              - ibm-leter
+        """
+    assert issues_of(text) == [
+        "watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)"
+    ]
+
+
+def test_duration_message_matches_the_issue_text() -> None:
+    text = f"""\
+        sources:
+          - id: ibm-letter
+            url: {IBM_URL}
+          - id: microsoft-on-the-issues
+            kind: feed
+            url: https://blogs.microsoft.com/on-the-issues/feed/
+            interval: 6 hours
+        """
+    assert issues_of(text) == [
+        "watchlist.yaml:7: sources[1].interval: expected a duration like 30m, 6h or 1d, got '6 hours'"
+    ]
+
+
+def test_all_errors_are_collected_in_line_order() -> None:
+    text = f"""\
+        defaults:
+          timeout: soon
+        sources:
+          - id: ibm-letter
+            url: {IBM_URL}
+            ignore: ["(unclosed"]
+          - id: amazon-moratorium-post
+            url: https://www.aboutamazon.com/news/policy-news-views/police-use-of-rekognition
+            kind: webpage
+        pledges:
+          - id: amazon-rekognition-moratorium
+            company: Amazon
+            title: Moratorium on police use of Rekognition
+            made_on: 2020-06-10
+            expires_on: 2019-06-10
+            sources: [amazon-moratorium]
+            clauses: ["a one-year moratorium on police use of Amazon's facial recognition technology"]
+        routes:
+          slack:
+            urls: ["slack://${{SLACK_TOKEN}}"]
+            events: [pledges.*]
+        """
+    keys = [issue.split(": ")[0:2] for issue in issues_of(text)]
+    assert keys == [
+        ["watchlist.yaml:2", "defaults.timeout"],
+        ["watchlist.yaml:6", "sources[0].ignore[0]"],
+        ["watchlist.yaml:9", "sources[1].kind"],
+        ["watchlist.yaml:15", "pledges[0].expires_on"],
+        ["watchlist.yaml:16", "pledges[0].sources[0]"],
+        ["watchlist.yaml:21", "routes.slack.events[0]"],
+    ]
+
+
+def test_a_missing_key_is_reported_on_its_parent_line() -> None:
+    text = """\
+        sources:
+
+          - id: ibm-letter
+            select: article
+        """
+    assert issues_of(text) == [
+        "watchlist.yaml:3: sources[0].url: missing required key; expected the http(s) URL to watch"
+    ]
+
+
+def test_duplicate_yaml_keys_at_every_level() -> None:
+    text = f"""\
+        sources:
+          - id: ibm-letter
+            url: {IBM_URL}
+        routes:
+          console:
+            urls: ["console://"]
+          console:
+            urls: ["json://127.0.0.1:8080/"]
+        sources: []
+        """
+    assert issues_of(text) == [
+        "watchlist.yaml:7: routes.console: duplicate key 'console' (first on line 5)",
+        "watchlist.yaml:9: sources: duplicate key 'sources' (first on line 1)",
+    ]
+
+
+def test_anchors_and_merge_keys_are_plain_data() -> None:
+    text = """\
+        sources:
+          - &amazon
+            id: amazon-moratorium-post
+            url: https://www.aboutamazon.com/news/policy-news-views/police-use-of-rekognition
+            remove: &chrome [".share-buttons", "nav"]
+          - <<: *amazon
+            id: amazon-moratorium-post-2021
+            remove: *chrome
+            select: article
+        """
+    first, second = parse_watchlist(dedent(text)).sources
+    assert second.id == "amazon-moratorium-post-2021"
+    assert (second.url, second.remove, second.select) == (first.url, (".share-buttons", "nav"), "article")
+
+
+def test_recursive_alias_is_an_error() -> None:
+    assert issues_of("sources: &loop [*loop]\n")[0].startswith(
+        "watchlist.yaml:1: sources[0]: an alias refers to"
+    )
+
+
+def test_missing_file_is_a_watchlist_error(tmp_path: Path) -> None:
+    missing = tmp_path / "watchlist.yaml"
+    with pytest.raises(WatchlistError, match=r"watchlist\.yaml: file not found"):
+        load_watchlist(missing)
+    with pytest.raises(WatchlistError, match="is a directory"):
+        load_watchlist(tmp_path)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("10m", timedelta(minutes=10)),
+        ("6h", timedelta(hours=6)),
+        ("1d", timedelta(days=1)),
+        ("2w", timedelta(weeks=2)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        (" 1d12h ", timedelta(days=1, hours=12)),
+        ("0s", timedelta(0)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["6 hours", "", "6", "h", "1.5h", "30m1h", "-1h", "6H", "1ms"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match=r"expected a duration like 30m, 6h or 1d, got '"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("written", "size"),
+    [("10MB", 10_000_000), ("512 KB", 512_000), ("1GiB", 2**30), ("2mib", 2 * 2**20), ("1000", 1000)],
+)
+def test_max_body_sizes(written: str, size: int) -> None:
+    watchlist = parse_watchlist(f"defaults:\n  max_body: {written}\nsources: []\n")
+    assert watchlist.defaults.max_body == size
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+SLACK = "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#pledge-alerts"
+MAIL = "mailtos://${SMTP_USER}:${SMTP_PASS}@smtp.example.org?to=audit@example.org"
+ENV = {
+    "SLACK_TOKEN_A": "T1JJ3T3L2",
+    "SLACK_TOKEN_B": "A1BRTD4JD",
+    "SLACK_TOKEN_C": "TIiajkdnlazkcOXrIdevi7FQ",
+    "SMTP_USER": "pledge-bot",
+    "SMTP_PASS": "p@ss/w:rd",
+}
+
+
+def test_referenced_env_vars() -> None:
+    assert referenced_env_vars(SLACK) == {"SLACK_TOKEN_A", "SLACK_TOKEN_B", "SLACK_TOKEN_C"}
+    assert referenced_env_vars("console://") == set()
+
+
+def test_resolve_url_fills_references_and_encodes_userinfo() -> None:
+    assert resolve_url(SLACK, ENV) == "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#pledge-alerts"
+    assert (
+        resolve_url(MAIL, ENV) == "mailtos://pledge-bot:p%40ss%2Fw%3Ard@smtp.example.org?to=audit@example.org"
+    )
+    assert resolve_url("console://", {}) == "console://"
+
+
+def test_resolve_url_names_the_missing_variable_never_a_value() -> None:
+    env = {**ENV, "SMTP_PASS": ""}
+    del env["SMTP_USER"]
+    with pytest.raises(AlertError) as caught:
+        resolve_url(MAIL, env)
+    message = str(caught.value)
+    assert "SMTP_PASS" in message and "SMTP_USER" in message
+    assert "mailtos://smtp.example.org/***" in message
+    assert "pledge-bot" not in message and "audit@example.org" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        (SLACK, "slack://***"),
+        (MAIL, "mailtos://smtp.example.org/***"),
+        ("json://127.0.0.1:8080/hooks/pledges?token=abc", "json://127.0.0.1:8080/***"),
+        ("json://[::1]:8080/hooks", "json://[::1]:8080/***"),
+        ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123", "tgram://***"),
+        ("pover://uQiRzpo4DXghDmr9QzzfQu27cmVRsG@aqxyzs5oqpvdmxbuusy78rl8shvzsy", "pover://***"),
+        ("${SLACK_WEBHOOK_URL}", "***"),
+        ("console://", "console://"),
+        ("not a url", "***"),
+    ],
+)
+def test_redact_url_keeps_scheme_and_host_only(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
+
+
+@pytest.mark.parametrize("template", [SLACK, MAIL])
+def test_redacting_a_resolved_url_leaks_no_secret(template: str) -> None:
+    redacted = redact_url(resolve_url(template, ENV))
+    for secret in ENV.values():
+        assert secret not in redacted
+    assert "audit" not in redacted
+
+
+def test_literal_password_is_rejected_without_echoing_it() -> None:
+    text = """\
+        sources: []
+        routes:
+          auditors:
+            urls: ["mailtos://pledge-bot:hunter2@smtp.example.org?to=audit@example.org"]
+        """
+    (issue,) = issues_of(text)
+    assert issue == (
+        "watchlist.yaml:4: routes.auditors.urls[0]: mailtos://smtp.example.org/*** holds a literal password;"
+        " write secrets as ${ENV_VAR} references"
+    )
+    assert "hunter2" not in issue and "pledge-bot" not in issue
+
+
+def test_user_without_password_and_whole_url_references_are_accepted() -> None:
+    text = """\
+        sources: []
+        routes:
+          ops:
+            urls:
+              - "mailtos://pledge-bot@smtp.example.org?to=ops@example.org&pass=${SMTP_PASS}"
+              - "${SLACK_WEBHOOK_URL}"
+        """
+    (route,) = parse_watchlist(dedent(text)).routes
+    assert route.urls[1] == "${SLACK_WEBHOOK_URL}"
+
+
+def test_missing_env_vars_lists_route_and_variable(good: Watchlist) -> None:
+    env = {"SLACK_TOKEN_A": "a", "SLACK_TOKEN_B": "b", "SMTP_USER": "u", "SMTP_PASS": ""}
+    assert missing_env_vars(good, env) == [("advocacy-slack", "SLACK_TOKEN_C"), ("auditors", "SMTP_PASS")]
+    assert missing_env_vars(good, {**ENV}) == []
