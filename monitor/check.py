@@ -47,6 +47,7 @@ class NewSnapshot:
     text: str
     text_hash: str
     headers: Mapping[str, str]
+    request_headers: Mapping[str, str]
     url: str
     status: int
     rules: str
@@ -128,6 +129,7 @@ def run_check(
         text=text,
         text_hash=text_hash,
         headers=dict(fetched.headers),
+        request_headers=dict(fetched.request_headers),
         url=fetched.final_url,
         status=fetched.status,
         rules=source.rules_fingerprint(),

@@ -132,11 +132,15 @@ def is_tty() -> bool:
 
 
 def register() -> None:
-    """Attach the commands that live in monitor/commands/."""
-    from monitor.commands import alerts, core
+    """Attach the commands of every module in monitor/commands/ (each lists its own COMMANDS)."""
+    import importlib
+    import pkgutil
 
-    for module in (core, alerts):
-        for command in module.COMMANDS:
+    import monitor.commands
+
+    for info in sorted(pkgutil.iter_modules(monitor.commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"monitor.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 
 

@@ -84,6 +84,7 @@ class Fetched:
     not_modified: bool
     attempts: int
     sent_validators: Validators | None = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)  # as sent on the last hop: evidence
 
     def header(self, name: str) -> str | None:
         """Header lookup ignoring case, as HTTP does (``headers`` keeps the server's spelling)."""
@@ -132,6 +133,7 @@ class _Reply:
     headers: dict[str, str]
     body: bytes
     location: str | None
+    request_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -276,6 +278,7 @@ class Fetcher:
             headers=reply.headers,
             body=b"" if reply.status == 304 else reply.body,
             redirects=tuple(trip.hops),
+            request_headers=reply.request_headers,
             elapsed=elapsed,
             not_modified=reply.status == 304,
             attempts=trip.attempts,
@@ -337,13 +340,14 @@ class Fetcher:
     def _reply(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> _Reply:
         headers = dict(response.headers)
         status = response.status_code
+        sent = dict(response.request.headers)
         if 200 <= status < 300:
-            return _Reply(url, status, headers, self._read_body(trip, url, response, deadline), None)
+            return _Reply(url, status, headers, self._read_body(trip, url, response, deadline), None, sent)
         body, _ = _read(response, ERROR_BODY_LIMIT, deadline)
         location = self._session.get_redirect_target(response)
         if location is not None:
             extract_cookies_to_jar(trip.cookies, response.request, response.raw)
-        return _Reply(url, status, headers, body, location)
+        return _Reply(url, status, headers, body, location, sent)
 
     def _read_body(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> bytes:
         """Read a success body, refusing early when Content-Length or the bytes read pass max_body."""

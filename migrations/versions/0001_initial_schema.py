@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 01:54:41.441153
+Create Date: 2026-11-27 02:07:23.263125
 """
 
 from __future__ import annotations
@@ -170,6 +170,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pledge_id", "source_id", "clause_key", name=op.f("pk_clause_states")),
     )
     op.create_table(
+        "feed_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.String(length=100), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("link", sa.Text(), nullable=True),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("published", monitor.store.models.UTCDateTime(), nullable=True),
+        sa.Column("first_seen", monitor.store.models.UTCDateTime(), nullable=False),
+        sa.Column("baseline", sa.Boolean(), nullable=False),
+        sa.Column("page_source_id", sa.String(length=100), nullable=True),
+        sa.Column("snapshot_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_feed_items_source_id_sources")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_items")),
+        sa.UniqueConstraint("source_id", "key_hash", name="uq_feed_items_source_key"),
+    )
+    op.create_table(
         "snapshots",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source_id", sa.String(length=100), nullable=False),
@@ -178,6 +195,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("request_headers", sa.JSON(), nullable=False),
         sa.Column("body_hash", sa.String(length=64), nullable=False),
         sa.Column("text_hash", sa.String(length=64), nullable=False),
         sa.Column("rules", sa.String(length=64), nullable=False),
@@ -226,6 +244,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_snapshots_source")
 
     op.drop_table("snapshots")
+    op.drop_table("feed_items")
     op.drop_table("clause_states")
     with op.batch_alter_table("checks", schema=None) as batch_op:
         batch_op.drop_index("ix_checks_source_at")

@@ -44,6 +44,7 @@ def snapshot_content(row: Any) -> dict[str, Any]:
         "url": row.url,
         "status": row.status,
         "headers": row.headers,
+        "request_headers": row.request_headers,
         "body_hash": row.body_hash,
         "text_hash": row.text_hash,
         "rules": row.rules,

@@ -164,10 +164,30 @@ class Snapshot(Base):
     fetched_at: Mapped[datetime]
     url: Mapped[str] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
-    headers: Mapped[dict[str, Any]]
+    headers: Mapped[dict[str, Any]]  # response headers as received
+    request_headers: Mapped[dict[str, Any]]  # request headers as sent
     body_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
     text_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
     rules: Mapped[str] = mapped_column(String(64))
+
+
+class FeedItem(Base):
+    """An item seen in a feed or listing source; the first sighting is what gets announced."""
+
+    __tablename__ = "feed_items"
+    __table_args__ = (UniqueConstraint("source_id", "key_hash", name="uq_feed_items_source_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime | None]
+    first_seen: Mapped[datetime]
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)  # seen on the feed's first check
+    page_source_id: Mapped[str | None] = mapped_column(String(100))  # the item page, when tracked
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)  # the item page as first fetched
 
 
 class Change(Base):

@@ -396,6 +396,7 @@ def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
         url=snapshot.url,
         status=snapshot.status,
         headers=dict(snapshot.headers),
+        request_headers=dict(snapshot.request_headers),
         body_hash=snapshot.body_hash,
         text_hash=snapshot.text_hash,
         rules=snapshot.rules,
