@@ -135,7 +135,7 @@ def run_check(
         rules=source.rules_fingerprint(),
     )
     outcome, change = _compare(source, state, text, load_text)
-    matches = _assess_clauses(pledges, state, text)
+    matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
     transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
     if outcome == "changed" and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
@@ -156,6 +156,8 @@ def _with_source_changed(
     """The watched text changed but no clause did: say so, at info level."""
     if any(e.kind.startswith("pledge.") for e in transition.events):
         return transition
+    if any(record.pending for record in transition.clauses.values()):
+        return transition  # a clause went missing: the re-check will say what happened
     summary = differ.summarize(change)
     event = EventDraft(
         kind="source.changed",
@@ -207,7 +209,8 @@ def _assess_clauses(
             key = (pledge.id, clause_key(clause))
             previous = state.clauses.get(key)
             location = previous.location if previous else None
-            matches[key] = clause_matching.find_clause(clause, text, last_location=location)
+            match = clause_matching.find_clause(clause, text, last_location=location)
+            matches[key] = clause_matching.in_context(match, text, previous.context if previous else None)
     return matches
 
 

@@ -22,7 +22,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -84,6 +84,7 @@ class ClauseMatch:
     end: int | None
     word_ops: tuple[tuple[int, str], ...]
     signals: tuple[Signal, ...]
+    sentence: str | None = None  # the sentence around the passage, set by in_context()
 
 
 class _Word(NamedTuple):
@@ -159,6 +160,50 @@ def weakening_signals(
 ) -> tuple[Signal, ...]:
     """Why ``passage`` promises less than ``clause``, one Signal per weakening found."""
     return _signals(rules, _words(_nfkc(clause)), _words(_nfkc(passage)))
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or line) a passage sits in: the context a pledge's words are read in."""
+    lo = max(text.rfind(stop, 0, start) for stop in (". ", "! ", "? ", "\n")) + 1
+    his = [i for i in (text.find(stop, end) for stop in (". ", "! ", "? ", "\n")) if i != -1]
+    hi = min(his) + 1 if his else len(text)
+    return text[lo:hi].strip()
+
+
+def in_context(match: ClauseMatch, text: str, intact: str | None) -> ClauseMatch:
+    """Judge a match against the sentence the clause stood in when it was last found intact.
+
+    A clause can keep its exact words while the sentence around it gains a hedge or a condition
+    ("At this time we will not sell ..."): that weakens the pledge too. And words that stood
+    beside the clause all along ("... until there is a national law") weaken nothing now, even
+    when a rewording pulls them into the passage. A dropped negation is judged against the
+    clause itself, so it always stands.
+    """
+    if match.start is None or match.end is None:
+        return match
+    sentence = sentence_around(text, match.start, match.end)
+    match = replace(match, sentence=sentence)
+    if intact is None:
+        return match
+    before = f" {normalize_for_match(intact)} "
+    if match.outcome is Outcome.EXACT:
+        signals = tuple(
+            s
+            for s in weakening_signals(intact, sentence)
+            if f" {normalize_for_match(s.words)} " not in before
+        )
+        if not signals:
+            return match
+        ops = _word_ops(_words(_nfkc(intact)), _words(_nfkc(sentence)))
+        return replace(match, outcome=Outcome.WEAKENED, signals=signals, passage=sentence, word_ops=ops)
+    kept = tuple(
+        s
+        for s in match.signals
+        if s.kind == "negation_dropped" or f" {normalize_for_match(s.words)} " not in before
+    )
+    if kept == match.signals:
+        return match
+    return replace(match, signals=kept, outcome=Outcome.WEAKENED if kept else Outcome.REWORDED)
 
 
 def explain(match: ClauseMatch) -> str:

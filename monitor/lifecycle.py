@@ -34,6 +34,7 @@ class ClauseRecord:
     location: int | None = None
     passage: str | None = None
     similarity: float | None = None
+    context: str | None = None  # the sentence around the clause when last found intact
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def assess_source(
 ) -> Transition:
     """The transition for one check. ``matches`` is None when the text did not change."""
     if error is not None:
-        return _failure(source, pledges, health, error)
+        return _failure(source, pledges, health, error, now)
     assert fetched is not None
     if _unrelated_redirect(source, fetched) and not _carries_clauses(pledges):
         return _gone_candidate(source, pledges, health, now, f"redirected to {fetched.final_url}")
@@ -104,9 +105,18 @@ def assess_source(
 
 
 def _failure(
-    source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, error: FetchError | ExtractError
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    health: Health,
+    error: FetchError | ExtractError,
+    now: datetime,
 ) -> Transition:
-    """Never a lapse: a failed check counts towards source.failing, after failing_after in a row."""
+    """Never a lapse: a failed check counts towards source.failing, after failing_after in a row.
+
+    Only a 404 or 410 may mean the page is gone, and only once a re-check agrees.
+    """
+    if isinstance(error, FetchError) and error.status in (404, 410):
+        return _gone_candidate(source, pledges, health, now, f"HTTP {error.status}")
     failures = health.failures + 1
     health_state = health.state
     events: list[EventDraft] = []
@@ -272,7 +282,8 @@ def _clause_step(
         similarity=match.similarity,
     )
     if record.state == "unknown":
-        return replace(located, state=outcome, pending=None, pending_since=None), None
+        context = match.sentence if outcome == "exact" else None
+        return replace(located, state=outcome, pending=None, pending_since=None, context=context), None
     if outcome == Outcome.NOT_FOUND.value:
         if record.state == "not_found":
             return replace(record, pending=None, pending_since=None), None
@@ -280,6 +291,8 @@ def _clause_step(
             return _confirm_pending(source, pledge, record, fetched, now)
         return replace(record, pending="not_found", pending_since=now), None
     settled = replace(located, state=outcome, pending=None, pending_since=None)
+    if outcome == "exact":
+        settled = replace(settled, context=match.sentence or settled.context)
     changed_passage = match.passage != record.passage
     if outcome == record.state and (outcome == "exact" or not changed_passage):
         return settled, None

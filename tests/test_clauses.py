@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from monitor import clauses
 from monitor.clauses import (
     ClauseMatch,
     Outcome,
@@ -888,3 +889,50 @@ def test_match_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         match.outcome = Outcome.NOT_FOUND  # type: ignore[misc]
     assert Outcome("weakened") is Outcome.WEAKENED and str(Outcome.NOT_FOUND) == "not_found"
+
+
+# --- judging a match in the sentence it stands in ---------------------------------------------------
+
+CONTEXT_CLAUSE = "we will not sell facial recognition technology to police departments in the United States"
+INTACT = (
+    "We will not sell facial recognition technology to police departments in the United States "
+    "until there is a national law in place."
+)
+
+
+def test_sentence_around_takes_the_whole_sentence() -> None:
+    text = f"Intro line.\nFirst sentence. {INTACT} Next sentence follows.\nOther block"
+    start = text.index("We will not")
+    assert clauses.sentence_around(text, start, start + 40) == INTACT
+
+
+def test_exact_clause_with_a_hedge_added_around_it_is_weakened() -> None:
+    text = "At this time " + INTACT[0].lower() + INTACT[1:]
+    match = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, text), text, INTACT)
+    assert match.outcome is Outcome.WEAKENED
+    assert [s.kind for s in match.signals] == ["hedge_added"]
+    assert (1, "At this time") in match.word_ops
+
+
+def test_exact_clause_in_the_same_sentence_stays_exact() -> None:
+    match = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, INTACT), INTACT, INTACT)
+    assert match.outcome is Outcome.EXACT and match.sentence == INTACT
+
+
+def test_words_that_stood_beside_the_clause_all_along_weaken_nothing() -> None:
+    text = INTACT.replace("facial recognition", "face recognition")
+    raw = clauses.find_clause(CONTEXT_CLAUSE, text)
+    judged = clauses.in_context(raw, text, INTACT)
+    assert judged.outcome is Outcome.REWORDED and judged.signals == ()
+
+
+def test_a_dropped_negation_always_stands() -> None:
+    text = INTACT.replace("will not sell", "will sell")
+    judged = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, text), text, INTACT)
+    assert judged.outcome is Outcome.WEAKENED
+    assert "negation_dropped" in [s.kind for s in judged.signals]
+
+
+def test_without_an_intact_sentence_only_the_sentence_is_recorded() -> None:
+    match = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, INTACT), INTACT, None)
+    assert match.outcome is Outcome.EXACT and match.sentence == INTACT

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:07:23.263125
+Create Date: 2026-11-27 02:10:27.874580
 """
 
 from __future__ import annotations
@@ -160,6 +160,7 @@ def upgrade() -> None:
         sa.Column("location", sa.Integer(), nullable=True),
         sa.Column("passage", sa.Text(), nullable=True),
         sa.Column("similarity", sa.Float(), nullable=True),
+        sa.Column("context", sa.Text(), nullable=True),
         sa.Column("updated_at", monitor.store.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["pledge_id"], ["pledges.id"], name=op.f("fk_clause_states_pledge_id_pledges")

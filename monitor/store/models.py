@@ -116,6 +116,7 @@ class ClauseState(Base):
     location: Mapped[int | None] = mapped_column(Integer)
     passage: Mapped[str | None] = mapped_column(Text)
     similarity: Mapped[float | None] = mapped_column(Float)
+    context: Mapped[str | None] = mapped_column(Text)  # the sentence around it when last intact
     updated_at: Mapped[datetime | None]
 
 

@@ -144,6 +144,42 @@ class Store:
             ledger = _Ledger(s)
             return [_add_event(s, ledger, d, None, None, now, watchlist) for d in drafts]
 
+    # -- the sweep ---------------------------------------------------------------------------
+
+    def deadline_events_sent(self, pledge_id: str) -> set[tuple[str, str, int]]:
+        """(kind, expires_on, reminder) of the deadline events already raised for a pledge."""
+        with self.session() as s:
+            rows = s.execute(
+                select(m.Event.kind, m.Event.details).where(
+                    m.Event.pledge_id == pledge_id, m.Event.kind.in_(("pledge.expiring", "pledge.expired"))
+                )
+            )
+            return {(kind, str(d.get("expires_on")), int(d.get("reminder", 0))) for kind, d in rows}
+
+    def stale_sources(self, cutoff: datetime) -> list[tuple[str, datetime | None]]:
+        """Active sources with no good check since ``cutoff`` that are not already reported."""
+        with self.session() as s:
+            rows = s.execute(
+                select(m.Source.id, m.Source.last_good_at).where(
+                    m.Source.active.is_(True),
+                    m.Source.health.not_in(("failing", "gone")),
+                    m.Source.last_check_at.is_not(None),
+                    (m.Source.last_good_at < cutoff) | m.Source.last_good_at.is_(None),
+                )
+            )
+            return [(sid, last_good) for sid, last_good in rows]
+
+    def mark_stale(self, source_ids: Sequence[str]) -> None:
+        if source_ids:
+            with self.session.begin() as s:
+                s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health="failing"))
+
+    def set_pledge_state(self, pledge_id: str, state: str, at: datetime) -> None:
+        with self.session.begin() as s:
+            row = s.get(m.Pledge, pledge_id)
+            if row is not None and row.state != state:
+                row.state, row.state_since = state, at
+
     # -- reading -----------------------------------------------------------------------------
 
     def source_row(self, source_id: str) -> m.Source:
@@ -230,6 +266,17 @@ class Store:
     def snapshot_text(self, snapshot_id: int) -> str:
         return self.load_text(self.snapshot(snapshot_id).text_hash)
 
+    def workers(self) -> list[m.Worker]:
+        with self.session() as s:
+            return list(s.scalars(select(m.Worker).order_by(m.Worker.name)))
+
+    def overdue_alerts(self, before: datetime) -> int:
+        """Pending alerts that should have gone out before ``before``: delivery is stuck."""
+        with self.session() as s:
+            query = select(func.count()).select_from(m.Alert)
+            query = query.where(m.Alert.status == "pending", m.Alert.next_attempt_at < before)
+            return int(s.scalar(query) or 0)
+
     def check_counts(self) -> dict[str, int]:
         with self.session() as s:
             rows = s.execute(select(m.Check.outcome, func.count()).group_by(m.Check.outcome))
@@ -300,6 +347,7 @@ def _clause_record(c: m.ClauseState) -> ClauseRecord:
         location=c.location,
         passage=c.passage,
         similarity=c.similarity,
+        context=c.context,
     )
 
 
@@ -477,6 +525,7 @@ def _save_clauses(s: Session, result: CheckResult) -> None:
         row.clause, row.state, row.pending = record.clause, record.state, record.pending
         row.pending_since, row.location = record.pending_since, record.location
         row.passage, row.similarity, row.updated_at = record.passage, record.similarity, result.at
+        row.context = record.context
 
 
 def _add_event(

@@ -1,0 +1,119 @@
+"""``pledge-monitor status``: each pledge's state, each source's health, the alerts outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+
+from monitor.cli import App, pass_app, utcnow
+from monitor.errors import MonitorError
+from monitor.store import outbox
+from monitor.store.repo import Store
+from monitor.watchlist import Watchlist, parse_duration
+
+STATE_MARK = {
+    "intact": "ok",
+    "reworded": "REWORDED",
+    "weakened": "WEAKENED",
+    "removed": "REMOVED",
+    "expired": "EXPIRED",
+    "unknown": "not checked yet",
+}
+
+
+def _ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 0:
+        return f"in {_span(-seconds)}"
+    return f"{_span(seconds)} ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
+    """The whole picture in plain lines: pledges, sources, alerts."""
+    lines = ["Pledges:"]
+    pledges = [p for p in store.pledges() if p.active]
+    for p in pledges:
+        since = f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state != "unknown" else ""
+        expiry = p.spec.get("effective_expiry")
+        deadline = f"; expires {expiry}" if expiry else ""
+        lines.append(f"  {p.id:<36} {p.company:<10} {STATE_MARK.get(p.state, p.state)}{since}{deadline}")
+    if not pledges:
+        lines.append("  (none)")
+    lines.append("Sources:")
+    for src in (s for s in store.sources() if s.active):
+        health = src.health if src.health != "new" else "not checked yet"
+        moved = f"; moved to {src.moved_to}" if src.moved_to else ""
+        lines.append(
+            f"  {src.id:<36} {health:<8} last good check {_ago(src.last_good_at, now)}; "
+            f"next {_ago(src.next_check_at, now)}{moved}"
+        )
+    counts = outbox.alert_counts(store.engine)
+    lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
+    for failed in outbox.failed_alerts(store.engine, limit=10):
+        lines.append(
+            f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
+            f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
+        )
+    return lines
+
+
+def health_problems(store: Store, now: datetime, stale_after: timedelta) -> list[str]:
+    """Why the service is unhealthy, if it is: a stale scheduler, failing or stuck alerts."""
+    problems = []
+    workers = store.workers()
+    if not workers:
+        problems.append("no scheduler has registered: is `pledge-monitor run` running?")
+    elif max(w.heartbeat_at for w in workers) < now - stale_after:
+        newest = max(w.heartbeat_at for w in workers)
+        problems.append(f"scheduler is stale: last heartbeat {_ago(newest, now)}")
+    counts = outbox.alert_counts(store.engine)
+    if counts["failed"]:
+        problems.append(f"{counts['failed']} alert(s) failed for good: see `pledge-monitor status`")
+    overdue = store.overdue_alerts(now - timedelta(hours=1))
+    if overdue:
+        problems.append(f"{overdue} alert(s) pending for over an hour")
+    return problems
+
+
+@click.command()
+@click.option("--health", is_flag=True, help="Exit 1 when the scheduler is stale or alerts are failing.")
+@click.option(
+    "--stale-after", default="5m", show_default=True, help="With --health: how old a heartbeat may be."
+)
+@pass_app
+def status(app: App, health: bool, stale_after: str) -> None:
+    """Each pledge and its state, each source's last good check, pending and failed alerts.
+
+    \b
+    Examples:
+      pledge-monitor status
+      pledge-monitor status --health     # for a container HEALTHCHECK
+    """
+    store, now = app.store, utcnow()
+    if health:
+        try:
+            window = parse_duration(stale_after)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--stale-after") from exc
+        problems = health_problems(store, now, window)
+        if problems:
+            raise MonitorError("unhealthy: " + "; ".join(problems))
+        click.echo("healthy")
+        return
+    watchlist = app.watchlist
+    store.sync(watchlist, now)
+    for line in status_lines(store, watchlist, now):
+        click.echo(line)
+
+
+COMMANDS = [status]

@@ -1,0 +1,96 @@
+"""The daily sweep: pledge deadlines and sources that have gone quiet.
+
+Deadlines are facts of the calendar, not of any page, so no check would ever notice them:
+this sweep turns ``expires_on`` (unless a renewal extends it) into reminders and an expiry,
+and a source with no good check for ``stale_after`` into ``source.failing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+
+from monitor.events import Severity, default_severity
+from monitor.lifecycle import EventDraft
+from monitor.store.repo import Store
+from monitor.watchlist import PledgeSpec, Watchlist
+
+
+def deadline_events(
+    pledge: PledgeSpec, today: date, reminders: Collection[int], sent: Collection[tuple[str, str, int]]
+) -> list[EventDraft]:
+    """Reminders N days before the effective expiry, and the expiry itself, each said once.
+
+    ``sent`` holds (kind, expiry ISO date, reminder days) already raised for this pledge. When
+    several reminders are due at once (a pledge added late), only the nearest one is raised.
+    """
+    expiry = pledge.effective_expiry()
+    if expiry is None:
+        return []
+    days_left = (expiry - today).days
+    key = expiry.isoformat()
+    source_id = pledge.sources[0] if pledge.sources else ""
+    if days_left <= 0:
+        if ("pledge.expired", key, 0) in sent:
+            return []
+        title = f"{pledge.company}: {pledge.title}: expired on {expiry:%-d %B %Y}"
+        details = _details(pledge, expiry, days_left, 0)
+        return [EventDraft("pledge.expired", Severity.CRITICAL, title, pledge.id, source_id, details)]
+    due = [n for n in reminders if days_left <= n]
+    if not due:
+        return []
+    nearest = min(due)
+    if ("pledge.expiring", key, nearest) in sent:
+        return []
+    plural = "s" if days_left != 1 else ""
+    title = f"{pledge.company}: {pledge.title}: expires in {days_left} day{plural} ({expiry:%-d %B %Y})"
+    details = _details(pledge, expiry, days_left, nearest)
+    return [
+        EventDraft(
+            "pledge.expiring", default_severity("pledge.expiring"), title, pledge.id, source_id, details
+        )
+    ]
+
+
+def _details(pledge: PledgeSpec, expiry: date, days_left: int, reminder: int) -> dict[str, object]:
+    renewed = pledge.renewed
+    return {
+        "expires_on": expiry.isoformat(),
+        "days_left": days_left,
+        "reminder": reminder,
+        "made_on": pledge.made_on.isoformat(),
+        "renewed_on": renewed.on.isoformat() if renewed else None,
+        "renewal_note": renewed.note if renewed else None,
+    }
+
+
+def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
+    """Raise the deadline and staleness events due at ``now``; return their ids."""
+    today = now.date()
+    drafts: list[EventDraft] = []
+    expired: list[str] = []
+    for pledge in watchlist.pledges:
+        sent = store.deadline_events_sent(pledge.id)
+        found = deadline_events(pledge, today, watchlist.defaults.expiry_reminders, sent)
+        drafts.extend(found)
+        expired.extend(d.pledge_id for d in found if d.kind == "pledge.expired" and d.pledge_id)
+    for source_id, last_good in store.stale_sources(now - watchlist.defaults.stale_after):
+        spec = next((s for s in watchlist.sources if s.id == source_id), None)
+        if spec is None:
+            continue
+        since = f"since {last_good:%Y-%m-%d %H:%M} UTC" if last_good else "ever"
+        drafts.append(
+            EventDraft(
+                "source.failing",
+                default_severity("source.failing"),
+                f"{source_id}: no good check {since}",
+                None,
+                source_id,
+                {"url": spec.url, "stale": True, "last_good": last_good.isoformat() if last_good else None},
+            )
+        )
+    ids = store.add_events(drafts, watchlist, now)
+    store.mark_stale([d.source_id for d in drafts if d.kind == "source.failing"])
+    for pledge_id in expired:
+        store.set_pledge_state(pledge_id, "expired", now)
+    return ids

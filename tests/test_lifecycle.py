@@ -1,0 +1,368 @@
+"""Clause outcomes and source health through the real pipeline: a local site, real checks, a real store.
+
+Each case serves a realistic "before" page, checks, serves the "after" page, checks again (and once
+more after confirm_after, for lapses), then compares the pledge events with what a careful reader
+of the two pages would say.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from monitor.cycle import run_cycle
+from monitor.fetch import Fetcher
+from monitor.store.repo import Store
+from monitor.watchlist import Watchlist
+from tests.conftest import WriteWatchlist
+from tests.site import Site, policy_page, serve
+
+CLAUSE = "we will not sell facial recognition technology to police departments in the United States"
+
+BASE = """<h1>Facial recognition: our commitments</h1>
+<p>Updated June 11, 2020.</p>
+<p>We will not sell facial recognition technology to police departments in the United States
+until there is a national law in place, grounded in human rights, that will govern this technology.</p>
+<h2>Responsible AI</h2>
+<p>Our Responsible AI Standard guides how we design, build and test AI systems.</p>
+<h2>Customers</h2>
+<p>Enterprise customers can request access to Face API features through a review process.</p>"""
+
+RESPONSIBLE_AI = """<h2>Responsible AI</h2>
+<p>Our Responsible AI Standard guides how we design, build and test AI systems.</p>
+"""
+assert RESPONSIBLE_AI in BASE
+
+SENTENCE = "We will not sell facial recognition technology to police departments in the United States"
+
+
+def said(replacement: str) -> str:
+    return BASE.replace(SENTENCE, replacement)
+
+
+# (name, after-article, expected pledge events (kinds), expected pledge state)
+CLAUSE_CASES = [
+    ("exact, unchanged wording", BASE, [], "intact"),
+    (
+        "exact, curly quotes and dashes around",
+        BASE.replace("human rights,", "human rights \u2014"),
+        [],
+        "intact",
+    ),
+    (
+        "exact, moved to another section",
+        BASE.replace("<h2>Customers</h2>", "").replace("<p>We will", "<p>Enterprise first.</p><p>We will"),
+        [],
+        "intact",
+    ),
+    (
+        "reworded, a synonym",
+        said("We will not sell face recognition technology to police departments in the United States"),
+        ["pledge.reworded"],
+        "reworded",
+    ),
+    (
+        "weakened, hedge added",
+        said(
+            "At this time we will not sell facial recognition technology to police departments "
+            "in the United States"
+        ),
+        ["pledge.weakened"],
+        "weakened",
+    ),
+    (
+        "weakened, negation dropped",
+        said("We will sell facial recognition technology to police departments in the United States"),
+        ["pledge.weakened"],
+        "weakened",
+    ),
+    (
+        "weakened, time limit added",
+        said(
+            "For one year we will not sell facial recognition technology to police departments "
+            "in the United States"
+        ),
+        ["pledge.weakened"],
+        "weakened",
+    ),
+    (
+        "weakened, scope narrowed",
+        said(
+            "We will not sell facial recognition technology to police departments in the United States "
+            "for use in criminal investigations"
+        ).replace("We will not sell", "We will not sell real-time"),
+        ["pledge.weakened"],
+        "weakened",
+    ),
+]
+
+
+NOISE_CASES = [
+    ("cookie banner added", policy_page(BASE, banner="<div class='cookie'>We use cookies. Accept?</div>")),
+    ("navigation changed", policy_page(BASE, nav="Home | Newsroom | Careers | Investors")),
+    ("footer year", policy_page(BASE, footer="© 2027 Example Corp")),
+    ("date stamp changed", policy_page(BASE.replace("Updated June 11, 2020.", "Updated March 3, 2026."))),
+    ("whitespace reflowed", policy_page(BASE.replace(" ", "  ").replace("\n", "\n\n"))),
+    ("tracking parameters in links", policy_page(BASE + "<p><a href='/x?utm_source=mail'>More</a></p>")),
+    ("unrelated paragraph edited", policy_page(BASE.replace("design, build and test", "design and test"))),
+    (
+        "unrelated sections reordered",
+        policy_page(BASE.replace(RESPONSIBLE_AI, "") + RESPONSIBLE_AI),
+    ),
+    ("share buttons text", policy_page(BASE + "<div class='share'>Share on LinkedIn | Share by email</div>")),
+    (
+        "related articles list",
+        policy_page(BASE + "<ul><li>Our approach to AI</li><li>Privacy report</li></ul>"),
+    ),
+    ("non-breaking spaces", policy_page(BASE.replace("national law", "national&nbsp;law"))),
+    ("script and build hash", policy_page(BASE).replace("window.__BUILD__", "window.__BUILD2__")),
+]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return serve(httpserver)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
+        yield f
+
+
+def watchlist(write: WriteWatchlist, site: Site, *, routes: str = "") -> Watchlist:
+    return write(
+        f"""
+        defaults:
+          per_host: 10
+          per_host_delay: 0s
+          confirm_after: 10m
+          failing_after: 3
+        {routes}
+        sources:
+          - id: policy
+            url: {site.url("/policy")}
+            select: "#policy"
+        pledges:
+          - id: no-police-sales
+            company: Example Corp
+            title: No facial recognition sales to US police
+            made_on: 2020-06-11
+            sources: [policy]
+            clauses:
+              - "{CLAUSE}"
+        """
+    )
+
+
+def check(store: Store, wl: Watchlist, fetcher: Fetcher, clock: Clock) -> None:
+    store.sync(wl, clock())
+    run_cycle(store, wl, fetcher, ["policy"], clock=clock, rng=random.Random(1))
+
+
+def pledge_kinds(store: Store) -> list[str]:
+    return [e.kind for e in store.events() if e.kind.startswith("pledge.")]
+
+
+def pledge_state(store: Store) -> str:
+    return next(p.state for p in store.pledges() if p.id == "no-police-sales")
+
+
+@pytest.mark.parametrize(("name", "after", "kinds", "state"), CLAUSE_CASES, ids=[c[0] for c in CLAUSE_CASES])
+def test_clause_outcomes(
+    name: str,
+    after: str,
+    kinds: list[str],
+    state: str,
+    site: Site,
+    write_watchlist: WriteWatchlist,
+    store: Store,
+    fetcher: Fetcher,
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    assert pledge_state(store) == "intact"
+    site.put("/policy", policy_page(after))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)  # a further check of the same text raises nothing new
+    assert pledge_kinds(store) == kinds
+    assert pledge_state(store) == state
+    event = next((e for e in store.events() if e.kind.startswith("pledge.")), None)
+    if event is not None:
+        assert event.details["clause"] == CLAUSE
+        assert event.details["passage"] and event.details["word_ops"]
+        if event.kind == "pledge.weakened":
+            assert event.details["signals"], "a weakened clause explains why"
+
+
+@pytest.mark.parametrize(("name", "after"), NOISE_CASES, ids=[c[0] for c in NOISE_CASES])
+def test_noise_raises_no_pledge_event(
+    name: str, after: str, site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", after)
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == []
+    assert pledge_state(store) == "intact"
+
+
+def test_removed_only_once_a_recheck_agrees(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(BASE.replace(SENTENCE, "We support clear rules for all technology")))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == []  # not yet: one fetch is not proof
+    assert store.source_row("policy").next_check_at == clock.now + timedelta(minutes=10)
+    clock.advance(minutes=10)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == ["pledge.removed"]
+    assert pledge_state(store) == "removed"
+    site.put("/policy", policy_page(BASE))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == ["pledge.removed", "pledge.restored"]
+    assert pledge_state(store) == "intact"
+
+
+def test_a_blink_is_not_a_removal(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page("<p>Loading...</p><p>Please enable JavaScript to read this policy.</p>"))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(BASE))
+    clock.advance(minutes=10)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == []
+    assert pledge_state(store) == "intact"
+
+
+def test_404_once_then_back_is_no_lapse(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "Not Found", status=404)
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(BASE))
+    clock.advance(minutes=10)
+    check(store, wl, fetcher, clock)
+    kinds = [e.kind for e in store.events()]
+    assert "pledge.removed" not in kinds and "source.gone" not in kinds
+    assert pledge_state(store) == "intact"
+
+
+def test_404_confirmed_is_source_gone(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "Gone", status=410)
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == []
+    clock.advance(minutes=10)
+    check(store, wl, fetcher, clock)
+    events = store.events()
+    assert [e.kind for e in events] == ["source.gone"]
+    assert events[0].severity == "critical"  # it carries a clause
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.gone"]  # said once
+
+
+def test_transient_failures_are_failing_then_recovered_never_a_lapse(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    for body, status in [("down", 503), ("", 200), ("down", 500), ("down", 503)]:
+        site.put("/policy", body, status=status)
+        clock.advance(hours=7)
+        check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing"]
+    site.put("/policy", policy_page(BASE))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing", "source.recovered"]
+    assert pledge_state(store) == "intact"
+
+
+def test_selector_matching_nothing_is_a_failed_check_not_a_lapse(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "<html><body><main>Redesigned site</main></body></html>")
+    for _ in range(2):
+        clock.advance(hours=7)
+        check(store, wl, fetcher, clock)
+    latest = store.checks()[0]
+    assert latest.outcome == "failed" and "matched nothing" in (latest.error or "")
+    assert [e.kind for e in store.events()] == []
+
+
+def test_permanent_redirect_to_a_page_with_the_clause_is_a_move(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "", status=301, location=site.url("/legal/face-policy"))
+    site.put("/legal/face-policy", policy_page(BASE))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    events = store.events()
+    assert [e.kind for e in events] == ["source.moved"]
+    assert events[0].details["moved_to"] == site.url("/legal/face-policy")
+
+
+def test_redirect_to_the_home_page_is_a_lapse_candidate(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "", status=301, location=site.url("/"))
+    site.put("/", policy_page("<p>Welcome to Example Corp. We make the cloud.</p>"))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == []
+    clock.advance(minutes=10)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["pledge.removed"]
