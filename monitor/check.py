@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from monitor import clauses as clause_matching
 from monitor import diff as differ
@@ -21,6 +22,9 @@ from monitor.extract import extract
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
 from monitor.watchlist import PledgeSpec, SourceSpec
+
+if TYPE_CHECKING:
+    from monitor.statements import ItemRecord
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class SourceState:
     rules: str | None = None
     health: Health = NEW
     clauses: Mapping[tuple[str, str], ClauseRecord] = field(default_factory=dict)
+    seen: frozenset[str] = frozenset()  # feed and listing sources: the item keys seen so far
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class CheckResult:
     diff: differ.TextDiff | None = None
     prev_snapshot_id: int | None = None
     transition: Transition | None = None
+    items: tuple[ItemRecord, ...] = ()  # feed and listing checks: the items seen for the first time
 
     @property
     def ok(self) -> bool:

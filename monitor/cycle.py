@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from monitor.check import CheckResult, SourceState, run_check
 from monitor.fetch import Fetcher
+from monitor.statements import item_spec, run_feed_check
 from monitor.store.repo import Recorded, Store
-from monitor.watchlist import SourceSpec, Watchlist
+from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
 
 Clock = Callable[[], datetime]
 
@@ -77,6 +78,29 @@ def next_check_time(source: SourceSpec, at: datetime, jitter: float, rng: random
     return at + timedelta(seconds=source.interval.total_seconds() * spread)
 
 
+def resolve_sources(
+    store: Store, watchlist: Watchlist, source_ids: Sequence[str]
+) -> tuple[list[SourceSpec], dict[str, tuple[PledgeSpec, ...]]]:
+    """The specs of the sources to check: from the watchlist, or derived from their feed for the
+    pages of feed items; and for each, the pledges it concerns."""
+    listed = {s.id: s for s in watchlist.sources}
+    items = store.item_pages([sid for sid in source_ids if sid not in listed])
+    pledges = {p.id: p for p in watchlist.pledges}
+    specs: list[SourceSpec] = []
+    pledges_of: dict[str, tuple[PledgeSpec, ...]] = {}
+    for sid in source_ids:
+        if sid in listed:
+            specs.append(listed[sid])
+            pledges_of[sid] = watchlist.pledges_for(sid)
+        elif sid in items and items[sid][0] in listed:
+            feed_id, url, pledge_ids = items[sid]
+            specs.append(item_spec(listed[feed_id], sid, url))
+            pledges_of[sid] = tuple(pledges[p] for p in pledge_ids if p in pledges)
+        else:
+            watchlist.source(sid)  # raises NotFoundError, with a did-you-mean
+    return specs, pledges_of
+
+
 def run_cycle(
     store: Store,
     watchlist: Watchlist,
@@ -93,7 +117,7 @@ def run_cycle(
     """Check the given sources now; only this thread writes to the store."""
     started = time.perf_counter()
     rng = rng or random.Random()
-    specs = [watchlist.source(sid) for sid in source_ids]
+    specs, pledges_of = resolve_sources(store, watchlist, source_ids)
     states = store.states([s.id for s in specs])
     gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds())
     summary = CycleSummary()
@@ -108,8 +132,9 @@ def run_cycle(
             if stop is not None and stop.is_set():
                 return None
             state = states.get(spec.id) or SourceState(source_id=spec.id)
-            pledges = watchlist.pledges_for(spec.id)
-            return run_check(spec, pledges, state, fetcher, store.load_text, clock())
+            if spec.kind in ("feed", "listing"):
+                return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
+            return run_check(spec, pledges_of[spec.id], state, fetcher, store.load_text, clock())
         finally:
             gate.leave(host)
 
@@ -123,6 +148,7 @@ def run_cycle(
             pending.clear()
         last_flush = time.perf_counter()
 
+    by_id = {spec.id: spec for spec in specs}
     workers = max(1, min(watchlist.defaults.concurrency, len(specs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         futures: set[Future[CheckResult | None]] = {pool.submit(task, spec) for spec in specs}
@@ -132,7 +158,7 @@ def run_cycle(
                 result = future.result()
                 if result is None:
                     continue
-                spec = watchlist.source(result.source_id)
+                spec = by_id[result.source_id]
                 pending.append((result, next_check_time(spec, result.at, watchlist.defaults.jitter, rng)))
                 summary.checked += 1
                 summary.outcomes[result.outcome] += 1

@@ -53,7 +53,7 @@ class EventDraft:
 class Health:
     """A source's health: consecutive failures, since when it looks gone, where it moved."""
 
-    state: str = "new"  # new|ok|failing|gone
+    state: str = "new"  # new|ok|failing|gone|stale (a feed with nothing new for too long)
     failures: int = 0
     gone_since: datetime | None = None
     moved_to: str | None = None

@@ -8,12 +8,14 @@ and a source with no good check for ``stale_after`` into ``source.failing``.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from monitor.events import Severity, default_severity
 from monitor.lifecycle import EventDraft
 from monitor.store.repo import Store
 from monitor.watchlist import PledgeSpec, Watchlist
+
+FEED_STALE_AFTER = timedelta(days=30)  # newsrooms go quiet for weeks; a month is worth a look
 
 
 def deadline_events(
@@ -89,8 +91,25 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
                 {"url": spec.url, "stale": True, "last_good": last_good.isoformat() if last_good else None},
             )
         )
+    feeds = {s.id: s for s in watchlist.sources if s.kind in ("feed", "listing")}
+    stale_feeds = [(sid, newest) for sid, newest in store.stale_feeds(now - FEED_STALE_AFTER) if sid in feeds]
+    for source_id, newest in stale_feeds:
+        if source_id in feeds:
+            drafts.append(
+                EventDraft(
+                    "source.failing",
+                    default_severity("source.failing"),
+                    f"{source_id}: the feed has published nothing new since {newest:%Y-%m-%d}",
+                    None,
+                    source_id,
+                    {"url": feeds[source_id].url, "stale": True, "newest_item": newest.isoformat()},
+                )
+            )
     ids = store.add_events(drafts, watchlist, now)
-    store.mark_stale([d.source_id for d in drafts if d.kind == "source.failing"])
+    quiet = {sid for sid, _ in stale_feeds}
+    failing = [d.source_id for d in drafts if d.kind == "source.failing"]
+    store.mark_health([sid for sid in failing if sid not in quiet], "failing")
+    store.mark_health(sorted(quiet), "stale")
     for pledge_id in expired:
         store.set_pledge_state(pledge_id, "expired", now)
     return ids

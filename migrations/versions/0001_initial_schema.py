@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:10:27.874580
+Create Date: 2026-11-27 02:12:43.400133
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def upgrade() -> None:
         sa.Column("moved_to", sa.Text(), nullable=True),
         sa.Column("claimed_by", sa.String(length=100), nullable=True),
         sa.Column("claimed_until", monitor.store.models.UTCDateTime(), nullable=True),
+        sa.Column("parent_id", sa.String(length=100), nullable=True),
+        sa.Column("pledge_ids", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
     )
     with op.batch_alter_table("sources", schema=None) as batch_op:

@@ -83,6 +83,8 @@ class Source(Base):
     moved_to: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
+    parent_id: Mapped[str | None] = mapped_column(String(100))  # an item page: the feed it came from
+    pledge_ids: Mapped[list[Any] | None]  # an item page: the pledges it mentions
 
 
 class Pledge(Base):

@@ -21,6 +21,7 @@ from monitor.errors import NotFoundError
 from monitor.events import Severity
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.routes import matching_routes
+from monitor.statements import ItemRecord
 from monitor.store import blobs
 from monitor.store import models as m
 from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
@@ -56,8 +57,10 @@ class Store:
                     s.add(_new_source(spec, now))
                 else:
                     _update_source(row, spec, now)
+            listed = {spec.id for spec in watchlist.sources}
             for row in known.values():
-                row.active = False
+                # an item page lives as long as the feed it came from (and mentions a pledge)
+                row.active = bool(row.parent_id in listed and row.pledge_ids)
             pledges = {row.id: row for row in s.scalars(select(m.Pledge))}
             for pledge in watchlist.pledges:
                 prow = pledges.pop(pledge.id, None)
@@ -99,6 +102,14 @@ class Store:
             clauses: dict[str, dict[tuple[str, str], ClauseRecord]] = {}
             for c in clause_rows:
                 clauses.setdefault(c.source_id, {})[(c.pledge_id, c.clause_key)] = _clause_record(c)
+            feeds = [r.id for r in rows if r.kind in ("feed", "listing")]
+            seen: dict[str, set[str]] = {}
+            if feeds:
+                items = s.execute(
+                    select(m.FeedItem.source_id, m.FeedItem.key).where(m.FeedItem.source_id.in_(feeds))
+                )
+                for source_id, key in items:
+                    seen.setdefault(source_id, set()).add(key)
         states = {}
         for row in rows:
             snap = snaps.get(row.snapshot_id) if row.snapshot_id else None
@@ -112,8 +123,32 @@ class Store:
                 snapshot_id=row.snapshot_id,
                 health=Health(row.health, row.failures, row.gone_since, row.moved_to),
                 clauses=clauses.get(row.id, {}),
+                seen=frozenset(seen.get(row.id, ())),
             )
         return states
+
+    def item_pages(self, source_ids: Sequence[str]) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        """Item pages among ``source_ids``: id -> (feed id, URL, ids of the pledges it mentions)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(m.Source.id, m.Source.parent_id, m.Source.url, m.Source.pledge_ids).where(
+                    m.Source.id.in_(source_ids), m.Source.parent_id.is_not(None)
+                )
+            )
+            return {sid: (parent, url, tuple(pledges or ())) for sid, parent, url, pledges in rows}
+
+    def stale_feeds(self, cutoff: datetime) -> list[tuple[str, datetime]]:
+        """Feeds whose newest item is older than ``cutoff``, not already reported failing."""
+        newest = func.max(func.coalesce(m.FeedItem.published, m.FeedItem.first_seen))
+        with self.session() as s:
+            rows = s.execute(
+                select(m.Source.id, newest)
+                .join(m.FeedItem, m.FeedItem.source_id == m.Source.id)
+                .where(m.Source.active.is_(True), m.Source.health.not_in(("failing", "gone", "stale")))
+                .group_by(m.Source.id)
+                .having(newest < cutoff)
+            )
+            return [(sid, at) for sid, at in rows]
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -162,17 +197,17 @@ class Store:
             rows = s.execute(
                 select(m.Source.id, m.Source.last_good_at).where(
                     m.Source.active.is_(True),
-                    m.Source.health.not_in(("failing", "gone")),
+                    m.Source.health.not_in(("failing", "gone", "stale")),
                     m.Source.last_check_at.is_not(None),
                     (m.Source.last_good_at < cutoff) | m.Source.last_good_at.is_(None),
                 )
             )
             return [(sid, last_good) for sid, last_good in rows]
 
-    def mark_stale(self, source_ids: Sequence[str]) -> None:
+    def mark_health(self, source_ids: Sequence[str], health: str) -> None:
         if source_ids:
             with self.session.begin() as s:
-                s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health="failing"))
+                s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health=health))
 
     def set_pledge_state(self, pledge_id: str, state: str, at: datetime) -> None:
         with self.session.begin() as s:
@@ -409,10 +444,67 @@ def _record_one(
         source.snapshot_id = snap.id
     _update_health(source, result, next_at)
     _save_clauses(s, result)
+    for item in result.items:
+        _record_item(s, ledger, source, item, result.at, next_at)
     event_ids = [
         _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist) for draft in _drafts(result)
     ]
     return Recorded(result.source_id, check.id, result.outcome, change_id, tuple(event_ids))
+
+
+def _record_item(
+    s: Session, ledger: _Ledger, feed: m.Source, item: ItemRecord, at: datetime, next_at: datetime
+) -> None:
+    """A new feed item; its page, when fetched, becomes a source of its own with one snapshot."""
+    row = m.FeedItem(
+        source_id=feed.id,
+        key_hash=item.key_hash,
+        key=item.key,
+        link=item.link,
+        title=item.title,
+        published=item.published,
+        first_seen=at,
+        baseline=item.baseline,
+        page_source_id=item.page_source_id,
+    )
+    s.add(row)
+    if item.page is None or item.page_source_id is None:
+        return
+    if s.get(m.Source, item.page_source_id) is not None:
+        return
+    page = item.page
+    s.add(
+        m.Source(
+            id=item.page_source_id,
+            url=item.link or page.url,
+            kind="item",
+            rules=page.rules,
+            active=bool(item.pledge_ids),
+            interval_s=feed.interval_s,
+            next_check_at=next_at,
+            last_check_at=at,
+            last_good_at=at,
+            health="ok",
+            failures=0,
+            body_hash=page.body_hash,
+            parent_id=feed.id,
+            pledge_ids=list(item.pledge_ids),
+        )
+    )
+    s.flush()
+    check = m.Check(source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome="baseline")
+    s.add(check)
+    s.flush()
+    page_result = CheckResult(
+        source_id=item.page_source_id, at=at, ms=0, outcome="baseline", snapshot=page, status=page.status
+    )
+    snap = _snapshot_row(s, page_result, check.id)
+    ledger.append("snapshot", snap, at)
+    check.snapshot_id = snap.id
+    row.snapshot_id = snap.id
+    source = s.get(m.Source, item.page_source_id)
+    assert source is not None
+    source.snapshot_id = snap.id
 
 
 def _check_row(result: CheckResult) -> m.Check:

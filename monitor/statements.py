@@ -1,0 +1,311 @@
+"""One check of a feed or listing source: new items, their pages, and the pledges they mention.
+
+Pledges are extended, narrowed and retracted in press releases as often as on policy pages. A
+feed check records every item it has not seen before (the first check records the existing ones
+as the baseline, without alerting), fetches each new item's page once as evidence, and raises
+``statement.new`` for each pledge whose keywords the item mentions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
+
+from monitor.check import CheckResult, NewSnapshot, SourceState, sha256
+from monitor.errors import ExtractError, FeedError, FetchError
+from monitor.events import default_severity
+from monitor.extract import extract
+from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
+from monitor.fetch import Fetched, Fetcher, Validators
+from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
+from monitor.lifecycle import EventDraft, Health, Transition, assess_source
+from monitor.watchlist import PledgeSpec, SourceSpec
+
+MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """A feed item seen for the first time, with its page as first fetched when there is one."""
+
+    key: str
+    key_hash: str
+    link: str | None
+    title: str
+    published: datetime | None
+    baseline: bool
+    pledge_ids: tuple[str, ...] = ()
+    page: NewSnapshot | None = None
+    page_source_id: str | None = None
+    page_error: str | None = None
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def item_source_id(feed_id: str, key: str) -> str:
+    """The id under which an item's page is kept and re-checked: the feed's id and a short hash."""
+    return f"{feed_id}~{key_hash(key)[:12]}"
+
+
+@lru_cache(maxsize=256)
+def _matcher(keywords: tuple[str, ...]) -> KeywordMatcher:
+    return compile_keywords(keywords)
+
+
+def read_items(source: SourceSpec, fetched: Fetched) -> tuple[FeedItem, ...]:
+    if source.kind == "listing":
+        assert source.item_select is not None  # the watchlist requires it for listings
+        return parse_listing(
+            fetched.body, url=fetched.final_url, item_select=source.item_select, charset=fetched.charset
+        )
+    return parse_feed(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
+
+
+def items_text(items: tuple[FeedItem, ...]) -> str:
+    """The items as text, one per line: what the feed said, stored and diffed like a page."""
+    lines = []
+    for item in items:
+        when = f"{item.published:%Y-%m-%d} " if item.published else ""
+        lines.append(f"{when}{item.title} <{item.link or item.key}>")
+    return "\n".join(lines)
+
+
+def run_feed_check(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    fetcher: Fetcher,
+    now: datetime,
+) -> CheckResult:
+    """Fetch the feed; on new bytes, read its items and look at the new ones."""
+    started = time.perf_counter()
+    try:
+        fetched = fetcher.fetch(
+            source.url,
+            timeout=source.timeout.total_seconds(),
+            headers=dict(source.headers),
+            validators=Validators(state.etag, state.last_modified) if state.body_hash else None,
+        )
+    except FetchError as exc:
+        return _failed(source, pledges, state, now, started, exc)
+    base = CheckResult(
+        source_id=source.id,
+        at=now,
+        ms=0,
+        outcome="",
+        status=fetched.status,
+        final_url=fetched.final_url if fetched.final_url != source.url else None,
+        redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),
+        validators=fetched.validators,
+    )
+    if fetched.not_modified or sha256(fetched.body) == state.body_hash:
+        outcome = "not_modified" if fetched.not_modified else "unchanged"
+        return replace(
+            base,
+            ms=_ms(started),
+            outcome=outcome,
+            body_hash=state.body_hash,
+            transition=_ok(source, state, fresh=False),
+        )
+    try:
+        items = read_items(source, fetched)
+    except FeedError as exc:
+        return _failed(source, pledges, state, now, started, exc, status=fetched.status)
+    text = items_text(items)
+    first = state.text_hash is None and not state.seen
+    fresh = new_items(items, state.seen)
+    records = tuple(
+        _look_at(source, pledges, item, fetcher, baseline=first)
+        for item in fresh[: MAX_NEW_ITEMS if not first else None]
+    )
+    events = [e for r in records for e in _statement_events(source, pledges, r, fresh)]
+    transition = _ok(source, state, fresh=bool(fresh) and not first)
+    transition = replace(transition, events=(*transition.events, *events))
+    text_hash = sha256(text.encode())
+    snapshot = None
+    if text_hash != state.text_hash:
+        snapshot = NewSnapshot(
+            body=fetched.body,
+            body_hash=sha256(fetched.body),
+            text=text,
+            text_hash=text_hash,
+            headers=dict(fetched.headers),
+            request_headers=dict(fetched.request_headers),
+            url=fetched.final_url,
+            status=fetched.status,
+            rules=source.rules_fingerprint(),
+        )
+    outcome = "baseline" if first else ("changed" if snapshot and state.text_hash else "same_text")
+    return replace(
+        base,
+        ms=_ms(started),
+        outcome=outcome,
+        body_hash=sha256(fetched.body),
+        snapshot=snapshot,
+        prev_snapshot_id=state.snapshot_id,
+        transition=transition,
+        items=records,
+    )
+
+
+def _look_at(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], item: FeedItem, fetcher: Fetcher, *, baseline: bool
+) -> ItemRecord:
+    """A new item: fetch its page once (unless it is part of the baseline) and match keywords."""
+    record = ItemRecord(
+        key=item.key,
+        key_hash=key_hash(item.key),
+        link=item.link,
+        title=item.title,
+        published=item.published,
+        baseline=baseline,
+    )
+    if baseline:
+        return record
+    page, page_text, error = _fetch_page(source, item, fetcher)
+    matched = tuple(p.id for p in pledges if p.keywords and _match(p, item, page_text).matched)
+    return replace(
+        record,
+        pledge_ids=matched,
+        page=page,
+        page_source_id=item_source_id(source.id, item.key) if page else None,
+        page_error=error,
+    )
+
+
+def _match(pledge: PledgeSpec, item: FeedItem, page_text: str) -> KeywordMatch:
+    return _matcher(tuple(pledge.keywords)).match(title=item.title, summary=item.summary, text=page_text)
+
+
+def _fetch_page(
+    source: SourceSpec, item: FeedItem, fetcher: Fetcher
+) -> tuple[NewSnapshot | None, str, str | None]:
+    if not item.link:
+        return None, "", None
+    try:
+        fetched = fetcher.fetch(
+            item.link, timeout=source.timeout.total_seconds(), headers=dict(source.headers)
+        )
+        text = extract(
+            fetched.body, content_type=fetched.content_type, charset=fetched.charset, url=fetched.final_url
+        )
+    except (FetchError, ExtractError) as exc:
+        return None, "", str(exc)
+    page = NewSnapshot(
+        body=fetched.body,
+        body_hash=sha256(fetched.body),
+        text=text,
+        text_hash=sha256(text.encode()),
+        headers=dict(fetched.headers),
+        request_headers=dict(fetched.request_headers),
+        url=fetched.final_url,
+        status=fetched.status,
+        rules=item_spec(source, item_source_id(source.id, item.key), item.link).rules_fingerprint(),
+    )
+    return page, text, None
+
+
+def item_spec(feed: SourceSpec, source_id: str, url: str) -> SourceSpec:
+    """An item's page, re-checked like a page: read whole (no selector is known for pages we
+    have never seen), on the feed's interval, and never searched for clauses."""
+    return feed.model_copy(
+        update={
+            "id": source_id,
+            "url": url,
+            "kind": "item",
+            "select": None,
+            "remove": (),
+            "ignore": (),
+            "links": False,
+            "item_select": None,
+        }
+    )
+
+
+def _statement_events(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], record: ItemRecord, fresh: tuple[FeedItem, ...]
+) -> list[EventDraft]:
+    item = next(i for i in fresh if i.key == record.key)
+    page_text = record.page.text if record.page else ""
+    events = []
+    for pledge in pledges:
+        if pledge.id not in record.pledge_ids:
+            continue
+        match = _match(pledge, item, page_text)
+        details = {
+            "item_title": item.title,
+            "link": item.link,
+            "published": item.published.isoformat() if item.published else None,
+            "matched": match.explain(),
+            "keywords": [h.keyword for h in match.hits],
+            "excerpt": match.hits[0].excerpt if match.hits else "",
+            "hits": [
+                {"keyword": h.keyword, "matched": h.matched, "field": h.field, "start": h.start, "end": h.end}
+                for h in match.hits
+            ],
+            "feed": source.url,
+            "page_source_id": record.page_source_id,
+            "page_error": record.page_error,
+        }
+        title = f"{pledge.company}: new statement mentions {pledge.title}: {item.title}"
+        events.append(
+            EventDraft(
+                "statement.new", default_severity("statement.new"), title, pledge.id, source.id, details
+            )
+        )
+    return events
+
+
+def _ok(source: SourceSpec, state: SourceState, *, fresh: bool) -> Transition:
+    """A good fetch: recovered if it was failing; a feed the sweep found stale, once it has news."""
+    health = state.health
+    if health.state == "stale" and not fresh:
+        return Transition(health=replace(health, failures=0))
+    events: tuple[EventDraft, ...] = ()
+    if health.state in ("failing", "gone", "stale"):
+        events = (
+            EventDraft(
+                "source.recovered",
+                default_severity("source.recovered"),
+                f"{source.id}: checks succeed again",
+                None,
+                source.id,
+                {"url": source.url, "was": health.state, "after_failures": health.failures},
+            ),
+        )
+    return Transition(health=Health("ok", 0, None, health.moved_to), events=events)
+
+
+def _failed(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    now: datetime,
+    started: float,
+    error: FetchError | FeedError,
+    *,
+    status: int | None = None,
+) -> CheckResult:
+    """Never a lapse: a feed that fails or does not parse is a failing source, nothing more."""
+    as_fetch = error if isinstance(error, FetchError) else FetchError(source.url, str(error), transient=True)
+    if isinstance(error, FetchError) and error.status in (404, 410):
+        as_fetch = FetchError(source.url, str(error), transient=True, status=None)
+    transition = assess_source(source, (), {}, None, None, now, error=as_fetch, health=state.health)
+    return CheckResult(
+        source_id=source.id,
+        at=now,
+        ms=_ms(started),
+        outcome="failed",
+        status=status if status is not None else getattr(error, "status", None),
+        error=as_fetch,
+        transition=transition,
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

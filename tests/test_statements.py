@@ -1,0 +1,296 @@
+"""Feeds and newsroom listings through the real pipeline: new statements, baselines, hostile feeds."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from monitor.cycle import run_cycle
+from monitor.fetch import Fetcher
+from monitor.store import models as m
+from monitor.store.outbox import alerts_of_events
+from monitor.store.repo import Store
+from monitor.sweep import run_sweep
+from monitor.watchlist import Watchlist
+from tests.conftest import WriteWatchlist
+from tests.site import Site, serve
+
+
+def rss(*items: tuple[str, str, str]) -> str:
+    entries = "".join(
+        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+        f"<description>{summary}</description><pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate></item>"
+        for title, link, summary in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Newsroom</title>'
+        f"<link>https://example.org/news</link><description>News</description>{entries}</channel></rss>"
+    )
+
+
+OLD = [
+    ("Quarterly results", "/news/q4", "Revenue grew."),
+    ("Our police moratorium on Rekognition", "/news/moratorium", "We pause police use."),
+]
+MATCHING = ("Update on facial-recognition sales to police", "/news/update", "An update for customers.")
+UNRELATED = ("New data centre in Ohio", "/news/ohio", "We open a region.")
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title></channel></rss>"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return serve(httpserver)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
+        yield f
+
+
+def put_feed(site: Site, *items: tuple[str, str, str]) -> None:
+    site.put(
+        "/feed.xml", rss(*((t, site.url(p), s) for t, p, s in items)), content_type="application/rss+xml"
+    )
+    for _title, path, summary in items:
+        site.put(path, f"<html><body><article><h1>{_title}</h1><p>{summary}</p></article></body></html>")
+
+
+def watchlist(write: WriteWatchlist, site: Site, kind: str = "feed") -> Watchlist:
+    source = (
+        f"""  - id: newsroom
+            kind: feed
+            url: {site.url("/feed.xml")}"""
+        if kind == "feed"
+        else f"""  - id: newsroom
+            kind: listing
+            url: {site.url("/news")}
+            item_select: "ul.news li\""""
+    )
+    return write(
+        f"""
+        defaults:
+          per_host: 10
+          per_host_delay: 0s
+          failing_after: 2
+        routes:
+          hook:
+            urls: ["console://"]
+            events: ["statement.new", "source.*"]
+        sources:
+          - id: policy
+            url: {site.url("/policy")}
+        {source}
+        pledges:
+          - id: amazon-moratorium
+            company: Amazon
+            title: Moratorium on police use of Rekognition
+            made_on: 2020-06-10
+            sources: [policy, newsroom]
+            clauses: ["a one-year moratorium on police use of Rekognition"]
+            keywords: [facial recognition, Rekognition, moratorium]
+        """
+    )
+
+
+def check(store: Store, wl: Watchlist, fetcher: Fetcher, clock: Clock, ids: list[str] | None = None) -> None:
+    store.sync(wl, clock())
+    run_cycle(store, wl, fetcher, ids or ["newsroom"], clock=clock, rng=random.Random(1))
+    clock.now += timedelta(hours=1)
+
+
+def statements(store: Store) -> list[m.Event]:
+    return [e for e in store.events() if e.kind == "statement.new"]
+
+
+def test_first_run_is_a_baseline_without_alerts(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    assert store.events() == []
+    with store.session() as s:
+        items = s.query(m.FeedItem).all()
+        assert sorted(i.title for i in items) == sorted(t for t, _, _ in OLD)
+        assert all(i.baseline for i in items)
+    assert site.hits.get("/news/moratorium") is None  # baseline items are not fetched
+
+
+def test_a_new_matching_item_raises_one_statement_with_the_excerpt(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    put_feed(site, MATCHING, *OLD)
+    check(store, wl, fetcher, clock)
+    [event] = statements(store)
+    assert event.pledge_id == "amazon-moratorium"
+    assert event.details["item_title"] == MATCHING[0]
+    assert event.details["keywords"] == ["facial recognition"]
+    assert "«facial-recognition»" in event.details["excerpt"]
+    assert 'matched "facial recognition"' in event.details["matched"]
+    assert [a.route for a in alerts_of_events(store.engine, [event.id])] == ["hook"]
+    # the item's page was fetched once and kept as evidence, as a source of its own
+    assert site.hits["/news/update"] == 1
+    page_source = event.details["page_source_id"]
+    row = store.source_row(page_source)
+    assert (row.kind, row.parent_id, row.active, row.url) == (
+        "item",
+        "newsroom",
+        True,
+        site.url("/news/update"),
+    )
+    assert "An update for customers." in store.snapshot_text(row.snapshot_id or 0)
+
+
+def test_a_non_matching_item_is_stored_without_alert(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    put_feed(site, UNRELATED, *OLD)
+    check(store, wl, fetcher, clock)
+    assert statements(store) == []
+    with store.session() as s:
+        item = s.query(m.FeedItem).filter_by(title=UNRELATED[0]).one()
+        assert not item.baseline and item.snapshot_id is not None
+    assert store.source_row(item.page_source_id or "").active is False  # kept, not re-checked
+
+
+def test_reordered_and_resent_items_raise_nothing(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    put_feed(site, MATCHING, *OLD)
+    check(store, wl, fetcher, clock)
+    put_feed(site, OLD[1], MATCHING, OLD[0], MATCHING)  # reordered, and one item sent twice
+    check(store, wl, fetcher, clock)
+    assert len(statements(store)) == 1
+    assert site.hits["/news/update"] == 1
+
+
+def test_billion_laughs_is_rejected_fast_as_a_failed_check(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/feed.xml", BILLION_LAUGHS, content_type="application/rss+xml")
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    started = time.perf_counter()
+    check(store, wl, fetcher, clock)
+    assert time.perf_counter() - started < 2
+    latest = store.checks()[0]
+    assert latest.outcome == "failed"
+    assert "declares XML entities" in (latest.error or "")
+    assert [e.kind for e in store.events()] == []
+
+
+def test_feed_errors_are_source_failures_never_lapses(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/feed.xml", "<html><body>Our newsroom moved</body></html>", content_type="text/html")
+    check(store, wl, fetcher, clock)
+    site.put("/feed.xml", "<rss><channel><item><title>broken", content_type="application/rss+xml")
+    check(store, wl, fetcher, clock)
+    site.put("/feed.xml", "gone", status=404)
+    check(store, wl, fetcher, clock)
+    errors = [c.error for c in store.checks()[:3]]
+    assert any("got an HTML page" in (e or "") for e in errors)
+    kinds = [e.kind for e in store.events()]
+    assert kinds == ["source.failing"]
+    put_feed(site, *OLD)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing", "source.recovered"]
+
+
+def test_a_feed_that_stops_updating_is_reported_by_the_sweep(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)  # items published 2026-03-02
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    for day in ("2026-03-20", "2026-04-05", "2026-04-06"):  # checked fine every day, nothing new
+        clock.now = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        check(store, wl, fetcher, clock)
+        run_sweep(store, wl, clock.now)
+        if day == "2026-03-20":
+            assert store.events() == []
+    events = store.events()
+    assert [e.kind for e in events] == ["source.failing"]
+    assert "published nothing new since 2026-03-02" in events[0].title
+    put_feed(site, MATCHING, *OLD)
+    clock.now += timedelta(days=1)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing", "source.recovered", "statement.new"]
+
+
+def test_a_listing_page_with_new_links_behaves_like_a_feed(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    def listing(*items: tuple[str, str, str]) -> str:
+        lis = "".join(f"<li><a href='{p}'>{t}</a> <span>{s}</span></li>" for t, p, s in items)
+        return f"<html><body><nav><a href='/about'>About</a></nav><ul class='news'>{lis}</ul></body></html>"
+
+    site.put("/news", listing(*OLD))
+    wl, clock = watchlist(write_watchlist, site, kind="listing"), Clock()
+    check(store, wl, fetcher, clock)
+    assert store.events() == []
+    site.put("/news", listing(MATCHING, *OLD))
+    site.put("/news/update", "<html><body><p>Facial recognition and police: an update.</p></body></html>")
+    check(store, wl, fetcher, clock)
+    site.put("/news", listing(OLD[1], MATCHING, OLD[0]))
+    check(store, wl, fetcher, clock)
+    [event] = statements(store)
+    assert event.details["item_title"] == MATCHING[0]
+    assert event.details["link"] == site.url("/news/update")
+
+
+def test_a_matching_item_page_is_rechecked_like_a_page(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    put_feed(site, MATCHING, *OLD)
+    check(store, wl, fetcher, clock)
+    page_source = statements(store)[0].details["page_source_id"]
+    site.put(
+        "/news/update", "<html><body><article><p>An update, since withdrawn.</p></article></body></html>"
+    )
+    clock.now += timedelta(hours=7)
+    check(store, wl, fetcher, clock, ids=[page_source])
+    changed = [e for e in store.events() if e.kind == "source.changed"]
+    assert len(changed) == 1 and changed[0].source_id == page_source
+    assert changed[0].details["pledges"] == ["amazon-moratorium"]
