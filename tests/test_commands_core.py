@@ -1,0 +1,148 @@
+"""The core commands in-process: validate, check, show, diff, db upgrade."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+
+from monitor.cli import main
+from tests.site import Site, policy_page, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ARTICLE = """<h1>Our commitments</h1>
+<p>IBM no longer offers general purpose IBM facial recognition or analysis software.</p>
+<p>We review every request against our principles.</p>"""
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return serve(httpserver)
+
+
+def write(tmp_path: Path, site: Site) -> Path:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            defaults:
+              per_host_delay: 0s
+            sources:
+              - id: ibm-letter
+                url: {site.url("/letter")}
+                select: "#policy"
+            pledges:
+              - id: ibm-exit
+                company: IBM
+                title: Exit from general purpose facial recognition
+                made_on: 2020-06-08
+                sources: [ibm-letter]
+                clauses: ["IBM no longer offers general purpose IBM facial recognition or analysis software"]
+            """
+        )
+    )
+    return path
+
+
+def run(path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--watchlist", str(path), *args])
+    return result.exit_code, result.output
+
+
+def test_validate_passes_the_shipped_watchlist() -> None:
+    code, out = run(ROOT / "watchlist.yaml", "validate")
+    assert code == 0, out
+    assert re.search(r"watchlist\.yaml: OK \(\d+ sources, \d+ pledges, \d+ routes\)", out)
+
+
+def test_validate_a_broken_file_prints_file_line_errors_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        textwrap.dedent(
+            """\
+            sources:
+              - id: ibm-letter
+                url: https://www.ibm.com/policy/letter/
+                interval: 6 hours
+            pledges:
+              - id: ibm-exit
+                company: IBM
+                title: Exit
+                made_on: 2020-06-08
+                sources: [ibm-leter]
+                clauses: ["no longer offers"]
+            """
+        )
+    )
+    code, out = run(tmp_path / "watchlist.yaml", "validate", str(bad))
+    assert code == 1
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(f"Error: {bad}:4: sources[0].interval: expected a duration")
+    assert lines[1] == (
+        f"Error: {bad}:10: pledges[0].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)"
+    )
+
+
+def test_check_show_and_diff(tmp_path: Path, site: Site) -> None:
+    site.put("/letter", policy_page(ARTICLE))
+    path = write(tmp_path, site)
+    code, out = run(path, "check")
+    assert code == 0, out
+    assert out.startswith("checked 1 source in ")
+    assert "(1 baseline); 0 changes, 0 events" in out
+    code, out = run(path, "check")
+    assert code == 0 and "checked 0 sources" in out and "nothing due" in out  # not due again yet
+    site.put("/letter", policy_page(ARTICLE.replace("every request", "every new request")))
+    code, out = run(path, "check", "--source", "ibm-letter")
+    assert code == 0
+    assert "(1 changed); 1 change, 1 event" in out
+    assert "[info] source.changed: ibm-letter: text changed" in out
+
+    code, out = run(path, "show", "1")
+    assert code == 0
+    assert "change #1 of ibm-letter" in out
+    assert "from snapshot #1 fetched" in out and "to   snapshot #2 fetched" in out
+    assert "every {+new +}request" in out  # words marked without colour when not on a terminal
+
+    code, out = run(path, "diff", "1", "2", "--format", "unified")
+    assert code == 0 and "-We review every request" in out and "+We review every new request" in out
+
+
+def test_show_an_unknown_change_is_a_clear_error(tmp_path: Path, site: Site) -> None:
+    path = write(tmp_path, site)
+    code, out = run(path, "show", "42")
+    assert code == 1
+    assert out.strip() == "Error: no change with id 42 (see `pledge-monitor history`)"
+
+
+def test_check_an_unknown_source_suggests_the_right_one(tmp_path: Path, site: Site) -> None:
+    path = write(tmp_path, site)
+    code, out = run(path, "check", "--source", "ibm-leter")
+    assert code == 1
+    assert "ibm-leter" in out and "did you mean 'ibm-letter'" in out
+
+
+def test_db_upgrade_reports_the_revision(tmp_path: Path, site: Site) -> None:
+    path = write(tmp_path, site)
+    code, out = run(path, "--db", f"sqlite:///{tmp_path / 'other.db'}", "db", "upgrade")
+    assert code == 0
+    assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision 0001"
+    assert (tmp_path / "other.db").exists()
+
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    runner = CliRunner()
+    for name, command in main.commands.items():
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0
+        if hasattr(command, "commands"):
+            for sub in command.commands:  # type: ignore[attr-defined]
+                sub_help = runner.invoke(main, [name, sub, "--help"]).output
+                assert "Example" in sub_help, f"{name} {sub} --help has no example"
+        else:
+            assert "Example" in result.output, f"{name} --help has no example"
