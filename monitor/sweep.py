@@ -55,15 +55,18 @@ def deadline_events(
 
 
 def _details(pledge: PledgeSpec, expiry: date, days_left: int, reminder: int) -> dict[str, object]:
-    renewed = pledge.renewed
-    return {
+    details: dict[str, object] = {
         "expires_on": expiry.isoformat(),
         "days_left": days_left,
-        "reminder": reminder,
         "made_on": pledge.made_on.isoformat(),
-        "renewed_on": renewed.on.isoformat() if renewed else None,
-        "renewal_note": renewed.note if renewed else None,
     }
+    if reminder:
+        details["reminder"] = reminder
+    if pledge.renewed is not None:
+        details["renewed_on"] = pledge.renewed.on.isoformat()
+        if pledge.renewed.note:
+            details["renewal_note"] = pledge.renewed.note
+    return details
 
 
 def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:

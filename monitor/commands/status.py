@@ -42,19 +42,23 @@ def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]
     """The whole picture in plain lines: pledges, sources, alerts."""
     lines = ["Pledges:"]
     pledges = [p for p in store.pledges() if p.active]
+    sources = [s for s in store.sources() if s.active]
+    width = max((len(x.id) for x in [*pledges, *sources]), default=0)
+    company = max((len(p.company) for p in pledges), default=0)
     for p in pledges:
         since = f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state != "unknown" else ""
         expiry = p.spec.get("effective_expiry")
         deadline = f"; expires {expiry}" if expiry else ""
-        lines.append(f"  {p.id:<36} {p.company:<10} {STATE_MARK.get(p.state, p.state)}{since}{deadline}")
+        mark = STATE_MARK.get(p.state, p.state)
+        lines.append(f"  {p.id:<{width}}  {p.company:<{company}}  {mark}{since}{deadline}")
     if not pledges:
         lines.append("  (none)")
     lines.append("Sources:")
-    for src in (s for s in store.sources() if s.active):
+    for src in sources:
         health = src.health if src.health != "new" else "not checked yet"
         moved = f"; moved to {src.moved_to}" if src.moved_to else ""
         lines.append(
-            f"  {src.id:<36} {health:<8} last good check {_ago(src.last_good_at, now)}; "
+            f"  {src.id:<{width}}  {health:<8} last good check {_ago(src.last_good_at, now)}; "
             f"next {_ago(src.next_check_at, now)}{moved}"
         )
     counts = outbox.alert_counts(store.engine)
