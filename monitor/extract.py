@@ -23,7 +23,7 @@ from monitor.errors import ExtractError
 # --- normalization -------------------------------------------------------------------------------
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
-_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b"
+_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u02bc"  # and the modifier letter apostrophe
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
 # Invisible characters that vary between renderings of the same text: zero-width, soft hyphen,
 # BOM, bidi marks, word joiner, and control characters (which also keep ANSI escapes out).
@@ -215,7 +215,20 @@ _SKIP_TAGS = frozenset({
 # fmt: on
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_TRACKING_PARAMS = frozenset({"gclid", "fbclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "ref_src", "msclkid"})
+# Click and campaign ids that analytics and ad tools add to links, many with a new value per page
+# view (_gl, _ga): they say nothing about where the link goes. Session ids in URLs are the same.
+# fmt: off
+_TRACKING_PARAMS = frozenset({
+    "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "twclid", "ttclid", "li_fat_id",
+    "yclid", "igshid", "srsltid", "_ga", "_gl", "_kx", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
+    "vero_id", "oly_anon_id", "oly_enc_id", "rb_clickid", "s_kwcid", "ef_id", "ref_src",
+    "pk_campaign", "pk_kwd", "pk_keyword", "pk_source", "pk_medium", "pk_content", "pk_cid",
+    "jsessionid", "phpsessid", "aspsessionid", "cfid", "cftoken",
+})
+# fmt: on
+_TRACKING_PREFIXES = ("utm_", "hsa_", "mtm_")
+_CLOSING_PUNCTUATION = ".,;:!?"
+_PATH_SESSION = re.compile(r";jsessionid=[^/?#]*", re.I)
 _CF_HREF = "/cdn-cgi/l/email-protection"
 _CF_PLACEHOLDER = "[email protected]"
 
@@ -340,7 +353,7 @@ class _Page:
     pre: int = 0
     cells: int = 0
     rows: list[int] = field(default_factory=list)
-    hrefs: list[str | None] = field(default_factory=list)
+    hrefs: list[tuple[str | None, int]] = field(default_factory=list)  # target, where its text starts
 
 
 def _walk(root: LexborNode, page: _Page) -> None:
@@ -406,7 +419,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
         page.pre += 1
         page.out.append(_break(page))
     elif tag == "a" and page.links:
-        page.hrefs.append(_link_target(node.attributes.get("href"), page.base))
+        page.hrefs.append((_link_target(node.attributes.get("href"), page.base), len(page.out)))
     return True
 
 
@@ -423,7 +436,7 @@ def _enter_email(email: _Email, tag: str, page: _Page) -> bool:
     is_link = tag == "a" and page.links
     if not email.replaces_text:
         if is_link:
-            page.hrefs.append(f"mailto:{email.address}")
+            page.hrefs.append((f"mailto:{email.address}", len(page.out)))
         return True
     page.out.append(f"{email.address} <mailto:{email.address}>" if is_link else email.address)
     return False
@@ -444,9 +457,21 @@ def _leave(node: LexborNode, page: _Page) -> None:
         page.pre = max(page.pre - 1, 0)
         page.out.append(_break(page))
     elif tag == "a" and page.links and page.hrefs:
-        target = page.hrefs.pop()
+        target, start = page.hrefs.pop()
         if target:
-            page.out.append(f" <{target}>")
+            _close_link(page, target, start)
+
+
+def _close_link(page: _Page, target: str, start: int) -> None:
+    """Put the target after the link text but before its closing punctuation.
+
+    ``<a>us.</a>`` and ``<a>us</a>.`` read the same; only the extent of the underline differs,
+    and editors move punctuation in and out of links all the time.
+    """
+    text = "".join(page.out[start:])
+    words = text.rstrip()
+    cut = len(words.rstrip(_CLOSING_PUNCTUATION)) or len(words)
+    page.out[start:] = [text[:cut], f" <{target}>", text[cut:]]
 
 
 def _link_target(href: str | None, base: str | None) -> str | None:
@@ -459,9 +484,19 @@ def _link_target(href: str | None, base: str | None) -> str | None:
     except ValueError:
         return href
     query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
-    return urlunsplit(parts._replace(query=query))
+    path = _PATH_SESSION.sub("", parts.path)
+    # Scheme and host are case-insensitive; a page that changes their case links to the same place.
+    return urlunsplit(
+        parts._replace(scheme=parts.scheme.lower(), netloc=_host_lower(parts.netloc), path=path, query=query)
+    )
+
+
+def _host_lower(netloc: str) -> str:
+    """Lower-case the host but not the user info, which may be case-sensitive."""
+    user, at, host = netloc.rpartition("@")
+    return f"{user}{at}{host.lower()}"
 
 
 def _is_tracking(name: str) -> bool:
     name = name.lower()
-    return name.startswith("utm_") or name in _TRACKING_PARAMS
+    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)

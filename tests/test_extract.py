@@ -207,6 +207,7 @@ def test_empty_page_gives_empty_text() -> None:
     [
         ("a\u00a0b", "a b"),  # non-breaking space
         ("\u2018single\u2019 \u201cdouble\u201d \u201elow\u201f", '\'single\' "double" "low"'),
+        ("Acme\u02bcs", "Acme's"),  # modifier letter apostrophe
         ("en\u2013em\u2014minus\u2212nb\u2011hyphen\u2010bar\u2015", "en-em-minus-nb-hyphen-bar-"),
         ("zero\u200bwidth\u200c\u200djoin\u2060ed", "zerowidthjoined"),
         ("soft\u00adhyphen", "softhyphen"),
@@ -221,6 +222,7 @@ def test_empty_page_gives_empty_text() -> None:
     ids=[
         "nbsp",
         "quotes",
+        "apostrophe",
         "dashes",
         "zero-width",
         "soft-hyphen",
@@ -320,6 +322,16 @@ def test_link_targets_follow_link_text_resolved_and_without_tracking() -> None:
     assert text == (
         "See the terms <https://acme.example/terms?section=3#sale>, this <https://other.example/p> "
         "and menu no href."
+    )
+
+
+def test_link_target_goes_before_the_punctuation_that_closes_the_link_text() -> None:
+    page = (
+        b'<p>Write to <a href="mailto:a@b.org">a@b.org.</a> Or <a href="/faq"><b>read this</b>!?</a> '
+        b'<a href="/x">...</a> <a href="/e"></a>end</p>'
+    )
+    assert extract(page, content_type="text/html", links=True) == (
+        "Write to a@b.org <mailto:a@b.org>. Or read this </faq>!? ... </x> </e>end"
     )
 
 
