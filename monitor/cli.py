@@ -116,10 +116,11 @@ def parse_since(value: str | None) -> datetime | None:
 
     from monitor.watchlist import parse_duration
 
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if "-" in value else None
-    except ValueError:
-        pass
+    if "-" in value:
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        except ValueError:
+            pass
     try:
         delta: timedelta = parse_duration(value)
     except ValueError as exc:

@@ -1,15 +1,14 @@
-"""The core commands: validate, check, history, show, diff, db upgrade."""
+"""The core commands: validate, check, show, diff, db upgrade (history is in commands/audit.py)."""
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
 
 import click
 
 from monitor import diff as differ
 from monitor.check import CheckResult
-from monitor.cli import App, is_tty, parse_since, pass_app, utcnow
+from monitor.cli import App, is_tty, pass_app, utcnow
 from monitor.cycle import CycleSummary, run_cycle
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
@@ -23,14 +22,18 @@ def fetcher_for(app: App) -> Fetcher:
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--online", is_flag=True, help="Also fetch every source: selectors, short texts, clauses, stability."
+)
 @pass_app
-def validate(app: App, file: str | None) -> None:
+def validate(app: App, file: str | None, online: bool) -> None:
     """Check a watchlist file; exit 1 on any error.
 
     \b
-    Example:
+    Examples:
       pledge-monitor validate watchlist.yaml
       watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)
+      pledge-monitor validate --online     # also fetch each source twice, as `try` does
     """
     path = file or str(app.watchlist_path)
     watchlist = load_watchlist(path)
@@ -40,6 +43,10 @@ def validate(app: App, file: str | None) -> None:
         f"{path}: OK ({len(watchlist.sources)} sources, {len(watchlist.pledges)} pledges, "
         f"{len(watchlist.routes)} routes)"
     )
+    if online:
+        from monitor.commands.maintain import check_online
+
+        check_online(watchlist)
 
 
 @click.command()
@@ -85,39 +92,6 @@ def _with_progress(app: App, fetcher: Fetcher, ids: list[str]) -> CycleSummary:
             progress.advance(bar)
 
         return run_cycle(app.store, app.watchlist, fetcher, ids, on_result=advance)
-
-
-@click.command()
-@click.argument("source_id", required=False)
-@click.option("--since", help="Only since this date (2026-01-31) or this long ago (7d).")
-@click.option("-n", "--limit", type=int, default=50, show_default=True, help="At most this many checks.")
-@pass_app
-def history(app: App, source_id: str | None, since: str | None, limit: int) -> None:
-    """A timeline of checks, changes and events, newest last.
-
-    \b
-    Examples:
-      pledge-monitor history
-      pledge-monitor history amazon-moratorium-post --since 30d
-    """
-    store = app.store
-    start = parse_since(since)
-    if source_id:
-        store.source_row(source_id)
-    rows: list[tuple[datetime, str]] = []
-    for c in store.checks(source_id, start, limit):
-        detail = f" HTTP {c.status}" if c.status else ""
-        err = f" ({c.error})" if c.error else ""
-        rows.append((c.at, f"check  #{c.id} {c.source_id}: {c.outcome}{detail}{err}"))
-    for ch in store.changes(source_id, start):
-        rows.append((ch.detected_at, f"change #{ch.id} {ch.source_id}: {ch.summary}"))
-    for ev in store.events(source_id=source_id, since=start):
-        rows.append((ev.created_at, f"event  #{ev.id} [{ev.severity}] {ev.kind}: {ev.title}"))
-    if not rows:
-        click.echo("No history yet: run `pledge-monitor check`.")
-        return
-    for at, line in sorted(rows, key=lambda r: r[0]):
-        click.echo(f"{at:%Y-%m-%d %H:%M:%S}  {line}")
 
 
 @click.command()
@@ -202,4 +176,4 @@ def upgrade(app: App) -> None:
     click.echo(f"{redact_db_url(app.url)}: at revision {current_revision(engine)}")
 
 
-COMMANDS: list[click.Command] = [validate, check, history, show, diff_command, db]
+COMMANDS: list[click.Command] = [validate, check, show, diff_command, db]

@@ -43,7 +43,7 @@ def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]
     lines = ["Pledges:"]
     pledges = [p for p in store.pledges() if p.active]
     sources = [s for s in store.sources() if s.active]
-    width = max((len(x.id) for x in [*pledges, *sources]), default=0)
+    width = max((len(i) for i in [*(p.id for p in pledges), *(s.id for s in sources)]), default=0)
     company = max((len(p.company) for p in pledges), default=0)
     for p in pledges:
         since = f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state != "unknown" else ""

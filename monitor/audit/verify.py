@@ -1,0 +1,185 @@
+"""Recompute the integrity chain and the stored content, and name the first thing that does not match.
+
+The ledger is walked in order: each entry must link to the one before it, hash to its own
+fields, name a record that still exists and whose content still hashes as recorded, and a
+snapshot's stored body and text must still decompress to the bytes their sha256 names. Records
+no entry names, and blobs no snapshot names, are checked after the walk. The first mismatch
+raises an IntegrityError saying what and where; nothing is repaired.
+
+What verify cannot see on its own: someone who rewrites the whole chain consistently, or cuts
+its tail. Publishing the chain head (``report`` prints it; ``verify --head HASH`` checks a
+published one is still in the chain) closes that gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.audit import chain
+from monitor.errors import IntegrityError
+from monitor.store.audit_queries import AuditStore, LedgerEntry
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a clean run covered."""
+
+    records: int
+    counts: dict[str, int]
+    blobs: int
+    head: LedgerEntry | None
+
+    def line(self) -> str:
+        parts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.counts.items())
+        head = f"chain head {self.head.hash} (seq {self.head.seq})" if self.head else "chain empty"
+        return f"verified {self.records} records ({parts}; {self.blobs} blobs); {head}"
+
+
+@dataclass
+class _Walk:
+    """Where the walk is: the entry before, the last id seen of each record type, blobs done."""
+
+    prev_seq: int = 0
+    prev_hash: str = chain.GENESIS
+    last_id: dict[str, int] = field(default_factory=dict)
+    blobs: set[str] = field(default_factory=set)
+    records: int = 0
+    head: LedgerEntry | None = None
+
+
+def verify(audit: AuditStore, *, published_head: str | None = None) -> Verified:
+    """Raise IntegrityError naming the first record that does not match; else say what was covered."""
+    walk = _Walk()
+    for batch in _batches(audit.ledger(), BATCH):
+        rows = _records_for(audit, batch)
+        for entry in batch:
+            _check_link(audit, walk, entry)
+            _check_record(audit, walk, entry, rows[entry.record_type].get(entry.record_id))
+            walk.prev_seq, walk.prev_hash, walk.head = entry.seq, entry.hash, entry
+            walk.records += 1
+    _check_unledgered(audit)
+    _check_other_blobs(audit, walk)
+    if published_head is not None:
+        _check_published(audit, published_head)
+    counts = audit.counts()
+    return Verified(walk.records, counts, len(walk.blobs), walk.head)
+
+
+def _batches(entries: Iterable[LedgerEntry], size: int) -> Iterator[list[LedgerEntry]]:
+    batch: list[LedgerEntry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _records_for(audit: AuditStore, batch: list[LedgerEntry]) -> dict[str, dict[int, Any]]:
+    rows: dict[str, dict[int, Any]] = {kind: {} for kind in chain.CONTENT}
+    for kind in chain.CONTENT:
+        ids = [e.record_id for e in batch if e.record_type == kind]
+        rows[kind] = audit.records(kind, ids)
+    return rows
+
+
+def _name(entry: LedgerEntry) -> str:
+    return f"ledger seq {entry.seq} ({entry.record_type} #{entry.record_id})"
+
+
+def _check_link(audit: AuditStore, walk: _Walk, entry: LedgerEntry) -> None:
+    """The entry follows the one before it, and its own hash covers its fields."""
+    if entry.record_type not in chain.CONTENT:
+        raise IntegrityError(
+            f"{_name(entry)}: unknown record type {entry.record_type!r}: the entry was edited"
+        )
+    if entry.prev_hash != walk.prev_hash:
+        raise IntegrityError(_broken_link(audit, walk, entry))
+    expected = chain.link(entry.prev_hash, entry.record_type, entry.record_id, entry.content_hash)
+    if entry.hash != expected:
+        raise IntegrityError(f"{_name(entry)}: the entry was edited: its hash does not match its fields")
+    last = walk.last_id.get(entry.record_type, 0)
+    if entry.record_id <= last:
+        raise IntegrityError(
+            f"{_name(entry)}: records reordered: {entry.record_type} #{entry.record_id} is chained "
+            f"after {entry.record_type} #{last}, but ids grow in the order records are made"
+        )
+    walk.last_id[entry.record_type] = entry.record_id
+
+
+def _broken_link(audit: AuditStore, walk: _Walk, entry: LedgerEntry) -> str:
+    """Say how the chain broke: entries deleted, reordered, or one before this edited."""
+    name = _name(entry)
+    where = audit.seq_of_hash(entry.prev_hash)
+    if where is not None and where > entry.seq:
+        return (
+            f"{name}: entries reordered: it links to seq {where}, which comes after it "
+            f"(expected a link to seq {walk.prev_seq})"
+        )
+    if entry.seq > walk.prev_seq + 1 and where is None:
+        missing = _seqs(walk.prev_seq + 1, entry.seq - 1)
+        return f"{name}: ledger {missing} missing: deleted (the chain jumps from seq {walk.prev_seq})"
+    if where is not None and where < walk.prev_seq:
+        return f"{name}: it links to seq {where}: the entries after seq {where} and before it were replaced"
+    return (
+        f"{name}: it does not link to seq {walk.prev_seq}: an entry before it was deleted, edited or "
+        f"moved (its prev_hash {entry.prev_hash[:12]}... is no entry's hash)"
+    )
+
+
+def _seqs(first: int, last: int) -> str:
+    return f"entry seq {first} is" if first == last else f"entries seq {first}..{last} are"
+
+
+def _check_record(audit: AuditStore, walk: _Walk, entry: LedgerEntry, row: Any) -> None:
+    """The record is there, its content hashes as recorded, and a snapshot's blobs are intact."""
+    record = f"{entry.record_type} #{entry.record_id} (ledger seq {entry.seq})"
+    if row is None:
+        raise IntegrityError(f"{record} is missing: its row was deleted")
+    if chain.content_hash(chain.CONTENT[entry.record_type](row)) != entry.content_hash:
+        raise IntegrityError(f"{record} was edited: its content no longer hashes to its ledger entry")
+    if entry.record_type == "snapshot":
+        for label, digest in (("body", row.body_hash), ("text", row.text_hash)):
+            problem = _blob(audit, walk, digest)
+            if problem:
+                raise IntegrityError(f"{record}: its stored {label} ({digest[:12]}...) {problem}")
+
+
+def _blob(audit: AuditStore, walk: _Walk, digest: str) -> str | None:
+    if digest in walk.blobs:
+        return None
+    problem = audit.blob_problem(digest)
+    if problem is None:
+        walk.blobs.add(digest)
+    return problem
+
+
+def _check_unledgered(audit: AuditStore) -> None:
+    found = audit.first_unledgered()
+    if found is not None:
+        kind, rid = found
+        raise IntegrityError(
+            f"{kind} #{rid} has no ledger entry: it was added outside pledge-monitor, "
+            "or its entry was deleted"
+        )
+
+
+def _check_other_blobs(audit: AuditStore, walk: _Walk) -> None:
+    for digest in audit.blob_hashes():
+        if digest not in walk.blobs:
+            problem = _blob(audit, walk, digest)
+            if problem:
+                raise IntegrityError(f"stored content {digest}: {problem}")
+
+
+def _check_published(audit: AuditStore, published: str) -> None:
+    if audit.seq_of_hash(published.strip().lower()) is None:
+        raise IntegrityError(
+            f"the published chain head {published} is not in the chain: "
+            "the history up to it was rewritten, or cut short"
+        )

@@ -1,0 +1,255 @@
+"""The auditor's commands: history, export, report, verify, evidence, prune."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from monitor.audit import export as exporter
+from monitor.audit import report as reporter
+from monitor.audit.evidence import gather, write_warc
+from monitor.audit.history import format_entry, summary
+from monitor.audit.prune import prune as prune_checks
+from monitor.audit.verify import verify as verify_chain
+from monitor.cli import App, parse_since, pass_app, utcnow
+from monitor.errors import MonitorError
+from monitor.store.audit_queries import AuditStore
+from monitor.watchlist import parse_duration
+
+
+def audit_store(app: App) -> AuditStore:
+    return AuditStore(app.store)
+
+
+@click.command()
+@click.argument("source_arg", metavar="[SOURCE_ID]", required=False)
+@click.option("--pledge", "pledge_id", help="The history of this pledge (its sources, its clauses).")
+@click.option("--source", "source_id", help="The history of this source.")
+@click.option("--since", help="Only since this date (2026-01-31) or this long ago (7d).")
+@click.option("-n", "--limit", type=int, default=None, help="Show only the last N lines of the timeline.")
+@pass_app
+def history(
+    app: App,
+    source_arg: str | None,
+    pledge_id: str | None,
+    source_id: str | None,
+    since: str | None,
+    limit: int | None,
+) -> None:
+    """A timeline of checks, changes and events, and what the record attests.
+
+    Consecutive checks that saw the same thing are one line; the summary says how often the
+    source was checked, between which dates, and what its pledge's clauses were meanwhile.
+
+    \b
+    Examples:
+      pledge-monitor history
+      pledge-monitor history --pledge amazon-rekognition-moratorium
+      pledge-monitor history --source amazon-moratorium-post --since 30d
+    \b
+      2026-03-01 12:00 .. 2026-09-14 06:00  amazon-post: new text stored as snapshot #1, then 411 more ...
+      2026-09-14 12:00                      change #3 amazon-post: +2 words, -1 word: removed "not" ...
+      pledge amazon-rekognition-moratorium: checked 412 times between 2026-03-01 and 2026-11-20;
+      clause intact on every check until 2026-09-14; weakened from 2026-09-14 (event #7)
+    """
+    if source_arg and source_id and source_arg != source_id:
+        raise click.UsageError("give the source once: as an argument or with --source")
+    source_id = source_id or source_arg
+    if pledge_id and source_id:
+        raise click.UsageError("give --pledge or --source, not both")
+    audit = audit_store(app)
+    start = parse_since(since)
+    scope = audit.scope(pledge_id=pledge_id, source_id=source_id)
+    found = audit.history(scope, start)
+    if not found.entries:
+        click.echo(
+            "No history yet: run `pledge-monitor check`." if start is None else "Nothing in that window."
+        )
+        return
+    entries = found.entries[-limit:] if limit else found.entries
+    for entry in entries:
+        click.echo(format_entry(entry))
+    click.echo("")
+    click.echo(f"{scope.label}: {summary(found)}")
+    if scope.kind == "all":
+        for pledge in app.store.pledges():
+            one = audit.history(audit.scope(pledge_id=pledge.id), start)
+            click.echo(f"pledge {pledge.id}: {summary(one)}")
+
+
+@click.command(name="export", epilog=exporter.help_text())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(exporter.FORMATS),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--what", type=click.Choice(exporter.WHATS), default="checks", show_default=True, help="Which records."
+)
+@click.option("--since", help="Only since this date (2026-01-31) or this long ago (7d); not for pledges.")
+@click.option(
+    "-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
+)
+@pass_app
+def export(app: App, fmt: str, what: str, since: str | None, out_path: Path | None) -> None:
+    """Export checks, changes, events or pledges as CSV, JSON or JSON Lines, streaming.
+
+    Columns are stable (new ones only ever added at the end). Times are ISO 8601 UTC
+    (2026-03-01T12:00:00Z); empty cells / null are missing values; lists and objects are
+    JSON text in CSV. In CSV, text starting with = + - @ gets a leading ' (no spreadsheet
+    formulas from monitored pages). The JSON format is one array.
+
+    \b
+    Examples:
+      pledge-monitor export --what checks --since 2026-01-01 --out checks.csv
+      pledge-monitor export --what events --format jsonl | jq .kind
+      pledge-monitor export --what changes --format json --out changes.json
+    """
+    audit = audit_store(app)
+    start = parse_since(since)
+    rows = {
+        "checks": lambda: audit.export_checks(start),
+        "changes": lambda: audit.export_changes(start),
+        "events": lambda: audit.export_events(start),
+        "pledges": audit.export_pledges,
+    }[what]()
+    with _output(out_path, newline="" if fmt == "csv" else None) as out:
+        n = exporter.write(rows, what, fmt, out)
+    if out_path is not None:
+        click.echo(f"wrote {n} {what} to {out_path}", err=True)
+
+
+@contextmanager
+def _output(path: Path | None, newline: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        handle = path.open("w", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {path}: {exc.strerror}") from exc
+    with handle:
+        yield handle
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write.",
+)
+@click.option("--base-url", help="Where the report will be published (for absolute links in feed.xml).")
+@pass_app
+def report(app: App, out_dir: Path, base_url: str | None) -> None:
+    """Write a static HTML report: pledges, timelines, diffs, snapshots, an Atom feed.
+
+    Open OUT/index.html from disk or publish the folder. Monitored content is shown as
+    text (escaped; no page script runs); no external assets, readable on a phone. The
+    index shows the chain head: publish it so others can check the record later with
+    `pledge-monitor verify --head HASH`.
+
+    \b
+    Example:
+      pledge-monitor report --out site/
+      wrote 57 pages to site/ (open site/index.html); chain head 3f2a... (seq 212)
+    """
+    built = reporter.build(audit_store(app), out_dir, now=utcnow(), base_url=base_url)
+    head = f"chain head {built.head.hash} (seq {built.head.seq})" if built.head else "chain empty"
+    click.echo(f"wrote {built.pages} pages to {out_dir} (open {out_dir / 'index.html'}); {head}")
+
+
+@click.command()
+@click.option(
+    "--head", "published_head", help="A chain head published earlier: check it is still in the chain."
+)
+@pass_app
+def verify(app: App, published_head: str | None) -> None:
+    """Recompute the integrity chain and every stored body; exit 1 at the first mismatch.
+
+    Names the first record that does not match: edited text or rows, deleted rows,
+    reordered entries, corrupt stored bodies.
+
+    \b
+    Examples:
+      pledge-monitor verify
+      verified 212 records (40 snapshots, 39 changes, 133 events; 80 blobs); chain head 3f2a... (seq 212)
+      pledge-monitor verify --head 3f2a...    # the hash published with an earlier report
+    """
+    result = verify_chain(audit_store(app), published_head=published_head)
+    click.echo(result.line())
+    if published_head:
+        click.echo(f"the published head {published_head} is in the chain")
+
+
+@click.command()
+@click.argument("change_id", type=int)
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .warc.gz file.",
+)
+@pass_app
+def evidence(app: App, change_id: int, out_path: Path) -> None:
+    """Write a change as a WARC file: both versions as fetched, and the hashes that tie them to the chain.
+
+    Per version a request and a response record (the body byte for byte as stored), and a
+    metadata record with check times, sha256 hashes and ledger entries. Opens in any WARC
+    tool (warcio, pywb, replayweb.page).
+
+    \b
+    Example:
+      pledge-monitor evidence 12 --out change-12.warc.gz
+    """
+    found = gather(audit_store(app), change_id)
+    try:
+        with out_path.open("wb") as out:
+            n = write_warc(found, out, filename=out_path.name)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {out_path}: {exc.strerror}") from exc
+    click.echo(
+        f"wrote {n} records to {out_path}: snapshots #{found.before.snapshot_id} and "
+        f"#{found.after.snapshot_id} of {found.source_id} as fetched, and the hashes"
+    )
+
+
+@click.command()
+@click.option(
+    "--checks-older-than", "older_than", required=True, help="Age of the checks to thin out (180d)."
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@pass_app
+def prune(app: App, older_than: str, dry_run: bool) -> None:
+    """Delete old check rows, keeping what the record attests.
+
+    Keeps every snapshot, change and event, every check they name, and the first and last
+    check of each run of checks that saw the same thing; the chain still verifies.
+
+    \b
+    Example:
+      pledge-monitor prune --checks-older-than 180d --dry-run
+    """
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--checks-older-than") from exc
+    result = prune_checks(audit_store(app), age, utcnow(), dry_run=dry_run)
+    for line in result.lines():
+        click.echo(line)
+
+
+COMMANDS: list[click.Command] = [history, export, report, verify, evidence, prune]

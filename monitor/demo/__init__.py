@@ -1,0 +1,1 @@
+"""``pledge-monitor demo``: the whole product, offline, on a timeline of real pledges."""

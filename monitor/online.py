@@ -1,0 +1,192 @@
+"""Try sources for real before trusting them: what ``try`` and ``validate --online`` find.
+
+A watchlist can be valid and still watch nothing: a selector that matches nothing, one that
+picks a cookie banner, a clause copied with a typo, a page whose text changes on every fetch
+(a rotating quote, a timestamp) and would "blink" a change at every check. Each source is
+fetched twice, as the check would, and nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from monitor import diff as differ
+from monitor.clauses import ClauseMatch, Outcome, find_clause
+from monitor.cycle import HostGate
+from monitor.errors import ExtractError, FeedError, FetchError
+from monitor.extract import extract
+from monitor.feeds import FeedItem, parse_feed, parse_listing
+from monitor.fetch import Fetched, Fetcher
+from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+
+SHORT_TEXT = 200  # characters: less is rarely a whole policy page; more likely a wrong element
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that would make the source's checks wrong or useless."""
+
+    kind: str  # fetch | selector | extract | feed | short | clause | unstable
+    message: str
+
+
+@dataclass(frozen=True)
+class ClauseFinding:
+    """One clause looked up in the text; ``pledge_id`` None for a clause given on the command line."""
+
+    pledge_id: str | None
+    match: ClauseMatch
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What fetching one source twice found."""
+
+    source: SourceSpec
+    fetched: Fetched | None = None
+    text: str | None = None
+    items: tuple[FeedItem, ...] = ()
+    clauses: tuple[ClauseFinding, ...] = ()
+    blink: differ.TextDiff | None = None  # how the second fetch's text differed from the first
+    problems: tuple[Problem, ...] = ()
+    second_fetch: bool = field(default=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def stable(self) -> bool:
+        return self.second_fetch and self.blink is None
+
+
+def try_source(
+    source: SourceSpec,
+    pledges: Sequence[PledgeSpec],
+    fetcher: Fetcher,
+    *,
+    extra_clauses: Sequence[str] = (),
+    pause: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Trial:
+    """Fetch, extract and look up every clause; fetch again after ``pause`` s to compare."""
+    try:
+        fetched = _fetch(source, fetcher)
+        text, items = read(source, fetched)
+    except FetchError as exc:
+        return Trial(source, problems=(Problem("fetch", str(exc)),))
+    except (ExtractError, FeedError) as exc:
+        return Trial(source, problems=(_reading_problem(exc),))
+    problems = _length_problems(source, text, items)
+    clauses = _findings(source, pledges, extra_clauses, text)
+    problems += [_clause_problem(f) for f in clauses if f.match.outcome is Outcome.NOT_FOUND]
+    sleep(pause)
+    blink, second = None, False
+    try:
+        again, _ = read(source, _fetch(source, fetcher))
+        second = True
+        if again != text:
+            blink = differ.compute(text, again)
+            problems.append(
+                Problem("unstable", f"the text changed between two fetches ({differ.summarize(blink)})")
+            )
+    except (FetchError, ExtractError, FeedError) as exc:
+        problems.append(Problem("fetch", f"the second fetch failed: {exc}"))
+    return Trial(source, fetched, text, items, tuple(clauses), blink, tuple(problems), second)
+
+
+def validate_online(
+    watchlist: Watchlist,
+    fetcher: Fetcher,
+    *,
+    workers: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Trial]:
+    """Try every source, a few at once but one at a time per host; results in watchlist order."""
+    delay = watchlist.defaults.per_host_delay.total_seconds()
+    gate = HostGate(limit=1, delay=delay)
+
+    def one(source: SourceSpec) -> Trial:
+        host = gate.enter(source.url)
+        try:
+            return try_source(source, watchlist.pledges_for(source.id), fetcher, pause=delay, sleep=sleep)
+        finally:
+            gate.leave(host)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="validate") as pool:
+        return list(pool.map(one, watchlist.sources))
+
+
+def read(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...]]:
+    """The text a check would store (for a feed or listing: one line per item) and the items."""
+    if source.kind == "feed":
+        items = parse_feed(fetched.body, url=fetched.final_url, content_type=fetched.header("Content-Type"))
+        return _item_lines(items), items
+    if source.kind == "listing":
+        assert source.item_select is not None  # the watchlist loader requires it
+        items = parse_listing(
+            fetched.body, url=fetched.final_url, item_select=source.item_select, charset=fetched.charset
+        )
+        return _item_lines(items), items
+    text = extract(
+        fetched.body,
+        content_type=fetched.content_type,
+        select=source.select,
+        remove=source.remove,
+        ignore=source.ignore,
+        links=source.links,
+        charset=fetched.charset,
+        url=fetched.final_url,
+    )
+    return text, ()
+
+
+def _fetch(source: SourceSpec, fetcher: Fetcher) -> Fetched:
+    return fetcher.fetch(source.url, timeout=source.timeout.total_seconds(), headers=dict(source.headers))
+
+
+def _item_lines(items: Sequence[FeedItem]) -> str:
+    return "\n".join(f"{item.title} <{item.link}>" if item.link else item.title for item in items)
+
+
+def _reading_problem(exc: ExtractError | FeedError) -> Problem:
+    message = str(exc)
+    return Problem("selector" if "matched nothing" in message else _kind_of(exc), message)
+
+
+def _kind_of(exc: ExtractError | FeedError) -> str:
+    return "feed" if isinstance(exc, FeedError) else "extract"
+
+
+def _length_problems(source: SourceSpec, text: str, items: Sequence[FeedItem]) -> list[Problem]:
+    if source.kind != "page":
+        return [] if items else [Problem("feed", f"the {source.kind} has no items")]
+    if len(text) < SHORT_TEXT:
+        what = f"selector {source.select!r}" if source.select else "the page"
+        return [
+            Problem(
+                "short",
+                f"the text is only {len(text)} characters (under {SHORT_TEXT}): "
+                f"does {what} pick the policy text, or a banner or an empty shell filled by JavaScript?",
+            )
+        ]
+    return []
+
+
+def _findings(
+    source: SourceSpec, pledges: Sequence[PledgeSpec], extra: Sequence[str], text: str
+) -> list[ClauseFinding]:
+    """Clauses are only matched on pages: a check never looks for them in a feed."""
+    if source.kind != "page":
+        return []
+    wanted: list[tuple[str | None, str]] = [(p.id, c) for p in pledges for c in p.clauses]
+    wanted += [(None, c) for c in extra]
+    return [ClauseFinding(pledge_id, find_clause(clause, text)) for pledge_id, clause in wanted]
+
+
+def _clause_problem(finding: ClauseFinding) -> Problem:
+    owner = f" of pledge {finding.pledge_id}" if finding.pledge_id else ""
+    return Problem("clause", f'clause{owner} not found on the page: "{finding.match.clause}"')
