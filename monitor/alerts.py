@@ -591,11 +591,17 @@ class _Run:
 
     def record(self, message: Message, items: list[outbox.OutboxItem], results: list[TargetResult]) -> None:
         ids = [i.alert_id for i in items]
+        fields = {"event": items[0].event.id, "route": items[0].route}
         failures = [r for r in results if not r.ok]
         if not failures:
             outbox.mark_sent(self.engine, ids, self.at())
             self.summary.sent += len(ids)
-            log.info("alert %s sent to %s", message.key, ", ".join(r.target for r in results))
+            log.info(
+                "alert %s sent to %s",
+                message.key,
+                ", ".join(r.target for r in results),
+                extra={**fields, "result": "sent"},
+            )
             return
         progress = outbox.Progress(
             items[0].progress.done | {r.index for r in results if r.ok},
@@ -606,13 +612,23 @@ class _Run:
             outbox.mark_failed(self.engine, ids, worker=self.worker, progress=progress)
             self.summary.failed += len(ids)
             log.warning(
-                "alert %s failed for good after %d attempts: %s", message.key, attempts, progress.error
+                "alert %s failed for good after %d attempts: %s",
+                message.key,
+                attempts,
+                progress.error,
+                extra={**fields, "result": "failed"},
             )
         else:
             next_at = self.at() + backoff(attempts, self.rng)
             outbox.mark_retry(self.engine, ids, worker=self.worker, next_at=next_at, progress=progress)
             self.summary.retrying += len(ids)
-            log.warning("alert %s not delivered (attempt %d): %s", message.key, attempts, progress.error)
+            log.warning(
+                "alert %s not delivered (attempt %d): %s",
+                message.key,
+                attempts,
+                progress.error,
+                extra={**fields, "result": "retry"},
+            )
         self.summary.errors.append(progress.error or "")
 
     def fail(self, items: list[outbox.OutboxItem], error: str) -> None:

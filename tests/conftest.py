@@ -27,8 +27,24 @@ def write_watchlist(tmp_path: Path) -> WriteWatchlist:
     return write
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``BOTH_BACKENDS = True`` runs its ``store`` tests on SQLite and PostgreSQL."""
+    if "store" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
+        backends = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+        metafunc.parametrize("store", backends, indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        from tests.pg import fresh_database
+
+        with fresh_database() as url:
+            engine = open_engine(url)
+            yield Store(engine)
+            engine.dispose()
+        return
     engine = open_engine(f"sqlite:///{tmp_path / 'pledge-monitor.db'}")
     yield Store(engine)
     engine.dispose()

@@ -21,6 +21,8 @@ from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
 from tests.site import Site, policy_page, serve
 
+BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
+
 ARTICLE = """<h1>Our facial recognition commitments</h1>
 <p>We will not sell facial recognition technology to police departments in the United States
 until there is a national law in place.</p>
@@ -192,9 +194,13 @@ def test_a_failed_fetch_is_logged_and_is_no_change(
 
 
 def test_storage_per_check_stays_small(
-    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher, tmp_path: Path
+    site: Site, write_watchlist: WriteWatchlist, fetcher: Fetcher, tmp_path: Path
 ) -> None:
     """An unchanged check costs a small row; a one-sentence change on a 50 KB page under 5 KB."""
+    from monitor.store.db import open_engine
+
+    db = tmp_path / "pledge-monitor.db"
+    store = Store(open_engine(f"sqlite:///{db}"))
     rng = random.Random(7)
     words = ["pledge", "police", "technology", "commitment", "review", "principles", "customers", "law"]
     paragraphs = [
@@ -206,7 +212,6 @@ def test_storage_per_check_stays_small(
     wl = watchlist_for(write_watchlist, site)
     clock = Clock()
     cycle(store, wl, fetcher, clock)
-    db = tmp_path / "pledge-monitor.db"
 
     def size() -> int:
         with store.engine.connect() as c:

@@ -21,6 +21,8 @@ from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
 from tests.site import Site, policy_page, serve
 
+BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
+
 CLAUSE = "we will not sell facial recognition technology to police departments in the United States"
 
 BASE = """<h1>Facial recognition: our commitments</h1>

@@ -20,6 +20,8 @@ from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
 from tests.site import Site, serve
 
+BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
+
 
 def rss(*items: tuple[str, str, str]) -> str:
     entries = "".join(

@@ -9,6 +9,8 @@ from monitor.sweep import deadline_events, run_sweep
 from monitor.watchlist import Watchlist, parse_watchlist
 from tests.conftest import WriteWatchlist
 
+BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
+
 YAML = """
 defaults:
   expiry_reminders: [30, 7]

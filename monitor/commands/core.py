@@ -12,6 +12,7 @@ from monitor.cli import App, is_tty, pass_app, utcnow
 from monitor.cycle import CycleSummary, run_cycle
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
+from monitor.lock import database_lock
 from monitor.watchlist import load_watchlist, missing_env_vars
 
 
@@ -62,6 +63,17 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
       pledge-monitor check --source ibm-letter --source amazon-moratorium-post
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
+    lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
+    if lock is not None:
+        lock.acquire()
+    try:
+        _check(app, source_ids, check_all)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     watchlist, store = app.watchlist, app.store
     now = utcnow()
     store.sync(watchlist, now)

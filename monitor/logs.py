@@ -1,0 +1,137 @@
+"""Logging for the daemon: readable lines by default, JSON lines for log collectors; never a secret.
+
+Structured values travel as ``extra=`` fields (``source``, ``pledge``, ``outcome``, ``status``,
+``ms``, ``event``, ``route``, ...): the text format shows the message only, the JSON format adds
+every field. A filter on the handler scrubs secrets from every record of every logger, apprise's
+and urllib3's included: the values of the ``${VAR}`` the routes use, database passwords, and any
+``user:password@`` in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from monitor.watchlist import Watchlist, referenced_env_vars
+
+FORMATS = ("text", "json")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@")
+_QUIET = {name: logging.WARNING for name in ("apscheduler", "urllib3", "apprise", "alembic")}
+_EXPECTED = ("maximum number of running instances reached",)  # a long cycle makes a tick wait
+_HANDLER_NAME = "pledge-monitor"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces known secret values, and passwords in URLs, by ``***`` in message and fields."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Swap the secret values (on reload: routes may use other variables now)."""
+        kept = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+        with self._lock:
+            self._secrets = tuple(kept)
+
+    def scrub(self, text: str) -> str:
+        text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(phrase in str(record.msg) for phrase in _EXPECTED):
+            return False
+        record.msg, record.args = self.scrub(_message(record)), None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, self.scrub(value))
+        return True
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):
+        return str(record.msg)
+
+
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``extra=`` values of a record."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update(fields(record))
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-03-01 12:00:00 INFO    check ibm-letter: unchanged (HTTP 200, 35 ms)``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+def setup(
+    fmt: str = "text", *, level: int = logging.INFO, stream: TextIO | None = None, secrets: Iterable[str] = ()
+) -> SecretFilter:
+    """Send every logger's records to ``stream`` (stderr) in ``fmt``; return the secret filter."""
+    if fmt not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    secret_filter = SecretFilter(secrets)
+    handler.addFilter(secret_filter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name, quiet in _QUIET.items():
+        logging.getLogger(name).setLevel(max(quiet, level))
+    return secret_filter
+
+
+def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
+    """The values of every environment variable a route URL refers to."""
+    names = {name for route in watchlist.routes for url in route.urls for name in referenced_env_vars(url)}
+    return {env[name] for name in names if env.get(name)}
+
+
+def database_secrets(url: str) -> set[str]:
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return set()
+    return {str(password)} if password else set()
