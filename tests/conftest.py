@@ -40,7 +40,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if getattr(request, "param", "sqlite") == "postgresql":
         from tests.pg import fresh_database
 
-        with fresh_database() as url:
+        with fresh_database(migrated=True) as url:
             engine = open_engine(url)
             yield Store(engine)
             engine.dispose()
