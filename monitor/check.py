@@ -98,48 +98,24 @@ def run_check(
     """Fetch, and only when the bytes changed: extract, diff and assess the clauses."""
     started = time.perf_counter()
     try:
-        fetched = fetcher.fetch(
-            source.url,
-            timeout=source.timeout.total_seconds(),
-            headers=dict(source.headers),
-            validators=Validators(state.etag, state.last_modified) if state.body_hash else None,
-        )
+        fetched = fetch_source(source, fetcher, state)
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc, status=exc.status)
-    base = _base(fetched, source, now, started)
+    base = result_of(fetched, source, now, started)
     if fetched.not_modified or (fetched.body and sha256(fetched.body) == state.body_hash):
         outcome = "not_modified" if fetched.not_modified else "unchanged"
         transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
     body_hash = sha256(fetched.body)
     try:
-        text = extract(
-            fetched.body,
-            content_type=fetched.content_type,
-            select=source.select,
-            remove=source.remove,
-            ignore=source.ignore,
-            links=source.links,
-            charset=fetched.charset,
-            url=fetched.final_url,
-        )
+        text = source_text(source, fetched)
     except ExtractError as exc:
         return _failed(source, pledges, state, now, started, exc, status=fetched.status, fetched=fetched)
     text_hash = sha256(text.encode())
     if text_hash == state.text_hash and state.rules == source.rules_fingerprint():
         transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
-    snapshot = NewSnapshot(
-        body=fetched.body,
-        body_hash=body_hash,
-        text=text,
-        text_hash=text_hash,
-        headers=dict(fetched.headers),
-        request_headers=dict(fetched.request_headers),
-        url=fetched.final_url,
-        status=fetched.status,
-        rules=source.rules_fingerprint(),
-    )
+    snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
     outcome, change = _compare(source, state, text, load_text)
     matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
     transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
@@ -182,7 +158,48 @@ def _with_source_changed(
     return replace(transition, events=(*transition.events, event))
 
 
-def _base(fetched: Fetched, source: SourceSpec, now: datetime, started: float) -> CheckResult:
+def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None = None) -> Fetched:
+    """One GET of a source with its headers; conditional when we hold its last body."""
+    conditional = state is not None and state.body_hash is not None
+    return fetcher.fetch(
+        source.url,
+        timeout=source.timeout.total_seconds(),
+        headers=dict(source.headers),
+        validators=Validators(state.etag, state.last_modified) if state and conditional else None,
+    )
+
+
+def source_text(source: SourceSpec, fetched: Fetched) -> str:
+    """The text of a fetched page as the source's rules read it."""
+    return extract(
+        fetched.body,
+        content_type=fetched.content_type,
+        select=source.select,
+        remove=source.remove,
+        ignore=source.ignore,
+        links=source.links,
+        charset=fetched.charset,
+        url=fetched.final_url,
+    )
+
+
+def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
+    """A fetched body and its text, as the store keeps them."""
+    return NewSnapshot(
+        body=fetched.body,
+        body_hash=sha256(fetched.body),
+        text=text,
+        text_hash=sha256(text.encode()),
+        headers=dict(fetched.headers),
+        request_headers=dict(fetched.request_headers),
+        url=fetched.final_url,
+        status=fetched.status,
+        rules=rules,
+    )
+
+
+def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: float) -> CheckResult:
+    """The parts of a check's result that every good fetch has; the outcome is filled in later."""
     return CheckResult(
         source_id=source.id,
         at=now,

@@ -14,12 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from monitor import diff as differ
+from monitor.check import fetch_source, source_text
 from monitor.clauses import ClauseMatch, Outcome, find_clause
 from monitor.cycle import HostGate
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.extract import extract
-from monitor.feeds import FeedItem, parse_feed, parse_listing
+from monitor.feeds import FeedItem
 from monitor.fetch import Fetched, Fetcher
+from monitor.statements import items_text, read_items
 from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
 
 SHORT_TEXT = 200  # characters: less is rarely a whole policy page; more likely a wrong element
@@ -74,7 +75,7 @@ def try_source(
 ) -> Trial:
     """Fetch, extract and look up every clause; fetch again after ``pause`` s to compare."""
     try:
-        fetched = _fetch(source, fetcher)
+        fetched = fetch_source(source, fetcher)
         text, items = read(source, fetched)
     except FetchError as exc:
         return Trial(source, problems=(Problem("fetch", str(exc)),))
@@ -86,7 +87,7 @@ def try_source(
     sleep(pause)
     blink, second = None, False
     try:
-        again, _ = read(source, _fetch(source, fetcher))
+        again, _ = read(source, fetch_source(source, fetcher))
         second = True
         if again != text:
             blink = differ.compute(text, again)
@@ -122,34 +123,10 @@ def validate_online(
 
 def read(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...]]:
     """The text a check would store (for a feed or listing: one line per item) and the items."""
-    if source.kind == "feed":
-        items = parse_feed(fetched.body, url=fetched.final_url, content_type=fetched.header("Content-Type"))
-        return _item_lines(items), items
-    if source.kind == "listing":
-        assert source.item_select is not None  # the watchlist loader requires it
-        items = parse_listing(
-            fetched.body, url=fetched.final_url, item_select=source.item_select, charset=fetched.charset
-        )
-        return _item_lines(items), items
-    text = extract(
-        fetched.body,
-        content_type=fetched.content_type,
-        select=source.select,
-        remove=source.remove,
-        ignore=source.ignore,
-        links=source.links,
-        charset=fetched.charset,
-        url=fetched.final_url,
-    )
-    return text, ()
-
-
-def _fetch(source: SourceSpec, fetcher: Fetcher) -> Fetched:
-    return fetcher.fetch(source.url, timeout=source.timeout.total_seconds(), headers=dict(source.headers))
-
-
-def _item_lines(items: Sequence[FeedItem]) -> str:
-    return "\n".join(f"{item.title} <{item.link}>" if item.link else item.title for item in items)
+    if source.kind in ("feed", "listing"):
+        items = read_items(source, fetched)
+        return items_text(items), items
+    return source_text(source, fetched), ()
 
 
 def _reading_problem(exc: ExtractError | FeedError) -> Problem:

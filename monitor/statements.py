@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
-from monitor.check import CheckResult, NewSnapshot, SourceState, sha256
+from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, result_of, sha256, snapshot_of
 from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.events import default_severity
 from monitor.extract import extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
-from monitor.fetch import Fetched, Fetcher, Validators
+from monitor.fetch import Fetched, Fetcher
 from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
 from monitor.lifecycle import EventDraft, Health, Transition, assess_source
 from monitor.watchlist import PledgeSpec, SourceSpec
@@ -85,24 +85,10 @@ def run_feed_check(
     """Fetch the feed; on new bytes, read its items and look at the new ones."""
     started = time.perf_counter()
     try:
-        fetched = fetcher.fetch(
-            source.url,
-            timeout=source.timeout.total_seconds(),
-            headers=dict(source.headers),
-            validators=Validators(state.etag, state.last_modified) if state.body_hash else None,
-        )
+        fetched = fetch_source(source, fetcher, state)
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc)
-    base = CheckResult(
-        source_id=source.id,
-        at=now,
-        ms=0,
-        outcome="",
-        status=fetched.status,
-        final_url=fetched.final_url if fetched.final_url != source.url else None,
-        redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),
-        validators=fetched.validators,
-    )
+    base = result_of(fetched, source, now, started)
     if fetched.not_modified or sha256(fetched.body) == state.body_hash:
         outcome = "not_modified" if fetched.not_modified else "unchanged"
         return replace(
@@ -127,19 +113,9 @@ def run_feed_check(
     transition = _ok(source, state, fresh=bool(fresh) and not first)
     transition = replace(transition, events=(*transition.events, *events))
     text_hash = sha256(text.encode())
-    snapshot = None
-    if text_hash != state.text_hash:
-        snapshot = NewSnapshot(
-            body=fetched.body,
-            body_hash=sha256(fetched.body),
-            text=text,
-            text_hash=text_hash,
-            headers=dict(fetched.headers),
-            request_headers=dict(fetched.request_headers),
-            url=fetched.final_url,
-            status=fetched.status,
-            rules=source.rules_fingerprint(),
-        )
+    snapshot = (
+        snapshot_of(fetched, text, source.rules_fingerprint()) if text_hash != state.text_hash else None
+    )
     outcome = "baseline" if first else ("changed" if snapshot and state.text_hash else "same_text")
     return replace(
         base,
@@ -196,18 +172,8 @@ def _fetch_page(
         )
     except (FetchError, ExtractError) as exc:
         return None, "", str(exc)
-    page = NewSnapshot(
-        body=fetched.body,
-        body_hash=sha256(fetched.body),
-        text=text,
-        text_hash=sha256(text.encode()),
-        headers=dict(fetched.headers),
-        request_headers=dict(fetched.request_headers),
-        url=fetched.final_url,
-        status=fetched.status,
-        rules=item_spec(source, item_source_id(source.id, item.key), item.link).rules_fingerprint(),
-    )
-    return page, text, None
+    rules = item_spec(source, item_source_id(source.id, item.key), item.link).rules_fingerprint()
+    return snapshot_of(fetched, text, rules), text, None
 
 
 def item_spec(feed: SourceSpec, source_id: str, url: str) -> SourceSpec:
