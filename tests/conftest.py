@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
+from monitor.fetch import Fetcher
 from monitor.store.db import open_engine
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist, load_watchlist
+from tests.site import Site, serve
 
 WriteWatchlist = Callable[[str], Watchlist]
 
@@ -25,6 +28,18 @@ def write_watchlist(tmp_path: Path) -> WriteWatchlist:
         return load_watchlist(path)
 
     return write
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    """A local web site on pytest-httpserver whose pages the test sets and changes."""
+    return serve(httpserver)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
+        yield f
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

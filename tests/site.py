@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -55,6 +56,19 @@ def serve(server: HTTPServer) -> Site:
     site = Site(server)
     server.expect_request(re.compile(".*")).respond_with_handler(site.handle)
     return site
+
+
+class Clock:
+    """A clock the tests move by hand: checks, sweeps and deliveries read it instead of the time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
 
 
 def policy_page(

@@ -6,23 +6,16 @@ import re
 import textwrap
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
 
 from monitor.cli import main
-from tests.site import Site, policy_page, serve
+from tests.site import Site, policy_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
 ARTICLE = """<h1>Our commitments</h1>
 <p>IBM no longer offers general purpose IBM facial recognition or analysis software.</p>
 <p>We review every request against our principles.</p>"""
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
 
 
 def write(tmp_path: Path, site: Site) -> Path:

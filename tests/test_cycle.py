@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
 from monitor import diff as differ
@@ -19,7 +15,7 @@ from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
-from tests.site import Site, policy_page, serve
+from tests.site import Clock, Site, policy_page
 
 BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
 
@@ -27,17 +23,6 @@ ARTICLE = """<h1>Our facial recognition commitments</h1>
 <p>We will not sell facial recognition technology to police departments in the United States
 until there is a national law in place.</p>
 <p>We review every request against our principles.</p>"""
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
-        yield f
 
 
 def watchlist_for(write: WriteWatchlist, site: Site, *, etag_path: str = "/policy") -> Watchlist:
@@ -60,17 +45,6 @@ def watchlist_for(write: WriteWatchlist, site: Site, *, etag_path: str = "/polic
               - "We will not sell facial recognition technology to police departments in the United States"
         """
     )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 def cycle(store: Store, wl: Watchlist, fetcher: Fetcher, clock: Clock) -> None:

@@ -8,18 +8,16 @@ of the two pages would say.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from monitor.cycle import run_cycle
 from monitor.fetch import Fetcher
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
-from tests.site import Site, policy_page, serve
+from tests.site import Clock, Site, policy_page
 
 BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
 
@@ -123,28 +121,6 @@ NOISE_CASES = [
     ("non-breaking spaces", policy_page(BASE.replace("national law", "national&nbsp;law"))),
     ("script and build hash", policy_page(BASE).replace("window.__BUILD__", "window.__BUILD2__")),
 ]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
-        yield f
 
 
 def watchlist(write: WriteWatchlist, site: Site, *, routes: str = "") -> Watchlist:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
 from benchmarks import detection
@@ -29,7 +28,7 @@ from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
-from tests.site import Site, serve
+from tests.site import Site
 
 URL = "https://acme.example/policy/privacy"
 PLEDGE = "We will not sell your personal data."
@@ -333,17 +332,6 @@ def test_whitespace_a_reader_sees_is_kept(before: str, after: str) -> None:
 
 
 # --- through the real check path ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
-        yield f
 
 
 class Checker:

@@ -26,12 +26,6 @@ ARTICLE = f"""<h1>Our facial recognition commitments</h1>
 requests we declined each year in our transparency report.</p>"""
 
 
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
-        yield f
-
-
 def page_watchlist(sources: str, pledges: str = "") -> str:
     return f"""
         defaults:

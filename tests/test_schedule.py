@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -25,14 +24,9 @@ from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
-from tests.site import Site, policy_page, serve
+from tests.site import Site, policy_page
 
 CLAUSE = "We will not sell facial recognition technology to police departments in the United States"
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
 
 
 def watchlist_text(site: Site, ids: list[str], *, routes: str = "", extra: str = "") -> str:

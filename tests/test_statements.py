@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
-from pytest_httpserver import HTTPServer
 
 from monitor.cycle import run_cycle
 from monitor.fetch import Fetcher
@@ -18,7 +14,7 @@ from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
-from tests.site import Site, serve
+from tests.site import Clock, Site
 
 BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
 
@@ -42,6 +38,8 @@ OLD = [
 MATCHING = ("Update on facial-recognition sales to police", "/news/update", "An update for customers.")
 UNRELATED = ("New data centre in Ohio", "/news/ohio", "We open a region.")
 
+PUBLISHED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the day the feed's items are dated
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
@@ -55,25 +53,6 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
 ]>
 <rss version="2.0"><channel><title>&lol9;</title></channel></rss>"""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
-
-
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(user_agent="pledge-monitor-test", retries=0) as f:
-        yield f
 
 
 def put_feed(site: Site, *items: tuple[str, str, str]) -> None:
@@ -135,7 +114,7 @@ def test_first_run_is_a_baseline_without_alerts(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     assert store.events() == []
     with store.session() as s:
@@ -149,7 +128,7 @@ def test_a_new_matching_item_raises_one_statement_with_the_excerpt(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     put_feed(site, MATCHING, *OLD)
     check(store, wl, fetcher, clock)
@@ -177,7 +156,7 @@ def test_a_non_matching_item_is_stored_without_alert(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     put_feed(site, UNRELATED, *OLD)
     check(store, wl, fetcher, clock)
@@ -192,7 +171,7 @@ def test_reordered_and_resent_items_raise_nothing(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     put_feed(site, MATCHING, *OLD)
     check(store, wl, fetcher, clock)
@@ -206,7 +185,7 @@ def test_billion_laughs_is_rejected_fast_as_a_failed_check(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     site.put("/feed.xml", BILLION_LAUGHS, content_type="application/rss+xml")
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     started = time.perf_counter()
     check(store, wl, fetcher, clock)
     assert time.perf_counter() - started < 2
@@ -220,7 +199,7 @@ def test_feed_errors_are_source_failures_never_lapses(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     site.put("/feed.xml", "<html><body>Our newsroom moved</body></html>", content_type="text/html")
     check(store, wl, fetcher, clock)
@@ -241,7 +220,7 @@ def test_a_feed_that_stops_updating_is_reported_by_the_sweep(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)  # items published 2026-03-02
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     for day in ("2026-03-20", "2026-04-05", "2026-04-06"):  # checked fine every day, nothing new
         clock.now = datetime.fromisoformat(day).replace(tzinfo=UTC)
@@ -266,7 +245,10 @@ def test_a_listing_page_with_new_links_behaves_like_a_feed(
         return f"<html><body><nav><a href='/about'>About</a></nav><ul class='news'>{lis}</ul></body></html>"
 
     site.put("/news", listing(*OLD))
-    wl, clock = watchlist(write_watchlist, site, kind="listing"), Clock()
+    wl, clock = (
+        watchlist(write_watchlist, site, kind="listing"),
+        Clock(PUBLISHED),
+    )
     check(store, wl, fetcher, clock)
     assert store.events() == []
     site.put("/news", listing(MATCHING, *OLD))
@@ -283,7 +265,7 @@ def test_a_matching_item_page_is_rechecked_like_a_page(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     put_feed(site, *OLD)
-    wl, clock = watchlist(write_watchlist, site), Clock()
+    wl, clock = watchlist(write_watchlist, site), Clock(PUBLISHED)
     check(store, wl, fetcher, clock)
     put_feed(site, MATCHING, *OLD)
     check(store, wl, fetcher, clock)

@@ -11,7 +11,7 @@ from werkzeug import Request, Response
 
 from monitor.cli import main
 from tests.conftest import WriteWatchlist
-from tests.site import Site, policy_page, serve
+from tests.site import Site, policy_page
 
 CLAUSE = "We will not sell facial recognition technology to police departments in the United States"
 ARTICLE = f"""<h1>Our facial recognition commitments</h1>
@@ -19,11 +19,6 @@ ARTICLE = f"""<h1>Our facial recognition commitments</h1>
 <p>{CLAUSE} until there is a national law in place, grounded in human rights.</p>
 <p>We review every request for our face services against our principles, and we publish how many
 requests we declined each year in our transparency report.</p>"""
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return serve(httpserver)
 
 
 @pytest.fixture
