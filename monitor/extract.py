@@ -244,7 +244,7 @@ _NESTING_CHECK_ABOVE = 20_000  # tags; below this even the worst case parses in 
 _NESTING_BUDGET = 100_000_000  # stack steps, about 0.2 s of lexbor time
 
 
-def _check_nesting(body: bytes, where: str) -> None:
+def check_nesting(body: bytes, where: str) -> None:
     """Refuse markup whose nesting would make the parser crawl (hostile or broken pages)."""
     if body.count(b"<") <= _NESTING_CHECK_ABOVE:
         return
@@ -271,7 +271,7 @@ def _extract_html(
     url: str | None,
     where: str,
 ) -> str:
-    _check_nesting(body, where)
+    check_nesting(body, where)
     tree = LexborHTMLParser(decode_html(body, charset).replace("\x00", ""))
     roots = _css(tree, select, where) if select else [n for n in (tree.body or tree.root,) if n is not None]
     if select and not roots:
