@@ -36,9 +36,10 @@ from sqlalchemy import Engine
 
 from monitor.errors import AlertError
 from monitor.events import Severity
+from monitor.secrets import redact_url, referenced_env_vars, resolve_url
 from monitor.store import outbox
 from monitor.store.models import Event
-from monitor.watchlist import RouteSpec, Watchlist, redact_url, referenced_env_vars, resolve_url
+from monitor.watchlist import RouteSpec, Watchlist
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from monitor.watchlist import Watchlist, referenced_env_vars
+from monitor.secrets import referenced_env_vars
+from monitor.watchlist import Watchlist
 
 FORMATS = ("text", "json")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}

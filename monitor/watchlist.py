@@ -1,4 +1,4 @@
-"""Strict loading of watchlist.yaml into frozen typed models, and ``${ENV}`` secrets for routes.
+"""Strict loading of watchlist.yaml into frozen typed models.
 
 Strict because a maintainer's typo must surface before monitoring starts, as one line per problem
 (``file:line: key: what was expected``), never as a silently ignored key or a pledge never checked.
@@ -17,15 +17,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Literal, TypeVar
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from monitor.errors import AlertError, NotFoundError, WatchlistError, WatchlistIssue
+from monitor.errors import NotFoundError, WatchlistError, WatchlistIssue
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
+from monitor.secrets import ENV_REF, SCHEME, has_literal_secret, redact_url, referenced_env_vars
 
 KeyPath = tuple[str | int, ...]
 
@@ -37,13 +38,6 @@ _DURATION_HINT = "expected a duration like 30m, 6h or 1d"
 _SIZE = re.compile(r"(\d+)\s*([kmg]i?b|b)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-_HOST = re.compile(
-    r"localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]"
-    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_SECRET_QUERY_KEYS = {"pass", "password", "pwd", "secret", "token", "key", "apikey"}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -174,14 +168,14 @@ def _reminders(value: object) -> object:
 def _route_url(value: str) -> str:
     """Keep the template as written; refuse secrets written out in it."""
     scheme, sep, _ = value.partition("://")
-    whole_url_from_env = _ENV_REF.match(value) is not None  # "${SLACK_WEBHOOK_URL}"
-    if not whole_url_from_env and (not sep or not _SCHEME.fullmatch(scheme)):
+    whole_url_from_env = ENV_REF.match(value) is not None  # "${SLACK_WEBHOOK_URL}"
+    if not whole_url_from_env and (not sep or not SCHEME.fullmatch(scheme)):
         raise _fail("expected an apprise URL like 'slack://...' or 'mailtos://...' (value not shown)")
-    if "${" in _ENV_REF.sub("", value):
+    if "${" in ENV_REF.sub("", value):
         raise _fail(
             f"malformed ${{...}} reference in {redact_url(value)}; write secrets as ${{ENV_VAR}} references"
         )
-    if _has_literal_secret(value):
+    if has_literal_secret(value):
         raise _fail(f"{redact_url(value)} holds a literal password; write secrets as ${{ENV_VAR}} references")
     return value
 
@@ -352,45 +346,6 @@ def _did_you_mean(wanted: str, choices: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- secrets
 
 
-def referenced_env_vars(template: str) -> set[str]:
-    return set(_ENV_REF.findall(template))
-
-
-def resolve_url(template: str, env: Mapping[str, str]) -> str:
-    """Fill in ``${VAR}`` references at send time; values in the userinfo are percent-encoded."""
-    missing = sorted(name for name in referenced_env_vars(template) if not env.get(name))
-    if missing:
-        raise AlertError(
-            f"environment variable {', '.join(missing)} is not set (needed by {redact_url(template)})"
-        )
-    userinfo_end = _authority(template)[1]
-
-    def fill(match: re.Match[str]) -> str:
-        value = env[match.group(1)]
-        return quote(value, safe="") if match.start() < userinfo_end else value
-
-    return _ENV_REF.sub(fill, template)
-
-
-def redact_url(url_or_template: str) -> str:
-    """Scheme and host only (``mailtos://smtp.example.org/***``): safe to log, whatever the URL holds."""
-    scheme, sep, rest = url_or_template.partition("://")
-    if not sep or not _SCHEME.fullmatch(scheme):
-        return "***"
-    if not rest:
-        return f"{scheme}://"
-    authority = _authority(url_or_template)[0]
-    host_port = authority.rpartition("@")[2]
-    if host_port.startswith("["):
-        host, _, port = host_port.partition("]")
-        host, port = host + "]", port.removeprefix(":")
-    else:
-        host, _, port = host_port.partition(":")
-    if not _HOST.fullmatch(host) or (port and not port.isdigit()):
-        return f"{scheme}://***"
-    return f"{scheme}://{host}{':' + port if port else ''}/***"
-
-
 def missing_env_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple[str, str]]:
     """(route name, variable) pairs that would stop an alert from being sent."""
     return [
@@ -399,33 +354,6 @@ def missing_env_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple
         for name in sorted(set().union(*(referenced_env_vars(u) for u in route.urls)))
         if not env.get(name)
     ]
-
-
-def _authority(url: str) -> tuple[str, int]:
-    """The ``user:pass@host:port`` part and the index in ``url`` where its userinfo ends."""
-    if "://" not in url:
-        return "", -1
-    start = url.find("://") + 3
-    end = len(url)
-    for stop in "/?#":
-        found = url.find(stop, start)
-        end = found if found != -1 and found < end else end
-    authority = url[start:end]
-    at = authority.rfind("@")
-    return authority, (start + at if at != -1 else -1)
-
-
-def _has_literal_secret(template: str) -> bool:
-    authority = _authority(template)[0]
-    userinfo = authority.rpartition("@")[0]
-    password = userinfo.partition(":")[2]
-    if password and not _ENV_REF.fullmatch(password):
-        return True
-    query = template.partition("?")[2].partition("#")[0]
-    return any(
-        key.lower() in _SECRET_QUERY_KEYS and value and not _ENV_REF.fullmatch(value)
-        for key, value in parse_qsl(query, keep_blank_values=True)
-    )
 
 
 # --------------------------------------------------------------------------- loading
