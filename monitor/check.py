@@ -56,6 +56,7 @@ class NewSnapshot:
     url: str
     status: int
     rules: str
+    base_text: str | None = None  # the previous text, already loaded for the diff: the delta base
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def run_check(
         transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
-    outcome, change = _compare(source, state, text, load_text)
+    outcome, change, base_text = _compare(source, state, text, load_text)
+    snapshot = replace(snapshot, base_text=base_text)
     matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
     transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
     if outcome == "changed" and change is not None:
@@ -214,13 +216,14 @@ def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: floa
 
 def _compare(
     source: SourceSpec, state: SourceState, text: str, load_text: Callable[[str], str]
-) -> tuple[str, differ.TextDiff | None]:
+) -> tuple[str, differ.TextDiff | None, str | None]:
     """A Change only between texts extracted with the same rules; new rules start a new baseline."""
     if state.text_hash is None:
-        return "baseline", None
+        return "baseline", None, None
     if state.rules != source.rules_fingerprint():
-        return "rebaseline", None
-    return "changed", differ.compute(load_text(state.text_hash), text)
+        return "rebaseline", None, None
+    previous = load_text(state.text_hash)
+    return "changed", differ.compute(previous, text), previous
 
 
 def _assess_clauses(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -86,12 +87,16 @@ def resolve_sources(
     listed = {s.id: s for s in watchlist.sources}
     items = store.item_pages([sid for sid in source_ids if sid not in listed])
     pledges = {p.id: p for p in watchlist.pledges}
+    carried: dict[str, list[PledgeSpec]] = {}  # one pass, not pledges_for() per source: O(S + P)
+    for pledge in watchlist.pledges:
+        for carrier in pledge.sources:
+            carried.setdefault(carrier, []).append(pledge)
     specs: list[SourceSpec] = []
     pledges_of: dict[str, tuple[PledgeSpec, ...]] = {}
     for sid in source_ids:
         if sid in listed:
             specs.append(listed[sid])
-            pledges_of[sid] = watchlist.pledges_for(sid)
+            pledges_of[sid] = tuple(carried.get(sid, ()))
         elif sid in items and items[sid][0] in listed:
             feed_id, url, pledge_ids = items[sid]
             specs.append(item_spec(listed[feed_id], sid, url))
@@ -150,9 +155,14 @@ def run_cycle(
 
     by_id = {spec.id: spec for spec in specs}
     workers = max(1, min(watchlist.defaults.concurrency, len(specs)))
+    window = workers * 4  # checks in flight stay bounded: flat memory, and wait() stays cheap
+    queue = iter(specs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        futures: set[Future[CheckResult | None]] = {pool.submit(task, spec) for spec in specs}
-        while futures:
+        futures: set[Future[CheckResult | None]] = set()
+        while True:
+            futures.update(pool.submit(task, spec) for spec in itertools.islice(queue, window - len(futures)))
+            if not futures:
+                break
             done, futures = wait(futures, timeout=batch_seconds, return_when=FIRST_COMPLETED)
             for future in done:
                 result = future.result()

@@ -13,8 +13,10 @@ those must never be read as a pledge lapse.
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.client
 import http.cookiejar
+import os
 import re
 import socket
 import ssl
@@ -320,8 +322,10 @@ class Fetcher:
         """Send one GET and read its body within the limits; every library error becomes a FetchError."""
         deadline = time.perf_counter() + timeout
         try:
+            parts = urlsplit(url)
             response = self._session.get(
                 url,
+                proxies=_proxies_for(parts.scheme, parts.netloc),
                 headers=headers,
                 cookies=trip.cookies if trip.hops else None,
                 timeout=(timeout, timeout),
@@ -388,7 +392,17 @@ def _new_session(user_agent: str, pool_size: int) -> requests.Session:
         }
     )
     session.cookies.set_policy(_NoCookies())
+    # requests re-reads proxy variables, .netrc and CA bundle variables from the environment on
+    # every request (about a quarter of its CPU per fetch); read them once instead.
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return session
+
+
+@functools.lru_cache(maxsize=1024)
+def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """The environment's proxies for one origin (HTTP_PROXY, NO_PROXY...), looked up once."""
+    return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
 
 
 def _request_headers(headers: Mapping[str, str] | None, validators: Validators | None) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import socket
 import ssl
@@ -678,3 +679,24 @@ def test_permanently_moved_needs_every_hop_permanent_and_a_new_address() -> None
     ).permanently_moved
     assert not make_fetched(a, a, Redirect(a, 308, b), Redirect(b, 301, a)).permanently_moved
     assert not make_fetched(a, a).permanently_moved
+
+
+def test_proxy_variables_are_still_honoured(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session reads the environment once per origin, not per request; a proxy still applies."""
+    seen: list[str] = []
+
+    def proxy(request: Request) -> Response:
+        seen.append(request.url)
+        return Response("<p>via the proxy</p>", content_type="text/html")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(proxy)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("NO_PROXY", "")
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as fetcher:
+        fetched = fetcher.fetch("http://pledges-proxy-test.invalid/policy", timeout=5)
+    assert fetched.body == b"<p>via the proxy</p>"
+    assert seen and seen[0].endswith("/policy")
+    monkeypatch.setenv("NO_PROXY", "pledges-noproxy-test.invalid")
+    with Fetcher(user_agent="pledge-monitor-test", retries=0) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch("http://pledges-noproxy-test.invalid/policy", timeout=5)
+    assert caught.value.transient and caught.value.kind == "connection"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.audit import chain
@@ -94,10 +94,26 @@ class Store:
                 s.execute(update(m.Source).where(m.Source.id == source_id).values(next_check_at=at))
 
     def states(self, source_ids: Sequence[str]) -> dict[str, SourceState]:
-        """What each check needs of the past, in two queries rather than one per source."""
+        """What each check needs of the past: plain rows (no ORM objects), one join, not per source."""
         with self.session() as s:
-            rows = list(s.scalars(select(m.Source).where(m.Source.id.in_(source_ids))))
-            snaps = _snapshot_index(s, [r.snapshot_id for r in rows if r.snapshot_id])
+            rows = s.execute(
+                select(
+                    m.Source.id,
+                    m.Source.kind,
+                    m.Source.etag,
+                    m.Source.last_modified,
+                    m.Source.body_hash,
+                    m.Source.snapshot_id,
+                    m.Source.health,
+                    m.Source.failures,
+                    m.Source.gone_since,
+                    m.Source.moved_to,
+                    m.Snapshot.text_hash,
+                    m.Snapshot.rules,
+                )
+                .outerjoin(m.Snapshot, m.Snapshot.id == m.Source.snapshot_id)
+                .where(m.Source.id.in_(source_ids))
+            ).all()
             clause_rows = s.scalars(select(m.ClauseState).where(m.ClauseState.source_id.in_(source_ids)))
             clauses: dict[str, dict[tuple[str, str], ClauseRecord]] = {}
             for c in clause_rows:
@@ -110,22 +126,21 @@ class Store:
                 )
                 for source_id, key in items:
                     seen.setdefault(source_id, set()).add(key)
-        states = {}
-        for row in rows:
-            snap = snaps.get(row.snapshot_id) if row.snapshot_id else None
-            states[row.id] = SourceState(
+        return {
+            row.id: SourceState(
                 source_id=row.id,
                 etag=row.etag,
                 last_modified=row.last_modified,
                 body_hash=row.body_hash,
-                text_hash=snap[0] if snap else None,
-                rules=snap[1] if snap else None,
+                text_hash=row.text_hash,
+                rules=row.rules,
                 snapshot_id=row.snapshot_id,
                 health=Health(row.health, row.failures, row.gone_since, row.moved_to),
                 clauses=clauses.get(row.id, {}),
                 seen=frozenset(seen.get(row.id, ())),
             )
-        return states
+            for row in rows
+        }
 
     def item_pages(self, source_ids: Sequence[str]) -> dict[str, tuple[str, str, tuple[str, ...]]]:
         """Item pages among ``source_ids``: id -> (feed id, URL, ids of the pledges it mentions)."""
@@ -153,8 +168,9 @@ class Store:
     # -- blobs -------------------------------------------------------------------------------
 
     def load_blob(self, digest: str) -> bytes:
-        with self.session() as s:
-            return load_blob(s, digest)
+        """Called from check threads: a plain connection, no ORM session to set up."""
+        with self.engine.connect() as connection:
+            return _load_blob(connection, digest)
 
     def load_text(self, digest: str) -> str:
         return self.load_blob(digest).decode()
@@ -162,14 +178,25 @@ class Store:
     # -- recording ---------------------------------------------------------------------------
 
     def record(self, items: Sequence[tuple[CheckResult, datetime]], watchlist: Watchlist) -> list[Recorded]:
-        """Record a batch of checks, with their snapshots, changes, events and pending alerts."""
+        """Record a batch of checks, with their snapshots, changes, events and pending alerts.
+
+        Quiet checks (nothing new, nothing to tell) take a bulk path: one INSERT and one UPDATE
+        for the whole batch; the ORM is only for checks that add snapshots, events or clause states.
+        """
+        quiet = [(r, at) for r, at in items if _is_quiet(r)]
+        loud = [(r, at) for r, at in items if not _is_quiet(r)]
         out: list[Recorded] = []
         with self.session.begin() as s:
             _lock_ledger(s)
-            ledger = _Ledger(s)
-            for result, next_at in items:
-                out.append(_record_one(s, ledger, result, next_at, watchlist))
-            _refresh_pledges(s, {e.pledge_id for r in items for e in _drafts(r[0]) if e.pledge_id}, items)
+            out.extend(_record_quiet(s, quiet))
+            if loud:
+                ledger = _Ledger(s)
+                # the session's identity map holds rows weakly: keep these alive while recording
+                preloaded = _preload(s, [result.source_id for result, _ in loud])
+                for result, next_at in loud:
+                    out.append(_record_one(s, ledger, result, next_at, watchlist))
+                _refresh_pledges(s, {e.pledge_id for r in loud for e in _drafts(r[0]) if e.pledge_id}, loud)
+                del preloaded
         return out
 
     def add_events(self, drafts: Iterable[EventDraft], watchlist: Watchlist, now: datetime) -> list[int]:
@@ -363,15 +390,6 @@ def _fill_pledge(row: m.Pledge, pledge: PledgeSpec) -> None:
     }
 
 
-def _snapshot_index(s: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
-    if not ids:
-        return {}
-    rows = s.execute(
-        select(m.Snapshot.id, m.Snapshot.text_hash, m.Snapshot.rules).where(m.Snapshot.id.in_(ids))
-    )
-    return {sid: (text_hash, rules) for sid, text_hash, rules in rows}
-
-
 def _clause_record(c: m.ClauseState) -> ClauseRecord:
     return ClauseRecord(
         pledge_id=c.pledge_id,
@@ -507,9 +525,91 @@ def _record_item(
     source.snapshot_id = snap.id
 
 
+def _is_quiet(result: CheckResult) -> bool:
+    """A good check that stores no snapshot, raises no event and moves no clause."""
+    t = result.transition
+    return (
+        result.ok
+        and result.snapshot is None
+        and t is not None
+        and t.health is not None
+        and not t.events
+        and not t.clauses
+        and not result.items
+    )
+
+
+_T_SOURCES = cast(Table, m.Source.__table__)
+_TOUCH_SOURCE = (
+    update(_T_SOURCES)
+    .where(_T_SOURCES.c.id == bindparam("b_id"))
+    .values(
+        last_check_at=bindparam("b_at"),
+        last_good_at=bindparam("b_at"),
+        etag=func.coalesce(bindparam("b_etag", type_=_T_SOURCES.c.etag.type), _T_SOURCES.c.etag),
+        last_modified=func.coalesce(
+            bindparam("b_last_modified", type_=_T_SOURCES.c.last_modified.type), _T_SOURCES.c.last_modified
+        ),
+        body_hash=func.coalesce(
+            bindparam("b_body_hash", type_=_T_SOURCES.c.body_hash.type), _T_SOURCES.c.body_hash
+        ),
+        health=bindparam("b_health"),
+        failures=bindparam("b_failures"),
+        gone_since=bindparam("b_gone_since"),
+        moved_to=bindparam("b_moved_to"),
+        next_check_at=bindparam("b_next"),
+    )
+)
+
+
+def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> list[Recorded]:
+    """Bulk path: what _record_one does for a quiet check, as two executemany statements."""
+    if not items:
+        return []
+    ids = s.scalars(
+        insert(m.Check).returning(m.Check.id, sort_by_parameter_order=True),
+        [_check_values(result) for result, _ in items],
+    ).all()
+    s.execute(_TOUCH_SOURCE, [_touch_values(result, next_at) for result, next_at in items])
+    return [
+        Recorded(r.source_id, check_id, r.outcome, None, ())
+        for (r, _), check_id in zip(items, ids, strict=True)
+    ]
+
+
+def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
+    transition, validators = result.transition, result.validators
+    assert transition is not None and transition.health is not None
+    health = transition.health
+    recheck = transition.recheck_at
+    return {
+        "b_id": result.source_id,
+        "b_at": result.at,
+        "b_etag": (validators.etag or None) if validators else None,  # as _update_health: keep the old one
+        "b_last_modified": (validators.last_modified or None) if validators else None,
+        "b_body_hash": result.body_hash or None,
+        "b_health": health.state,
+        "b_failures": health.failures,
+        "b_gone_since": health.gone_since,
+        "b_moved_to": health.moved_to,
+        "b_next": min(next_at, recheck) if recheck else next_at,
+    }
+
+
+def _preload(s: Session, source_ids: list[str]) -> list[object]:
+    """One query each for the batch's sources and clause states, instead of one per check."""
+    rows: list[object] = list(s.scalars(select(m.Source).where(m.Source.id.in_(source_ids))))
+    rows += s.scalars(select(m.ClauseState).where(m.ClauseState.source_id.in_(source_ids)))
+    return rows
+
+
 def _check_row(result: CheckResult) -> m.Check:
+    return m.Check(**_check_values(result))
+
+
+def _check_values(result: CheckResult) -> dict[str, Any]:
     validators = result.validators
-    return m.Check(
+    return dict(
         source_id=result.source_id,
         at=result.at,
         ms=result.ms,
@@ -526,9 +626,21 @@ def _check_row(result: CheckResult) -> m.Check:
 def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
     snapshot = result.snapshot
     assert snapshot is not None
-    previous = s.get(m.Snapshot, result.prev_snapshot_id) if result.prev_snapshot_id else None
+    previous = (
+        s.execute(
+            select(m.Snapshot.body_hash, m.Snapshot.text_hash).where(m.Snapshot.id == result.prev_snapshot_id)
+        ).first()
+        if result.prev_snapshot_id
+        else None
+    )
     _put_blob(s, snapshot.body_hash, snapshot.body, previous.body_hash if previous else None)
-    _put_blob(s, snapshot.text_hash, snapshot.text.encode(), previous.text_hash if previous else None)
+    _put_blob(
+        s,
+        snapshot.text_hash,
+        snapshot.text.encode(),
+        previous.text_hash if previous else None,
+        snapshot.base_text.encode() if snapshot.base_text is not None else None,
+    )
     row = m.Snapshot(
         source_id=result.source_id,
         check_id=check_id,
@@ -546,12 +658,16 @@ def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
     return row
 
 
-def _put_blob(s: Session, digest: str, data: bytes, base_hash: str | None) -> None:
+def _put_blob(
+    s: Session, digest: str, data: bytes, base_hash: str | None, base_raw: bytes | None = None
+) -> None:
     """Store once per content; as a delta against the previous version when that is smaller."""
-    if s.get(m.Blob, digest) is not None:
+    if s.scalar(select(m.Blob.depth).where(m.Blob.hash == digest)) is not None:
         return
-    base_row = s.get(m.Blob, base_hash) if base_hash else None
-    base = (base_row.hash, load_blob(s, base_row.hash), base_row.depth) if base_row else None
+    base_depth = s.scalar(select(m.Blob.depth).where(m.Blob.hash == base_hash)) if base_hash else None
+    base = None
+    if base_hash and base_depth is not None:
+        base = (base_hash, base_raw if base_raw is not None else load_blob(s, base_hash), base_depth)
     packed = blobs.pack(data, base)
     s.add(
         m.Blob(
@@ -566,11 +682,19 @@ def _put_blob(s: Session, digest: str, data: bytes, base_hash: str | None) -> No
 
 
 def load_blob(s: Session, digest: str) -> bytes:
-    row = s.get(m.Blob, digest)
+    return _load_blob(s.connection(), digest)
+
+
+_T_BLOBS = cast(Table, m.Blob.__table__)
+_BLOB = select(_T_BLOBS.c.data, _T_BLOBS.c.codec, _T_BLOBS.c.base).where(_T_BLOBS.c.hash == bindparam("h"))
+
+
+def _load_blob(connection: Connection, digest: str) -> bytes:
+    row = connection.execute(_BLOB, {"h": digest}).first()
     if row is None:
         raise NotFoundError(f"no stored content with hash {digest}")
-    base = row.base
-    return blobs.unpack(row.data, row.codec, lambda: load_blob(s, base) if base else b"")
+    data, codec, base = row
+    return blobs.unpack(data, codec, lambda: _load_blob(connection, base) if base else b"")
 
 
 def _change_row(result: CheckResult, to_snapshot_id: int) -> m.Change:
