@@ -331,6 +331,9 @@ class MonitorWorker:
     """Runs in the child: the library path of `pledge-monitor check` over every source."""
 
     def __init__(self, workdir: Path) -> None:
+        from monitor.process import limit_malloc_arenas
+
+        limit_malloc_arenas()  # as `pledge-monitor check` and `run` do at start
         from monitor.store.db import open_engine
         from monitor.store.repo import Store
         from monitor.watchlist import load_watchlist

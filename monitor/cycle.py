@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,6 +106,18 @@ def resolve_sources(
     return specs, pledges_of
 
 
+STATES_AT_ONCE = 500  # sources whose past is read from the store in one query
+
+
+def _with_states(store: Store, specs: Sequence[SourceSpec]) -> Iterator[tuple[SourceSpec, SourceState]]:
+    """Each source with what the store knows of it, read a block at a time: memory stays flat."""
+    for start in range(0, len(specs), STATES_AT_ONCE):
+        block = specs[start : start + STATES_AT_ONCE]
+        states = store.states([spec.id for spec in block])
+        for spec in block:
+            yield spec, states.get(spec.id) or SourceState(source_id=spec.id)
+
+
 def run_cycle(
     store: Store,
     watchlist: Watchlist,
@@ -123,20 +135,18 @@ def run_cycle(
     started = time.perf_counter()
     rng = rng or random.Random()
     specs, pledges_of = resolve_sources(store, watchlist, source_ids)
-    states = store.states([s.id for s in specs])
     gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds())
     summary = CycleSummary()
     pending: list[tuple[CheckResult, datetime]] = []
     last_flush = time.perf_counter()
 
-    def task(spec: SourceSpec) -> CheckResult | None:
+    def task(spec: SourceSpec, state: SourceState) -> CheckResult | None:
         if stop is not None and stop.is_set():
             return None
         host = gate.enter(spec.url)
         try:
             if stop is not None and stop.is_set():
                 return None
-            state = states.get(spec.id) or SourceState(source_id=spec.id)
             if spec.kind in ("feed", "listing"):
                 return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
             return run_check(spec, pledges_of[spec.id], state, fetcher, store.load_text, clock())
@@ -156,11 +166,12 @@ def run_cycle(
     by_id = {spec.id: spec for spec in specs}
     workers = max(1, min(watchlist.defaults.concurrency, len(specs)))
     window = workers * 4  # checks in flight stay bounded: flat memory, and wait() stays cheap
-    queue = iter(specs)
+    queue = _with_states(store, specs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         futures: set[Future[CheckResult | None]] = set()
         while True:
-            futures.update(pool.submit(task, spec) for spec in itertools.islice(queue, window - len(futures)))
+            refill = itertools.islice(queue, window - len(futures))
+            futures.update(pool.submit(task, spec, state) for spec, state in refill)
             if not futures:
                 break
             done, futures = wait(futures, timeout=batch_seconds, return_when=FIRST_COMPLETED)

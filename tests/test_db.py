@@ -60,3 +60,24 @@ def test_default_url_is_next_to_the_watchlist(tmp_path: Path, monkeypatch: pytes
 def test_redact_db_url_hides_the_password() -> None:
     redacted = redact_db_url("postgresql+psycopg://app:s3cret@db.example.org:5432/pledges")
     assert "s3cret" not in redacted and "db.example.org:5432/pledges" in redacted
+
+
+def test_schema_head_constant_is_alembic_head() -> None:
+    """Opening a database at head skips Alembic: the constant must name the real head."""
+    from monitor.store.db import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_opening_a_database_at_head_does_not_load_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    open_engine(url)
+    code = (
+        "import sys; from monitor.store.db import open_engine; "
+        f"open_engine({url!r}); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -13,6 +13,7 @@ from monitor.cycle import CycleSummary, run_cycle
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.lock import database_lock
+from monitor.process import limit_malloc_arenas
 from monitor.watchlist import load_watchlist, missing_env_vars
 
 
@@ -63,6 +64,7 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
       pledge-monitor check --source ibm-letter --source amazon-moratorium-post
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
+    limit_malloc_arenas()
     lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
     if lock is not None:
         lock.acquire()

@@ -16,6 +16,7 @@ import click
 from monitor import logs
 from monitor.cli import App, pass_app
 from monitor.lock import database_lock
+from monitor.process import limit_malloc_arenas
 from monitor.schedule import Daemon, Options, default_worker_name
 from monitor.watchlist import parse_duration
 
@@ -87,6 +88,7 @@ def run(
       pledge-monitor --db postgresql+psycopg://pm@db/pledges run --worker worker-2
       pledge-monitor run --once      # from cron, instead of a daemon
     """
+    limit_malloc_arenas()
     secrets = logs.setup(log_format, secrets=logs.database_secrets(app.url))
     lock = database_lock(app.url)
     if lock is not None:
