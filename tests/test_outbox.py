@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor.events import Severity
 from monitor.lifecycle import EventDraft
 from monitor.store import models as m
 from monitor.store import outbox
-from monitor.store.db import open_engine
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
+from tests.pg import pg_store
+
+__all__ = ["pg_store"]  # a fixture, used below
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
@@ -204,32 +203,6 @@ def test_a_row_claimed_without_lease_time_is_taken(store: Store, watchlist: Watc
     with Session(store.engine) as s, s.begin():
         s.execute(update(m.Alert).values(status="sending", claimed_by="old", claimed_until=None))
     assert len(outbox.claim_due(store.engine, now=T0, worker="w", lease=LEASE)) == 1
-
-
-PG_ADMIN = os.environ.get(
-    "PLEDGE_MONITOR_TEST_PG", "postgresql+psycopg://postgres@/postgres?host=/var/run/postgresql"
-)
-
-
-@pytest.fixture
-def pg_store() -> Iterator[Store]:
-    """A fresh PostgreSQL database, dropped afterwards; not run when no server is reachable."""
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"pm_outbox_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as c:
-            c.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError:
-        admin.dispose()
-        pytest.skip("no PostgreSQL server reachable (set PLEDGE_MONITOR_TEST_PG)")
-    engine: Engine = open_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield Store(engine)
-    finally:
-        engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE {name}"))
-        admin.dispose()
 
 
 @pytest.mark.postgres

@@ -12,18 +12,14 @@ Tampering is done the way someone with the file would: raw SQL on the SQLite dat
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import zstandard
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
 
 from monitor.audit import chain
 from monitor.audit import verify as verifier
@@ -32,6 +28,9 @@ from monitor.cli import main
 from monitor.errors import IntegrityError
 from monitor.store.audit_queries import AuditStore
 from tests.audit_history import Recorded, copy_of, open_store, record
+from tests.pg import pg_url
+
+__all__ = ["pg_url"]  # a fixture, used below
 
 
 @pytest.fixture(scope="module")
@@ -231,29 +230,6 @@ def test_the_library_raises_integrity_error(db: Path) -> None:
 
 
 # -- on PostgreSQL ---------------------------------------------------------------------------------
-
-PG_ADMIN = os.environ.get(
-    "PLEDGE_MONITOR_TEST_PG", "postgresql+psycopg://postgres@/postgres?host=/var/run/postgresql"
-)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards; not run when no server is reachable."""
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"pm_audit_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as c:
-            c.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError:
-        admin.dispose()
-        pytest.skip("no PostgreSQL server reachable (set PLEDGE_MONITOR_TEST_PG)")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.mark.postgres
