@@ -51,6 +51,13 @@ def smtp_server() -> Iterator[tuple[int, Mailbox]]:
         controller.stop()
 
 
+def threaded_server() -> HTTPServer:
+    """A started HTTP server on 127.0.0.1 that answers requests concurrently; stop() it after."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    return server
+
+
 class Endpoint:
     """An HTTP endpoint that records JSON posts and can be taken down (500) and back up."""
 

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug import Request, Response
 
 from monitor.store import models as m
 from monitor.store.db import open_engine
-from tests.receivers import Endpoint, free_port
+from tests.receivers import Endpoint, free_port, threaded_server
 from tests.site import Site, policy_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,12 +59,6 @@ class CountingSite(Site):
     def counts(self) -> Counter[str]:
         with self.lock:
             return Counter(p for p, _ in self.requests)
-
-
-def threaded_server() -> HTTPServer:
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    return server
 
 
 @pytest.fixture
