@@ -18,7 +18,8 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from monitor.audit.history import History, Scope, best_clause_state, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
-from monitor.store.repo import Store, load_blob, pledge_state
+from monitor.store.recording import load_blob, pledge_state
+from monitor.store.repo import Store
 
 BATCH = 1000
 RECORD_MODELS: dict[str, type[m.Snapshot] | type[m.Change] | type[m.Event]] = {

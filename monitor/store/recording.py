@@ -1,0 +1,471 @@
+"""Recording a batch of checks: rows, blobs, the integrity ledger, events and their alerts.
+
+Everything a batch writes happens in the one transaction its caller (the Store) opens, so an Event
+is never stored without its Alerts, nor a Snapshot without its ledger entry. Quiet checks (nothing
+new, nothing to tell) take a bulk path: one INSERT and one UPDATE for the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from monitor.audit import chain
+from monitor.check import CheckResult
+from monitor.diff import summarize, to_delta
+from monitor.errors import NotFoundError
+from monitor.lifecycle import EventDraft
+from monitor.routes import matching_routes
+from monitor.statements import ItemRecord
+from monitor.store import blobs
+from monitor.store import models as m
+from monitor.watchlist import PledgeSpec, Watchlist
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording one check produced, for the summary and the logs."""
+
+    source_id: str
+    check_id: int
+    outcome: str
+    change_id: int | None
+    event_ids: tuple[int, ...]
+
+
+def record_batch(
+    s: Session, items: Sequence[tuple[CheckResult, datetime]], watchlist: Watchlist
+) -> list[Recorded]:
+    quiet = [(r, at) for r, at in items if _is_quiet(r)]
+    loud = [(r, at) for r, at in items if not _is_quiet(r)]
+    _lock_ledger(s)
+    out = _record_quiet(s, quiet)
+    if loud:
+        ledger = _Ledger(s)
+        # the session's identity map holds rows weakly: keep these alive while recording
+        preloaded = _preload(s, [result.source_id for result, _ in loud])
+        for result, next_at in loud:
+            out.append(_record_one(s, ledger, result, next_at, watchlist))
+        _refresh_pledges(s, {e.pledge_id for r in loud for e in _drafts(r[0]) if e.pledge_id}, loud)
+        del preloaded
+    return out
+
+
+def add_events(s: Session, drafts: Iterable[EventDraft], watchlist: Watchlist, now: datetime) -> list[int]:
+    _lock_ledger(s)
+    ledger = _Ledger(s)
+    return [_add_event(s, ledger, d, None, None, now, watchlist) for d in drafts]
+
+
+class _Ledger:
+    """Appends to the integrity chain inside the recording transaction."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self.last = s.scalar(select(m.Ledger.hash).order_by(m.Ledger.seq.desc()).limit(1)) or chain.GENESIS
+
+    def append(self, record_type: str, row: Any, at: datetime) -> None:
+        self.s.flush()
+        digest = chain.content_hash(chain.CONTENT[record_type](row))
+        entry_hash = chain.link(self.last, record_type, row.id, digest)
+        self.s.add(
+            m.Ledger(
+                record_type=record_type,
+                record_id=row.id,
+                content_hash=digest,
+                prev_hash=self.last,
+                hash=entry_hash,
+                at=at,
+            )
+        )
+        self.last = entry_hash
+
+
+def _lock_ledger(s: Session) -> None:
+    """Several PostgreSQL workers append to one chain: take turns. SQLite has one writer anyway."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(func.pg_advisory_xact_lock(7_460_001)))
+
+
+def _drafts(result: CheckResult) -> tuple[EventDraft, ...]:
+    return result.transition.events if result.transition else ()
+
+
+def _record_one(
+    s: Session, ledger: _Ledger, result: CheckResult, next_at: datetime, watchlist: Watchlist
+) -> Recorded:
+    source = s.get(m.Source, result.source_id)
+    assert source is not None, result.source_id
+    check = _check_row(result)
+    s.add(check)
+    s.flush()
+    change_id = None
+    if result.snapshot is not None:
+        snap = _snapshot_row(s, result, check.id)
+        ledger.append("snapshot", snap, result.at)
+        check.snapshot_id = snap.id
+        if result.diff is not None and result.prev_snapshot_id is not None:
+            change = _change_row(result, snap.id)
+            s.add(change)
+            ledger.append("change", change, result.at)
+            change_id = change.id
+        source.snapshot_id = snap.id
+    _update_health(source, result, next_at)
+    _save_clauses(s, result)
+    for item in result.items:
+        _record_item(s, ledger, source, item, result.at, next_at)
+    event_ids = [
+        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist) for draft in _drafts(result)
+    ]
+    return Recorded(result.source_id, check.id, result.outcome, change_id, tuple(event_ids))
+
+
+def _record_item(
+    s: Session, ledger: _Ledger, feed: m.Source, item: ItemRecord, at: datetime, next_at: datetime
+) -> None:
+    """A new feed item; its page, when fetched, becomes a source of its own with one snapshot."""
+    row = m.FeedItem(
+        source_id=feed.id,
+        key_hash=item.key_hash,
+        key=item.key,
+        link=item.link,
+        title=item.title,
+        published=item.published,
+        first_seen=at,
+        baseline=item.baseline,
+        page_source_id=item.page_source_id,
+    )
+    s.add(row)
+    if item.page is None or item.page_source_id is None:
+        return
+    if s.get(m.Source, item.page_source_id) is not None:
+        return
+    page = item.page
+    s.add(
+        m.Source(
+            id=item.page_source_id,
+            url=item.link or page.url,
+            kind="item",
+            rules=page.rules,
+            active=bool(item.pledge_ids),
+            interval_s=feed.interval_s,
+            next_check_at=next_at,
+            last_check_at=at,
+            last_good_at=at,
+            health="ok",
+            failures=0,
+            body_hash=page.body_hash,
+            parent_id=feed.id,
+            pledge_ids=list(item.pledge_ids),
+        )
+    )
+    s.flush()
+    check = m.Check(source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome="baseline")
+    s.add(check)
+    s.flush()
+    page_result = CheckResult(
+        source_id=item.page_source_id, at=at, ms=0, outcome="baseline", snapshot=page, status=page.status
+    )
+    snap = _snapshot_row(s, page_result, check.id)
+    ledger.append("snapshot", snap, at)
+    check.snapshot_id = snap.id
+    row.snapshot_id = snap.id
+    source = s.get(m.Source, item.page_source_id)
+    assert source is not None
+    source.snapshot_id = snap.id
+
+
+def _is_quiet(result: CheckResult) -> bool:
+    """A good check that stores no snapshot, raises no event and moves no clause."""
+    t = result.transition
+    return (
+        result.ok
+        and result.snapshot is None
+        and t is not None
+        and t.health is not None
+        and not t.events
+        and not t.clauses
+        and not result.items
+    )
+
+
+_T_SOURCES = cast(Table, m.Source.__table__)
+_TOUCH_SOURCE = (
+    update(_T_SOURCES)
+    .where(_T_SOURCES.c.id == bindparam("b_id"))
+    .values(
+        last_check_at=bindparam("b_at"),
+        last_good_at=bindparam("b_at"),
+        etag=func.coalesce(bindparam("b_etag", type_=_T_SOURCES.c.etag.type), _T_SOURCES.c.etag),
+        last_modified=func.coalesce(
+            bindparam("b_last_modified", type_=_T_SOURCES.c.last_modified.type), _T_SOURCES.c.last_modified
+        ),
+        body_hash=func.coalesce(
+            bindparam("b_body_hash", type_=_T_SOURCES.c.body_hash.type), _T_SOURCES.c.body_hash
+        ),
+        health=bindparam("b_health"),
+        failures=bindparam("b_failures"),
+        gone_since=bindparam("b_gone_since"),
+        moved_to=bindparam("b_moved_to"),
+        next_check_at=bindparam("b_next"),
+    )
+)
+
+
+def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> list[Recorded]:
+    """Bulk path: what _record_one does for a quiet check, as two executemany statements."""
+    if not items:
+        return []
+    ids = s.scalars(
+        insert(m.Check).returning(m.Check.id, sort_by_parameter_order=True),
+        [_check_values(result) for result, _ in items],
+    ).all()
+    s.execute(_TOUCH_SOURCE, [_touch_values(result, next_at) for result, next_at in items])
+    return [
+        Recorded(r.source_id, check_id, r.outcome, None, ())
+        for (r, _), check_id in zip(items, ids, strict=True)
+    ]
+
+
+def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
+    transition, validators = result.transition, result.validators
+    assert transition is not None and transition.health is not None
+    health = transition.health
+    recheck = transition.recheck_at
+    return {
+        "b_id": result.source_id,
+        "b_at": result.at,
+        "b_etag": (validators.etag or None) if validators else None,  # as _update_health: keep the old one
+        "b_last_modified": (validators.last_modified or None) if validators else None,
+        "b_body_hash": result.body_hash or None,
+        "b_health": health.state,
+        "b_failures": health.failures,
+        "b_gone_since": health.gone_since,
+        "b_moved_to": health.moved_to,
+        "b_next": min(next_at, recheck) if recheck else next_at,
+    }
+
+
+def _preload(s: Session, source_ids: list[str]) -> list[object]:
+    """One query each for the batch's sources and clause states, instead of one per check."""
+    rows: list[object] = list(s.scalars(select(m.Source).where(m.Source.id.in_(source_ids))))
+    rows += s.scalars(select(m.ClauseState).where(m.ClauseState.source_id.in_(source_ids)))
+    return rows
+
+
+def _check_row(result: CheckResult) -> m.Check:
+    return m.Check(**_check_values(result))
+
+
+def _check_values(result: CheckResult) -> dict[str, Any]:
+    validators = result.validators
+    return dict(
+        source_id=result.source_id,
+        at=result.at,
+        ms=result.ms,
+        status=result.status,
+        outcome=result.outcome,
+        final_url=result.final_url,
+        redirects=[list(r) for r in result.redirects] or None,
+        etag=validators.etag if validators else None,
+        last_modified=validators.last_modified if validators else None,
+        error=str(result.error) if result.error else None,
+    )
+
+
+def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
+    snapshot = result.snapshot
+    assert snapshot is not None
+    previous = (
+        s.execute(
+            select(m.Snapshot.body_hash, m.Snapshot.text_hash).where(m.Snapshot.id == result.prev_snapshot_id)
+        ).first()
+        if result.prev_snapshot_id
+        else None
+    )
+    _put_blob(s, snapshot.body_hash, snapshot.body, previous.body_hash if previous else None)
+    _put_blob(
+        s,
+        snapshot.text_hash,
+        snapshot.text.encode(),
+        previous.text_hash if previous else None,
+        snapshot.base_text.encode() if snapshot.base_text is not None else None,
+    )
+    row = m.Snapshot(
+        source_id=result.source_id,
+        check_id=check_id,
+        fetched_at=result.at,
+        url=snapshot.url,
+        status=snapshot.status,
+        headers=dict(snapshot.headers),
+        request_headers=dict(snapshot.request_headers),
+        body_hash=snapshot.body_hash,
+        text_hash=snapshot.text_hash,
+        rules=snapshot.rules,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _put_blob(
+    s: Session, digest: str, data: bytes, base_hash: str | None, base_raw: bytes | None = None
+) -> None:
+    """Store once per content; as a delta against the previous version when that is smaller."""
+    if s.scalar(select(m.Blob.depth).where(m.Blob.hash == digest)) is not None:
+        return
+    base_depth = s.scalar(select(m.Blob.depth).where(m.Blob.hash == base_hash)) if base_hash else None
+    base = None
+    if base_hash and base_depth is not None:
+        base = (base_hash, base_raw if base_raw is not None else load_blob(s, base_hash), base_depth)
+    packed = blobs.pack(data, base)
+    s.add(
+        m.Blob(
+            hash=digest,
+            size=len(data),
+            codec=packed.codec,
+            base=packed.base,
+            depth=packed.depth,
+            data=packed.data,
+        )
+    )
+
+
+def load_blob(s: Session, digest: str) -> bytes:
+    return read_blob(s.connection(), digest)
+
+
+_T_BLOBS = cast(Table, m.Blob.__table__)
+_BLOB = select(_T_BLOBS.c.data, _T_BLOBS.c.codec, _T_BLOBS.c.base).where(_T_BLOBS.c.hash == bindparam("h"))
+
+
+def read_blob(connection: Connection, digest: str) -> bytes:
+    row = connection.execute(_BLOB, {"h": digest}).first()
+    if row is None:
+        raise NotFoundError(f"no stored content with hash {digest}")
+    data, codec, base = row
+    return blobs.unpack(data, codec, lambda: read_blob(connection, base) if base else b"")
+
+
+def _change_row(result: CheckResult, to_snapshot_id: int) -> m.Change:
+    diff = result.diff
+    assert diff is not None and result.prev_snapshot_id is not None
+    return m.Change(
+        source_id=result.source_id,
+        from_snapshot_id=result.prev_snapshot_id,
+        to_snapshot_id=to_snapshot_id,
+        detected_at=result.at,
+        added_words=diff.added_words,
+        removed_words=diff.removed_words,
+        delta=to_delta(diff),
+        summary=summarize(diff),
+    )
+
+
+def _update_health(source: m.Source, result: CheckResult, next_at: datetime) -> None:
+    source.last_check_at = result.at
+    transition = result.transition
+    if result.ok:
+        source.last_good_at = result.at
+        if result.validators is not None:
+            source.etag = result.validators.etag or source.etag
+            source.last_modified = result.validators.last_modified or source.last_modified
+        if result.body_hash:
+            source.body_hash = result.body_hash
+    if transition is not None and transition.health is not None:
+        health = transition.health
+        source.health, source.failures = health.state, health.failures
+        source.gone_since, source.moved_to = health.gone_since, health.moved_to
+    recheck = transition.recheck_at if transition else None
+    source.next_check_at = min(next_at, recheck) if recheck else next_at
+
+
+def _save_clauses(s: Session, result: CheckResult) -> None:
+    if result.transition is None:
+        return
+    for (pledge_id, key), record in result.transition.clauses.items():
+        row = s.get(m.ClauseState, (pledge_id, result.source_id, key))
+        if row is None:
+            row = m.ClauseState(pledge_id=pledge_id, source_id=result.source_id, clause_key=key)
+            s.add(row)
+        row.clause, row.state, row.pending = record.clause, record.state, record.pending
+        row.pending_since, row.location = record.pending_since, record.location
+        row.passage, row.similarity, row.updated_at = record.passage, record.similarity, result.at
+        row.context = record.context
+
+
+def _add_event(
+    s: Session,
+    ledger: _Ledger,
+    draft: EventDraft,
+    change_id: int | None,
+    check_id: int | None,
+    at: datetime,
+    watchlist: Watchlist,
+) -> int:
+    row = m.Event(
+        kind=draft.kind,
+        severity=draft.severity.label,
+        created_at=at,
+        pledge_id=draft.pledge_id,
+        source_id=draft.source_id,
+        change_id=change_id,
+        check_id=check_id,
+        title=draft.title,
+        details=draft.details,
+    )
+    s.add(row)
+    s.flush()
+    ledger.append("event", row, at)
+    for route in matching_routes(watchlist.routes, draft.kind, draft.severity, _concerned(draft, watchlist)):
+        s.add(m.Alert(event_id=row.id, route=route, status="pending", attempts=0, next_attempt_at=at))
+    return row.id
+
+
+def _concerned(draft: EventDraft, watchlist: Watchlist) -> list[PledgeSpec]:
+    if draft.pledge_id:
+        return [p for p in watchlist.pledges if p.id == draft.pledge_id]
+    ids = set(draft.details.get("pledges", ()))
+    if not ids and draft.source_id:
+        return list(watchlist.pledges_for(draft.source_id))
+    return [p for p in watchlist.pledges if p.id in ids]
+
+
+STATE_ORDER = ("intact", "reworded", "weakened", "removed")
+
+
+def pledge_state(clause_states: Sequence[str]) -> str:
+    """A pledge is as bad as its worst clause; a clause counts as found if any source has it."""
+    if not clause_states or all(c == "unknown" for c in clause_states):
+        return "unknown"
+    mapping = {"exact": "intact", "reworded": "reworded", "weakened": "weakened", "not_found": "removed"}
+    known = [mapping[c] for c in clause_states if c in mapping]
+    return max(known, key=STATE_ORDER.index) if known else "unknown"
+
+
+def _refresh_pledges(s: Session, pledge_ids: set[str], items: Sequence[tuple[CheckResult, datetime]]) -> None:
+    touched = set(pledge_ids)
+    for result, _ in items:
+        if result.transition:
+            touched.update(pid for pid, _key in result.transition.clauses)
+    if not touched:
+        return
+    at = items[0][0].at if items else None
+    for pledge in s.scalars(select(m.Pledge).where(m.Pledge.id.in_(touched))):
+        rows = s.scalars(select(m.ClauseState).where(m.ClauseState.pledge_id == pledge.id))
+        best: dict[str, str] = {}
+        for row in rows:  # a clause found on any of its sources is found
+            rank = ("exact", "reworded", "weakened", "not_found", "unknown")
+            current = best.get(row.clause_key)
+            if current is None or rank.index(row.state) < rank.index(current):
+                best[row.clause_key] = row.state
+        state = pledge_state(list(best.values()))
+        if pledge.state == "expired" and state == "intact":
+            continue
+        if state != pledge.state:
+            pledge.state, pledge.state_since = state, at
