@@ -36,6 +36,7 @@ class CycleSummary:
     changes: int = 0
     elapsed: float = 0.0
     records: list[Recorded] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (source id, why)
 
     def line(self) -> str:
         parts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items()))
@@ -183,6 +184,8 @@ def run_cycle(
                 pending.append((result, next_check_time(spec, result.at, watchlist.defaults.jitter, rng)))
                 summary.checked += 1
                 summary.outcomes[result.outcome] += 1
+                if result.error is not None:
+                    summary.failures.append((result.source_id, str(result.error)))
                 if on_result is not None:
                     on_result(result)
             if len(pending) >= batch_size or time.perf_counter() - last_flush >= batch_seconds:

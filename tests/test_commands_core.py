@@ -106,6 +106,17 @@ def test_check_show_and_diff(tmp_path: Path, site: Site) -> None:
     assert code == 0 and "-We review every request" in out and "+We review every new request" in out
 
 
+def test_check_names_each_failed_source_and_why(tmp_path: Path, site: Site) -> None:
+    site.put("/letter", "down for maintenance", status=503)
+    path = write(tmp_path, site)
+    code, out = run(path, "check")
+    assert code == 0
+    assert "(1 failed)" in out
+    assert f"  failed: ibm-letter: {site.url('/letter')}: HTTP 503 Service Unavailable" in out
+    code, out = run(path, "status")
+    assert re.search(r"ibm-letter\s+1 failed\s+last good check never", out)
+
+
 def test_show_an_unknown_change_is_a_clear_error(tmp_path: Path, site: Site) -> None:
     path = write(tmp_path, site)
     code, out = run(path, "show", "42")

@@ -91,6 +91,8 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
         else:
             summary = run_cycle(store, watchlist, fetcher, ids)
     click.echo(summary.line())
+    for source_id, why in summary.failures:
+        click.echo(f"  failed: {source_id}: {why}")
     for record in summary.records:
         for event in store.events_by_ids(record.event_ids):
             click.echo(f"  [{event.severity}] {event.kind}: {event.title}")

@@ -38,6 +38,13 @@ def _span(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def _health(state: str, failures: int, checked: bool) -> str:
+    """A source's health in a few words; failures short of failing_after show as a count."""
+    if state == "new":
+        return f"{failures} failed" if failures else ("checked" if checked else "not checked yet")
+    return f"ok, {failures} failed" if failures and state == "ok" else state
+
+
 def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
     """The whole picture in plain lines: pledges, sources, alerts."""
     lines = ["Pledges:"]
@@ -55,10 +62,10 @@ def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]
         lines.append("  (none)")
     lines.append("Sources:")
     for src in sources:
-        health = src.health if src.health != "new" else "not checked yet"
+        health = _health(src.health, src.failures, src.last_check_at is not None)
         moved = f"; moved to {src.moved_to}" if src.moved_to else ""
         lines.append(
-            f"  {src.id:<{width}}  {health:<8} last good check {_ago(src.last_good_at, now)}; "
+            f"  {src.id:<{width}}  {health:<15} last good check {_ago(src.last_good_at, now)}; "
             f"next {_ago(src.next_check_at, now)}{moved}"
         )
     counts = outbox.alert_counts(store.engine)
