@@ -103,7 +103,8 @@ def run_check(
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc, status=exc.status)
     base = result_of(fetched, source, now, started)
-    if fetched.not_modified or (fetched.body and sha256(fetched.body) == state.body_hash):
+    same_rules = state.rules == source.rules_fingerprint()
+    if fetched.not_modified or (same_rules and fetched.body and sha256(fetched.body) == state.body_hash):
         outcome = "not_modified" if fetched.not_modified else "unchanged"
         transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
@@ -113,14 +114,15 @@ def run_check(
     except ExtractError as exc:
         return _failed(source, pledges, state, now, started, exc, status=fetched.status, fetched=fetched)
     text_hash = sha256(text.encode())
-    if text_hash == state.text_hash and state.rules == source.rules_fingerprint():
+    if text_hash == state.text_hash and same_rules:
         transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
     outcome, change, base_text = _compare(source, state, text, load_text)
     snapshot = replace(snapshot, base_text=base_text)
     matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
-    transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
+    known = state.clauses if outcome != "rebaseline" else _forgotten(state.clauses)
+    transition = assess_source(source, pledges, known, matches, fetched, now, health=state.health)
     if outcome == "changed" and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
     return replace(
@@ -162,7 +164,10 @@ def _with_source_changed(
 
 def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None = None) -> Fetched:
     """One GET of a source with its headers; conditional when we hold its last body."""
-    conditional = state is not None and state.body_hash is not None
+    # new extraction rules need the body again, so no validators then
+    conditional = (
+        state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
+    )
     return fetcher.fetch(
         source.url,
         timeout=source.timeout.total_seconds(),
@@ -224,6 +229,12 @@ def _compare(
         return "rebaseline", None, None
     previous = load_text(state.text_hash)
     return "changed", differ.compute(previous, text), previous
+
+
+def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[str, str], ClauseRecord]:
+    """New extraction rules (the maintainer changed select/remove/ignore) start the clauses
+    afresh: what the new rules find is a baseline, not something the company did."""
+    return {key: replace(r, state="unknown", pending=None, pending_since=None) for key, r in clauses.items()}
 
 
 def _assess_clauses(

@@ -89,7 +89,8 @@ def run_feed_check(
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc)
     base = result_of(fetched, source, now, started)
-    if fetched.not_modified or sha256(fetched.body) == state.body_hash:
+    same_rules = state.rules == source.rules_fingerprint()
+    if fetched.not_modified or (same_rules and sha256(fetched.body) == state.body_hash):
         outcome = "not_modified" if fetched.not_modified else "unchanged"
         return replace(
             base,
@@ -113,10 +114,11 @@ def run_feed_check(
     transition = _ok(source, state, fresh=bool(fresh) and not first)
     transition = replace(transition, events=(*transition.events, *events))
     text_hash = sha256(text.encode())
-    snapshot = (
-        snapshot_of(fetched, text, source.rules_fingerprint()) if text_hash != state.text_hash else None
-    )
-    outcome = "baseline" if first else ("changed" if snapshot and state.text_hash else "same_text")
+    new_text = text_hash != state.text_hash or not same_rules  # new rules: store what they read
+    snapshot = snapshot_of(fetched, text, source.rules_fingerprint()) if new_text else None
+    outcome = "baseline" if first else "same_text"
+    if snapshot is not None and not first:
+        outcome = "changed" if same_rules else "rebaseline"
     return replace(
         base,
         ms=_ms(started),

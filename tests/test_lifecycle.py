@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -344,3 +345,41 @@ def test_redirect_to_the_home_page_is_a_lapse_candidate(
     clock.advance(minutes=10)
     check(store, wl, fetcher, clock)
     assert [e.kind for e in store.events()] == ["pledge.removed"]
+
+
+def test_new_extraction_rules_are_a_baseline_not_a_removal(
+    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+) -> None:
+    """A maintainer narrows `select` so the clause falls outside it: no pledge event, ever."""
+    from monitor.watchlist import load_watchlist
+
+    site.put("/policy", policy_page(BASE))
+    clock = Clock()
+    path = tmp_path / "watchlist.yaml"
+
+    def watch(select: str) -> Watchlist:
+        path.write_text(
+            f"""
+defaults: {{per_host: 10, per_host_delay: 0s, confirm_after: 10m}}
+sources:
+  - id: policy
+    url: {site.url("/policy")}
+    select: "{select}"
+pledges:
+  - id: no-police-sales
+    company: Example Corp
+    title: No facial recognition sales to US police
+    made_on: 2020-06-11
+    sources: [policy]
+    clauses: ["{CLAUSE}"]
+"""
+        )
+        return load_watchlist(path)
+
+    check(store, watch("#policy"), fetcher, clock)
+    narrowed = watch("#policy h2")
+    for _ in range(3):
+        clock.advance(minutes=30)
+        check(store, narrowed, fetcher, clock)
+    assert pledge_kinds(store) == []
+    assert store.checks()[2].outcome == "rebaseline"
