@@ -21,6 +21,7 @@ from monitor.events import default_severity
 from monitor.extract import extract
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
+from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ def run_check(
     same_rules = state.rules == source.rules_fingerprint()
     if fetched.not_modified or (same_rules and fetched.body and sha256(fetched.body) == state.body_hash):
         outcome = "not_modified" if fetched.not_modified else "unchanged"
-        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
+        fresh = _new_clauses(source, pledges, state, load_text)
+        transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
     body_hash = sha256(fetched.body)
     try:
@@ -115,14 +117,28 @@ def run_check(
         return _failed(source, pledges, state, now, started, exc, status=fetched.status, fetched=fetched)
     text_hash = sha256(text.encode())
     if text_hash == state.text_hash and same_rules:
-        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
+        fresh = _new_clauses(source, pledges, state, lambda _digest: text)
+        transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
+    if _unrelated_redirect(source, fetched) and not any(p.clauses for p in pledges):
+        # a home page is not a new version of the page: keep nothing of it, the page may be gone
+        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
+        away = FetchError(source.url, f"redirected to an unrelated page: {fetched.final_url}", transient=True)
+        return replace(
+            base,
+            outcome="failed",
+            error=away,
+            body_hash=state.body_hash,
+            validators=None,
+            transition=transition,
+        )
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
     outcome, change, base_text = _compare(source, state, text, load_text)
     snapshot = replace(snapshot, base_text=base_text)
+    if outcome == "rebaseline":
+        state = replace(state, clauses=_forgotten(state.clauses))
     matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
-    known = state.clauses if outcome != "rebaseline" else _forgotten(state.clauses)
-    transition = assess_source(source, pledges, known, matches, fetched, now, health=state.health)
+    transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
     if outcome == "changed" and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
     return replace(
@@ -234,7 +250,34 @@ def _compare(
 def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[str, str], ClauseRecord]:
     """New extraction rules (the maintainer changed select/remove/ignore) start the clauses
     afresh: what the new rules find is a baseline, not something the company did."""
-    return {key: replace(r, state="unknown", pending=None, pending_since=None) for key, r in clauses.items()}
+    return {
+        key: replace(r, state="unknown", pending=None, pending_since=None, context=None, location=None)
+        for key, r in clauses.items()
+    }
+
+
+def _new_clauses(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], state: SourceState, load_text: Callable[[str], str]
+) -> dict[tuple[str, str], clause_matching.ClauseMatch] | None:
+    """Clauses added to the watchlist since the page last changed: find them in the text we hold,
+    so their baseline is today's page, not the page of whenever it next changes."""
+    if source.kind != "page" or state.text_hash is None:
+        return None
+    missing = [
+        (pledge, clause)
+        for pledge in pledges
+        for clause in pledge.clauses
+        if (pledge.id, clause_matching.clause_key(clause)) not in state.clauses
+    ]
+    if not missing:
+        return None
+    text = load_text(state.text_hash)
+    return {
+        (pledge.id, clause_matching.clause_key(clause)): clause_matching.in_context(
+            clause_matching.find_clause(clause, text), text, None
+        )
+        for pledge, clause in missing
+    }
 
 
 def _assess_clauses(
@@ -243,17 +286,12 @@ def _assess_clauses(
     matches: dict[tuple[str, str], clause_matching.ClauseMatch] = {}
     for pledge in pledges:
         for clause in pledge.clauses:
-            key = (pledge.id, clause_key(clause))
+            key = (pledge.id, clause_matching.clause_key(clause))
             previous = state.clauses.get(key)
             location = previous.location if previous else None
             match = clause_matching.find_clause(clause, text, last_location=location)
             matches[key] = clause_matching.in_context(match, text, previous.context if previous else None)
     return matches
-
-
-def clause_key(clause: str) -> str:
-    """Clauses are identified by their normalized wording, so editing one starts it afresh."""
-    return sha256(clause_matching.normalize_for_match(clause).encode())[:16]
 
 
 def _failed(

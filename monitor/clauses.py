@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import hashlib
 import itertools
 import math
 import re
@@ -133,6 +134,11 @@ def normalize_for_match(text: str) -> str:
     """The words that decide a match: NFKC, case-folded, straight quotes, hyphens and dashes
     split words, punctuation at word edges dropped, one space between words."""
     return " ".join(word.key for word in _words(_nfkc(text)))
+
+
+def clause_key(clause: str) -> str:
+    """Clauses are identified by their normalized wording, so editing one starts it afresh."""
+    return hashlib.sha256(normalize_for_match(clause).encode()).hexdigest()[:16]
 
 
 def find_clause(

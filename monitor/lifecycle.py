@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.clauses import ClauseMatch, Outcome
+from monitor.clauses import ClauseMatch, Outcome, clause_key
 from monitor.errors import ExtractError, FetchError
 from monitor.events import Severity, default_severity
 from monitor.fetch import Fetched
@@ -87,7 +87,7 @@ def assess_source(
     if error is not None:
         return _failure(source, pledges, health, error, now)
     assert fetched is not None
-    if _unrelated_redirect(source, fetched) and not _carries_clauses(pledges):
+    if unrelated_redirect(source, fetched) and not _carries_clauses(pledges):
         return _gone_candidate(source, pledges, health, now, f"redirected to {fetched.final_url}")
     events: list[EventDraft] = []
     health_before = health
@@ -180,7 +180,7 @@ def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> 
     return Health("ok", 0, None, health.moved_to)
 
 
-def _unrelated_redirect(source: SourceSpec, fetched: Fetched) -> bool:
+def unrelated_redirect(source: SourceSpec, fetched: Fetched) -> bool:
     """A redirect to a home page, a search page or a not-found page is no move: the page is gone."""
     if not fetched.redirects or fetched.final_url == source.url:
         return False
@@ -202,7 +202,7 @@ def _moved(
     before: Mapping[tuple[str, str], ClauseRecord],
 ) -> EventDraft | None:
     """A permanent redirect to a page that still carries the clauses is a move, said once."""
-    if not fetched.permanently_moved or _unrelated_redirect(source, fetched):
+    if not fetched.permanently_moved or unrelated_redirect(source, fetched):
         return None
     if health.moved_to == fetched.final_url:
         return None
@@ -242,13 +242,12 @@ def _clauses(
     updates: dict[tuple[str, str], ClauseRecord] = {}
     events: list[EventDraft] = []
     recheck: datetime | None = None
-    keys = set(matches) if matches is not None else {k for k, r in before.items() if r.pending}
-    for key in sorted(keys):
-        pledge = by_id.get(key[0])
-        if pledge is None:
-            continue
+    current = {(p.id, clause_key(c)) for p in pledges for c in p.clauses}
+    keys = set(matches or {}) | {k for k, r in before.items() if r.pending}
+    for key in sorted(keys & current):  # a clause no longer in the watchlist is no longer watched
+        pledge = by_id[key[0]]
         record = before.get(key)
-        match = matches.get(key) if matches is not None else None
+        match = (matches or {}).get(key)
         new, event = _clause_step(source, pledge, record, match, key, fetched, now)
         if new != record:
             updates[key] = new

@@ -104,20 +104,20 @@ def run_feed_check(
     except FeedError as exc:
         return _failed(source, pledges, state, now, started, exc, status=fetched.status)
     text = items_text(items)
-    first = state.text_hash is None and not state.seen
+    initial = state.text_hash is None and not state.seen
+    # the first read, or new rules (a wider item_select): what is there now is the baseline
+    first = initial or not same_rules
     fresh = new_items(items, state.seen)
-    records = tuple(
-        _look_at(source, pledges, item, fetcher, baseline=first)
-        for item in fresh[: MAX_NEW_ITEMS if not first else None]
-    )
+    news = () if first else fresh[:MAX_NEW_ITEMS]  # more than that at once is a re-keyed feed
+    records = tuple(_look_at(source, pledges, item, fetcher, baseline=item not in news) for item in fresh)
     events = [e for r in records for e in _statement_events(source, pledges, r, fresh)]
     transition = _ok(source, state, fresh=bool(fresh) and not first)
     transition = replace(transition, events=(*transition.events, *events))
     text_hash = sha256(text.encode())
     new_text = text_hash != state.text_hash or not same_rules  # new rules: store what they read
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint()) if new_text else None
-    outcome = "baseline" if first else "same_text"
-    if snapshot is not None and not first:
+    outcome = "baseline" if initial else "same_text"
+    if snapshot is not None and not initial:
         outcome = "changed" if same_rules else "rebaseline"
     return replace(
         base,

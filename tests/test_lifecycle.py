@@ -383,3 +383,86 @@ pledges:
         check(store, narrowed, fetcher, clock)
     assert pledge_kinds(store) == []
     assert store.checks()[2].outcome == "rebaseline"
+
+
+def _watch(path: Path, site: Site, clauses: list[str], *, select: str = "#policy") -> Watchlist:
+    from monitor.watchlist import load_watchlist
+
+    listed = "\n".join(f'      - "{c}"' for c in clauses)
+    pledge = (
+        f"""pledges:
+  - id: no-police-sales
+    company: Example Corp
+    title: No facial recognition sales to US police
+    made_on: 2020-06-11
+    sources: [policy]
+    clauses:
+{listed}
+"""
+        if clauses
+        else ""
+    )
+    path.write_text(
+        f"""
+defaults: {{per_host: 10, per_host_delay: 0s, confirm_after: 10m}}
+sources:
+  - id: policy
+    url: {site.url("/policy")}
+    select: "{select}"
+{pledge}"""
+    )
+    return load_watchlist(path)
+
+
+def test_a_clause_added_while_the_page_is_unchanged_is_found_at_once(
+    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+) -> None:
+    """Its baseline is today's page, so a later weakening is reported, not taken as the baseline."""
+    site.put("/policy", policy_page(BASE), etag=True)
+    clock, path = Clock(), tmp_path / "watchlist.yaml"
+    check(store, _watch(path, site, []), fetcher, clock)
+    clock.advance(hours=7)
+    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)  # a 304: the page did not change
+    assert pledge_state(store) == "intact"
+    site.put("/policy", policy_page(said("At this time w" + SENTENCE[1:])), etag=True)
+    clock.advance(hours=7)
+    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)
+    assert pledge_kinds(store) == ["pledge.weakened"]
+
+
+def test_a_clause_replaced_in_the_watchlist_is_not_reported_removed(
+    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    clock, path = Clock(), tmp_path / "watchlist.yaml"
+    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)
+    reworded = SENTENCE.replace("We will not sell", "We do not sell")
+    site.put("/policy", policy_page(said(reworded)))
+    clock.advance(hours=7)
+    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)  # the old clause is missing: pending
+    new_clause = reworded[0].lower() + reworded[1:]
+    for _ in range(3):
+        clock.advance(minutes=15)
+        check(store, _watch(path, site, [new_clause]), fetcher, clock)  # the maintainer follows
+    assert "pledge.removed" not in pledge_kinds(store)
+    assert pledge_state(store) == "intact"
+
+
+def test_a_redirect_to_the_home_page_stores_nothing_of_it(
+    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    clock, path = Clock(), tmp_path / "watchlist.yaml"
+    wl = _watch(path, site, [])
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "", status=301, location=site.url("/"))
+    site.put("/", policy_page("<p>Welcome home.</p>"))
+    for _ in range(3):
+        clock.advance(minutes=15)
+        check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.gone"]
+    assert "redirected to an unrelated page" in (store.checks()[0].error or "")
+    with store.session() as s:
+        from monitor.store import models as m
+
+        assert s.query(m.Snapshot).count() == 1

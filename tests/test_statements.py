@@ -278,3 +278,28 @@ def test_a_matching_item_page_is_rechecked_like_a_page(
     changed = [e for e in store.events() if e.kind == "source.changed"]
     assert len(changed) == 1 and changed[0].source_id == page_source
     assert changed[0].details["pledges"] == ["amazon-moratorium"]
+
+
+def test_new_listing_rules_are_a_baseline_not_news(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    """Widening item_select brings old links into view: they are not new statements."""
+    page = (
+        "<html><body><ul class='latest'><li><a href='/news/update'>Facial recognition update</a></li></ul>"
+        "<ul class='archive'><li><a href='/news/old'>Our Rekognition moratorium (2020)</a></li></ul>"
+        "</body></html>"
+    )
+    site.put("/news", page)
+    site.put("/news/old", "<html><body><p>Rekognition moratorium.</p></body></html>")
+    narrow = watchlist(write_watchlist, site, kind="listing")
+    wide = write_watchlist(
+        narrow.path.read_text().replace('item_select: "ul.news li"', 'item_select: "ul li"')
+    )
+    narrow = write_watchlist(
+        wide.path.read_text().replace('item_select: "ul li"', 'item_select: "ul.latest li"')
+    )
+    clock = Clock(PUBLISHED)
+    check(store, narrow, fetcher, clock)
+    check(store, write_watchlist(narrow.path.read_text().replace("ul.latest li", "ul li")), fetcher, clock)
+    assert statements(store) == []
+    assert store.checks()[0].outcome == "rebaseline"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.audit import chain
 from monitor.check import CheckResult
+from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
 from monitor.lifecycle import EventDraft
@@ -458,8 +459,9 @@ def _refresh_pledges(s: Session, pledge_ids: set[str], items: Sequence[tuple[Che
     at = items[0][0].at if items else None
     for pledge in s.scalars(select(m.Pledge).where(m.Pledge.id.in_(touched))):
         rows = s.scalars(select(m.ClauseState).where(m.ClauseState.pledge_id == pledge.id))
+        watched = {clause_key(c) for c in pledge.spec.get("clauses", ())}  # as the watchlist says now
         best: dict[str, str] = {}
-        for row in rows:  # a clause found on any of its sources is found
+        for row in (r for r in rows if r.clause_key in watched):  # found on any of its sources: found
             rank = ("exact", "reworded", "weakened", "not_found", "unknown")
             current = best.get(row.clause_key)
             if current is None or rank.index(row.state) < rank.index(current):
