@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -124,29 +123,29 @@ NOISE_CASES = [
 ]
 
 
-def watchlist(write: WriteWatchlist, site: Site, *, routes: str = "") -> Watchlist:
-    return write(
-        f"""
-        defaults:
-          per_host: 10
-          per_host_delay: 0s
-          confirm_after: 10m
-          failing_after: 3
-        {routes}
-        sources:
-          - id: policy
-            url: {site.url("/policy")}
-            select: "#policy"
-        pledges:
-          - id: no-police-sales
-            company: Example Corp
-            title: No facial recognition sales to US police
-            made_on: 2020-06-11
-            sources: [policy]
-            clauses:
-              - "{CLAUSE}"
-        """
-    )
+def watchlist_text(site: Site, clauses: tuple[str, ...] = (CLAUSE,), *, select: str = "#policy") -> str:
+    """One source and, when there are clauses, the pledge it carries."""
+    listed = "".join(f'\n      - "{c}"' for c in clauses)
+    pledge = f"""
+pledges:
+  - id: no-police-sales
+    company: Example Corp
+    title: No facial recognition sales to US police
+    made_on: 2020-06-11
+    sources: [policy]
+    clauses:{listed}"""
+    return f"""
+defaults: {{per_host: 10, per_host_delay: 0s, confirm_after: 10m, failing_after: 3}}
+sources:
+  - id: policy
+    url: {site.url("/policy")}
+    select: "{select}"
+{pledge if clauses else ""}
+"""
+
+
+def watchlist(write: WriteWatchlist, site: Site, *clauses: str, select: str = "#policy") -> Watchlist:
+    return write(watchlist_text(site, clauses or (CLAUSE,), select=select))
 
 
 def check(store: Store, wl: Watchlist, fetcher: Fetcher, clock: Clock) -> None:
@@ -348,36 +347,13 @@ def test_redirect_to_the_home_page_is_a_lapse_candidate(
 
 
 def test_new_extraction_rules_are_a_baseline_not_a_removal(
-    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     """A maintainer narrows `select` so the clause falls outside it: no pledge event, ever."""
-    from monitor.watchlist import load_watchlist
-
     site.put("/policy", policy_page(BASE))
     clock = Clock()
-    path = tmp_path / "watchlist.yaml"
-
-    def watch(select: str) -> Watchlist:
-        path.write_text(
-            f"""
-defaults: {{per_host: 10, per_host_delay: 0s, confirm_after: 10m}}
-sources:
-  - id: policy
-    url: {site.url("/policy")}
-    select: "{select}"
-pledges:
-  - id: no-police-sales
-    company: Example Corp
-    title: No facial recognition sales to US police
-    made_on: 2020-06-11
-    sources: [policy]
-    clauses: ["{CLAUSE}"]
-"""
-        )
-        return load_watchlist(path)
-
-    check(store, watch("#policy"), fetcher, clock)
-    narrowed = watch("#policy h2")
+    check(store, watchlist(write_watchlist, site), fetcher, clock)
+    narrowed = watchlist(write_watchlist, site, select="#policy h2")
     for _ in range(3):
         clock.advance(minutes=30)
         check(store, narrowed, fetcher, clock)
@@ -385,75 +361,46 @@ pledges:
     assert store.checks()[2].outcome == "rebaseline"
 
 
-def _watch(path: Path, site: Site, clauses: list[str], *, select: str = "#policy") -> Watchlist:
-    from monitor.watchlist import load_watchlist
-
-    listed = "\n".join(f'      - "{c}"' for c in clauses)
-    pledge = (
-        f"""pledges:
-  - id: no-police-sales
-    company: Example Corp
-    title: No facial recognition sales to US police
-    made_on: 2020-06-11
-    sources: [policy]
-    clauses:
-{listed}
-"""
-        if clauses
-        else ""
-    )
-    path.write_text(
-        f"""
-defaults: {{per_host: 10, per_host_delay: 0s, confirm_after: 10m}}
-sources:
-  - id: policy
-    url: {site.url("/policy")}
-    select: "{select}"
-{pledge}"""
-    )
-    return load_watchlist(path)
-
-
 def test_a_clause_added_while_the_page_is_unchanged_is_found_at_once(
-    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     """Its baseline is today's page, so a later weakening is reported, not taken as the baseline."""
     site.put("/policy", policy_page(BASE), etag=True)
-    clock, path = Clock(), tmp_path / "watchlist.yaml"
-    check(store, _watch(path, site, []), fetcher, clock)
+    clock = Clock()
+    check(store, write_watchlist(watchlist_text(site, ())), fetcher, clock)
     clock.advance(hours=7)
-    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)  # a 304: the page did not change
+    check(store, watchlist(write_watchlist, site), fetcher, clock)  # a 304: the page did not change
     assert pledge_state(store) == "intact"
     site.put("/policy", policy_page(said("At this time w" + SENTENCE[1:])), etag=True)
     clock.advance(hours=7)
-    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)
+    check(store, watchlist(write_watchlist, site), fetcher, clock)
     assert pledge_kinds(store) == ["pledge.weakened"]
 
 
 def test_a_clause_replaced_in_the_watchlist_is_not_reported_removed(
-    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     site.put("/policy", policy_page(BASE))
-    clock, path = Clock(), tmp_path / "watchlist.yaml"
-    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)
+    clock = Clock()
+    check(store, watchlist(write_watchlist, site), fetcher, clock)
     reworded = SENTENCE.replace("We will not sell", "We do not sell")
     site.put("/policy", policy_page(said(reworded)))
     clock.advance(hours=7)
-    check(store, _watch(path, site, [CLAUSE]), fetcher, clock)  # the old clause is missing: pending
+    check(store, watchlist(write_watchlist, site), fetcher, clock)  # the old clause is missing: pending
     new_clause = reworded[0].lower() + reworded[1:]
     for _ in range(3):
         clock.advance(minutes=15)
-        check(store, _watch(path, site, [new_clause]), fetcher, clock)  # the maintainer follows
+        check(store, watchlist(write_watchlist, site, new_clause), fetcher, clock)  # the maintainer follows
     assert "pledge.removed" not in pledge_kinds(store)
     assert pledge_state(store) == "intact"
 
 
 def test_a_redirect_to_the_home_page_stores_nothing_of_it(
-    site: Site, tmp_path: Path, store: Store, fetcher: Fetcher
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
     site.put("/policy", policy_page(BASE))
-    clock, path = Clock(), tmp_path / "watchlist.yaml"
-    wl = _watch(path, site, [])
+    clock = Clock()
+    wl = write_watchlist(watchlist_text(site, ()))
     check(store, wl, fetcher, clock)
     site.put("/policy", "", status=301, location=site.url("/"))
     site.put("/", policy_page("<p>Welcome home.</p>"))
