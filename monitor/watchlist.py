@@ -8,6 +8,7 @@ Secrets stay ``${VAR}`` templates in the loaded models; they are resolved only w
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.errors import NotFoundError, WatchlistError, WatchlistIssue
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
@@ -103,6 +105,20 @@ def _regex(value: str) -> str:
     return value
 
 
+@functools.cache
+def _probe_page() -> LexborHTMLParser:
+    return LexborHTMLParser("<p></p>")
+
+
+def _css(value: str) -> str:
+    """A selector the parser cannot read would fail every check of its source: say so now."""
+    try:
+        _probe_page().css(value)
+    except SelectolaxError:
+        raise _fail(f"invalid CSS selector '{value}'; expected one like article or div.policy") from None
+    return value
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -180,6 +196,7 @@ def _route_url(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_text)]
 Slug = Annotated[str, AfterValidator(_slug)]
+Css = Annotated[str, AfterValidator(_text), AfterValidator(_css)]
 Duration = Annotated[timedelta, PlainValidator(_duration)]
 PositiveDuration = Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
 DateValue = Annotated[date, PlainValidator(_date)]
@@ -222,14 +239,14 @@ class SourceSpec(BaseModel):
     kind: Literal["page", "feed", "listing"] = "page"
     interval: PositiveDuration = Defaults().interval
     timeout: PositiveDuration = Defaults().timeout
-    select: Text | None = None
-    remove: Texts = ()
+    select: Css | None = None
+    remove: Annotated[tuple[Css, ...], BeforeValidator(_one_or_many)] = ()
     ignore: Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_one_or_many)] = ()
     header_pairs: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)] = Field(
         default=(), alias="headers"
     )
     links: bool = False
-    item_select: Text | None = None
+    item_select: Css | None = None
     confirm_after: Duration = Defaults().confirm_after
     failing_after: Count = Defaults().failing_after
 
