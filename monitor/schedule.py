@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -35,6 +34,7 @@ from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
+from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name, utcnow
 
 log = logging.getLogger("monitor.run")
 
@@ -45,12 +45,7 @@ MAX_SPREAD = timedelta(minutes=10)
 DELIVER_BATCH = 100
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def default_worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+__all__ = ["Daemon", "Options", "default_worker_name", "utcnow"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +58,8 @@ class Options:
     heartbeat_every: float = 30.0
     reload_every: float = 2.0
     sweep_every: timedelta = timedelta(days=1)
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = DEFAULT_LEASE  # claims on sources and alerts; renewed by the heartbeat
+    alone: bool = False  # holds the SQLite database lock: every other worker is a dead process
     spread: timedelta | None = None  # None: min(shortest interval, 10 min)
     batch: int | None = None  # sources claimed at a time; None: 4 x concurrency
     concurrency: int | None = None  # overrides defaults.concurrency
@@ -140,6 +136,9 @@ class Daemon:
         self._foreign: set[str] = set()
         self._deliver_again = threading.Event()
         self._reload_lock = threading.Lock()
+        self.life = WorkerLife(
+            store.engine, options.worker, lease=options.lease, alone=options.alone, clock=clock
+        )
 
     @property
     def name(self) -> str:
@@ -150,8 +149,7 @@ class Daemon:
     def start(self) -> None:
         """Register, sync the watchlist, spread what is overdue, and start the jobs."""
         now = self.clock()
-        engine = self.store.engine
-        claims.register_worker(engine, name=self.name, now=now, pid=os.getpid(), host=socket.gethostname())
+        self.life.start()
         self._sync(self.watchlist, now)
         self.resume(now)
         o, first = self.options, datetime.now(UTC)
@@ -187,8 +185,7 @@ class Daemon:
         if self._fetcher is not None:
             self._fetcher.close()
         try:
-            claims.release_all(self.store.engine, worker=self.name)
-            claims.unregister_worker(self.store.engine, self.name)
+            self.life.stop()
         except Exception as exc:  # the database went away: leases and heartbeats run out by themselves
             log.error("worker %s stopped without tidying up: %s", self.name, exc, extra={"worker": self.name})
             return
@@ -196,17 +193,18 @@ class Daemon:
 
     def run_once(self) -> None:
         """One pass of everything, for cron and tests: sync, sweep, check what is due, deliver."""
-        self._sync(self.watchlist, self.clock())
-        self.sweep()
-        self.dispatch(once=True)
-        self.deliver()
+        with self.life.running():
+            self._sync(self.watchlist, self.clock())
+            self.sweep()
+            self.dispatch(once=True)
+            self.deliver()
         if self._fetcher is not None:
             self._fetcher.close()
 
     @property
     def heartbeat_every(self) -> float:
         """Often enough to renew a lease well before it runs out."""
-        return max(0.2, min(self.options.heartbeat_every, self.options.lease.total_seconds() / 3))
+        return min(self.options.heartbeat_every, self.life.beat_every)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -240,7 +238,12 @@ class Daemon:
         while True:
             self._deliver_again.clear()
             summary = deliver_due(
-                self.store, self.watchlist, now=self.clock(), worker=self.name, env=self.env
+                self.store,
+                self.watchlist,
+                now=self.clock(),
+                worker=self.name,
+                env=self.env,
+                lease=self.options.lease,
             )
             _log_delivery(summary)
             full = summary.claimed >= DELIVER_BATCH
@@ -256,9 +259,9 @@ class Daemon:
             self.wake_delivery()
 
     def heartbeat(self) -> None:
-        now = self.clock()
-        claims.heartbeat(self.store.engine, name=self.name, now=now)
-        claims.renew(self.store.engine, worker=self.name, until=now + self.options.lease)
+        """Alive: leases renewed; what silent workers held is taken back and delivered."""
+        if self.life.beat():
+            self.wake_delivery()
 
     def reload(self, *, force: bool = False) -> bool:
         """Apply an edited watchlist; an invalid edit is logged and the running one kept."""
@@ -307,10 +310,11 @@ class Daemon:
 
     def resume(self, now: datetime) -> int:
         """After a stop, spread overdue sources out, unless other workers kept the schedule."""
-        since = now - timedelta(seconds=3 * self.heartbeat_every)
-        others = claims.live_workers(self.store.engine, since=since, besides=self.name)
+        others = claims.live_workers(self.store.engine, since=now - self.options.lease, besides=self.name)
         if others:
-            log.info("other workers are running (%s): the schedule is theirs too", ", ".join(others))
+            log.info(
+                "other workers beat within the lease (%s): the schedule is theirs too", ", ".join(others)
+            )
             return 0
         window = self.options.spread
         if window is None:
