@@ -489,6 +489,16 @@ class DeliverySummary:
     messages: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: DeliverySummary) -> None:
+        """Count another pass in."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.held += other.held
+        self.messages += other.messages
+        self.errors += other.errors
+
     def line(self) -> str:
         parts = [f"{self.sent} sent", f"{self.retrying} to retry", f"{self.failed} failed"]
         if self.held:

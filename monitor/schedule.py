@@ -244,6 +244,7 @@ class Daemon:
                 worker=self.name,
                 env=self.env,
                 lease=self.options.lease,
+                batch=DELIVER_BATCH,
             )
             _log_delivery(summary)
             full = summary.claimed >= DELIVER_BATCH
@@ -252,8 +253,7 @@ class Daemon:
 
     def sweep(self) -> None:
         """Deadlines and stale sources; one worker at a time so nothing is raised twice."""
-        with claims.exclusive(self.store.engine, SWEEP_KEY):
-            ids = run_sweep(self.store, self.watchlist, self.clock())
+        ids = sweep_now(self.store, self.watchlist, self.clock())
         if ids:
             self._log_events(ids)
             self.wake_delivery()
@@ -439,6 +439,32 @@ class Daemon:
         if self.secrets is not None:
             self.secrets.update(logs.watchlist_secrets(new, self.env))
         log.info("%s reloaded: %s", new.path, describe_changes(old, new), extra={"sources": len(new.sources)})
+
+
+def sweep_now(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
+    """The sweep, one worker at a time (a PostgreSQL advisory lock) so nothing is raised twice."""
+    with claims.exclusive(store.engine, SWEEP_KEY):
+        return run_sweep(store, watchlist, now)
+
+
+def deliver_all(
+    store: Store,
+    watchlist: Watchlist,
+    *,
+    clock: Clock,
+    worker: str,
+    env: Mapping[str, str] | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliverySummary:
+    """Delivery passes until one finds less than a full batch: every alert due now, once."""
+    total = DeliverySummary()
+    while True:
+        summary = deliver_due(
+            store, watchlist, now=clock(), worker=worker, env=env, lease=lease, batch=DELIVER_BATCH
+        )
+        total.add(summary)
+        if summary.claimed < DELIVER_BATCH:
+            return total
 
 
 def describe_changes(old: Watchlist, new: Watchlist) -> str:
