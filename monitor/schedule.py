@@ -136,9 +136,7 @@ class Daemon:
         self._foreign: set[str] = set()
         self._deliver_again = threading.Event()
         self._reload_lock = threading.Lock()
-        self.life = WorkerLife(
-            store.engine, options.worker, lease=options.lease, alone=options.alone, clock=clock
-        )
+        self.life = WorkerLife(store, options.worker, lease=options.lease, alone=options.alone, clock=clock)
 
     @property
     def name(self) -> str:

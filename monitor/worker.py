@@ -25,9 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
-
 from monitor.store import claims, outbox
+from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.run")
 
@@ -63,9 +62,10 @@ class WorkerLife:
     """
 
     def __init__(
-        self, engine: Engine, name: str, *, lease: timedelta, alone: bool = False, clock: Clock = utcnow
+        self, store: Store, name: str, *, lease: timedelta, alone: bool = False, clock: Clock = utcnow
     ) -> None:
-        self.engine, self.name, self.lease, self.alone, self.clock = engine, name, lease, alone, clock
+        self.engine = store.engine
+        self.name, self.lease, self.alone, self.clock = name, lease, alone, clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -46,7 +46,7 @@ def test_with_the_sqlite_lock_every_other_worker_is_gone_at_once(
     store: Store, write_watchlist: WriteWatchlist, caplog: pytest.LogCaptureFixture
 ) -> None:
     setup(store, write_watchlist)
-    life = WorkerLife(store.engine, "me", lease=LEASE, alone=True, clock=lambda: T0)
+    life = WorkerLife(store, "me", lease=LEASE, alone=True, clock=lambda: T0)
     with caplog.at_level(logging.INFO, "monitor.run"):
         reaped = life.start()
     # the leases had an hour to run, the heartbeat of "alive" is fresh: the lock proves them dead
@@ -64,7 +64,7 @@ def test_without_the_lock_a_worker_silent_for_a_lease_is_gone(
     store: Store, write_watchlist: WriteWatchlist
 ) -> None:
     setup(store, write_watchlist)
-    life = WorkerLife(store.engine, "me", lease=LEASE, clock=lambda: T0)
+    life = WorkerLife(store, "me", lease=LEASE, clock=lambda: T0)
     assert life.start() == Reaped(("dead (pid 4242 on elsewhere)",), 1, 1)
     assert {by for by, _ in claims.claimed(store.engine).values()} == {"alive"}
     assert claimed_alerts(store) == {1: ("pending", None), 2: ("sending", "alive"), 3: ("pending", None)}
@@ -76,7 +76,7 @@ def test_a_worker_that_stops_beating_is_taken_back_at_the_next_beat(
 ) -> None:
     setup(store, write_watchlist)
     clock = [T0]
-    life = WorkerLife(store.engine, "me", lease=LEASE, clock=lambda: clock[0])
+    life = WorkerLife(store, "me", lease=LEASE, clock=lambda: clock[0])
     life.start()
     clock[0] = T0 + timedelta(seconds=20)
     assert life.beat() == Reaped()  # "alive" beat 20 s ago: within the lease
@@ -89,7 +89,7 @@ def test_a_restart_under_the_same_name_takes_back_what_the_earlier_process_held(
     store: Store, write_watchlist: WriteWatchlist
 ) -> None:
     setup(store, write_watchlist)
-    life = WorkerLife(store.engine, "alive", lease=LEASE, clock=lambda: T0)  # e.g. --worker alive
+    life = WorkerLife(store, "alive", lease=LEASE, clock=lambda: T0)  # e.g. --worker alive
     reaped = life.start()
     assert "alive (pid 4242 on elsewhere)" in reaped.workers and reaped.sources == 2 and reaped.alerts == 2
     (me,) = [w for w in claims.workers(store.engine) if w.name == "alive"]
@@ -103,7 +103,7 @@ def test_the_heartbeat_renews_our_leases_and_leaving_gives_everything_back(
     store.sync(watchlist, T0)
     add_events(store, watchlist, 1)
     clock = [T0]
-    life = WorkerLife(store.engine, "me", lease=LEASE, clock=lambda: clock[0])
+    life = WorkerLife(store, "me", lease=LEASE, clock=lambda: clock[0])
     life.start()
     claims.claim_due(store.engine, now=T0, worker="me", lease=LEASE, limit=1)
     outbox.claim_due(store.engine, now=T0, worker="me", lease=LEASE)

@@ -76,7 +76,7 @@ def retry(app: App, include_failed: bool) -> None:
             return
     try:
         life = WorkerLife(
-            engine, f"alerts-retry:{default_worker_name()}", lease=LEASE, alone=lock is not None
+            app.store, f"alerts-retry:{default_worker_name()}", lease=LEASE, alone=lock is not None
         )
         with life.running():
             summary = deliver_all(app.store, app.watchlist, clock=utcnow, worker=life.name, env=os.environ)

@@ -66,8 +66,11 @@ def validate(app: App, file: str | None, online: bool) -> None:
 )
 @pass_app
 def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bool) -> None:
-    """Check the sources that are due (or the named ones) now, then run the sweep and deliver
-    the alerts that are due; once, for cron. One line per source says what happened.
+    """Check the due (or named) sources now, then sweep and deliver alerts; once, for cron.
+
+    One line per source says what happened. After checking, the sweep raises the deadline and
+    stale-source events that are due, and the alerts that are due are sent (--no-deliver skips
+    both).
 
     \b
     Examples:
@@ -81,9 +84,7 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
     if lock is not None:
         lock.acquire()
     try:
-        life = WorkerLife(
-            app.store.engine, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None
-        )
+        life = WorkerLife(app.store, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None)
         with life.running():
             _check(app, source_ids, check_all)
             if not no_deliver:
