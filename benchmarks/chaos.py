@@ -7,9 +7,9 @@
 A local site serves 200 pages that keep changing; a local webhook receiver logs the idempotency
 key of every alert it gets (and takes 20 ms to answer, as a real service does, so that kills land
 mid-send too). ``pledge-monitor run`` runs as a real subprocess and is killed with SIGKILL at a
-random moment 20 times, then restarted at once; a last run is left to finish and stopped with
-SIGTERM. A page changes again only once its previous change is recorded, so every change made can
-be recorded.
+random moment of its work (0.5 to 6 s after it registered) 20 times, then restarted at once; a
+last run is left to finish and stopped with SIGTERM. A page changes again only once its previous
+change is recorded, so every change made can be recorded.
 
 It prints the changes made and recorded, the alerts delivered once, twice and never, the kills
 that landed mid-send (the receiver had an alert the database did not yet record as sent: the one
@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,16 @@ class Receiver:
             return list(self.received)
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request resets its connection: that is the point here, not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def serve(site: Site, receiver: Receiver) -> Iterator[int]:
     class Handler(BaseHTTPRequestHandler):
@@ -119,8 +130,7 @@ def serve(site: Site, receiver: Receiver) -> Iterator[int]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -214,15 +224,25 @@ class Monitor:
     def __init__(self, folder: Path, watchlist: Path, url: str) -> None:
         self.folder, self.watchlist, self.url = folder, watchlist, url
         self.count = 0
+        self.procs: list[subprocess.Popen[bytes]] = []
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLEDGE_MONITOR_")}
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def start(self) -> subprocess.Popen[bytes]:
         self.count += 1
         log = (self.folder / f"run-{self.count:02d}.log").open("wb")
         command = [sys.executable, "-m", "monitor", "-w", str(self.watchlist), "--db", self.url]
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [*command, "run", "--poll", "0.5"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env
         )
+        log.close()  # the child has its own copy
+        self.procs.append(proc)
+        return proc
 
 
 class Driver(threading.Thread):
@@ -248,7 +268,6 @@ class Driver(threading.Thread):
 
 
 def run_chaos(kind: str, args: argparse.Namespace, say: Any) -> Result:
-    rng = random.Random(args.seed)
     result = Result(kind)
     started = time.monotonic()
     site, receiver = Site(args.pages), Receiver()
@@ -259,46 +278,12 @@ def run_chaos(kind: str, args: argparse.Namespace, say: Any) -> Result:
             watchlist = folder / "watchlist.yaml"
             watchlist.write_text(watchlist_yaml(port, args.pages, args.interval))
             monitor = Monitor(folder, watchlist, url)
-            proc = monitor.start()
-            baselines = wait_for(lambda: _checked(engine) >= args.pages, 120)
-            say(f"  {kind}: {args.pages} baselines in {baselines:.0f} s; now {args.kills} kills")
-            driver = Driver(site, engine, rng, args.per_round)
-            driver.start()
-            pending_at: list[tuple[float, set[str]]] = []  # restart time, alerts pending then
-            interrupted: set[str] = set()
-            for n in range(args.kills):
-                time.sleep(rng.uniform(args.min_run, args.max_run))
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                result.kills += 1
-                time.sleep(0.2)  # the receiver finishes what it was given
+            try:
+                pending_at = kill_and_restart(args, result, site, receiver, engine, monitor, say)
                 statuses = alert_keys(engine)
-                got = {key for key, _ in receiver.snapshot()}
-                cut = {key for key in got if statuses.get(key, "sent") != "sent"}
-                if cut - interrupted:
-                    result.kills_mid_send += 1
-                interrupted |= cut
-                pending = {key for key, status in statuses.items() if status != "sent" and key not in got}
-                proc = monitor.start()
-                pending_at.append((time.monotonic(), pending))
-                if (n + 1) % 5 == 0:
-                    say(f"    {n + 1} kills, {driver.made} changes made, {len(statuses)} alerts so far")
-            driver.stop.set()
-            driver.join()
-            result.changes_made = driver.made
-
-            def settled() -> bool:
-                statuses = alert_keys(engine)
-                recorded = sum(changes_per_source(engine).values())
-                return recorded >= driver.made and all(s == "sent" for s in statuses.values())
-
-            wait_for(settled, args.settle)
-            time.sleep(1.0)  # a late duplicate would come now
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-            result.changes_recorded = sum(changes_per_source(engine).values())
-            statuses = alert_keys(engine)
-            engine.dispose()
+            finally:
+                monitor.stop_all()
+                engine.dispose()
     received = receiver.snapshot()
     counts = Counter(key for key, _ in received)
     result.alerts = len(statuses)
@@ -306,17 +291,77 @@ def run_chaos(kind: str, args: argparse.Namespace, say: Any) -> Result:
     result.twice = sum(1 for key in statuses if counts[key] == 2)
     result.more = sum(1 for key in statuses if counts[key] > 2)
     result.missing = sum(1 for key in statuses if counts[key] == 0)
-    first = {}
+    arrivals: dict[str, list[float]] = {}
     for key, at in received:
-        first.setdefault(key, []).append(at)
+        arrivals.setdefault(key, []).append(at)
     for restart, pending in pending_at:
         for key in pending:
-            after = [at for at in first.get(key, []) if at >= restart]
+            after = [at for at in arrivals.get(key, []) if at >= restart]
             if after:
                 result.delays.append(after[0] - restart)
     result.worst_delay = max(result.delays, default=0.0)
     result.elapsed = time.monotonic() - started
     return result
+
+
+def kill_and_restart(
+    args: argparse.Namespace,
+    result: Result,
+    site: Site,
+    receiver: Receiver,
+    engine: Engine,
+    monitor: Monitor,
+    say: Any,
+) -> list[tuple[float, set[str]]]:
+    """The kills; returns each restart's time and the alerts pending when it restarted."""
+    rng = random.Random(args.seed)
+    proc = monitor.start()
+    baselines = wait_for(lambda: _checked(engine) >= args.pages, 180)
+    say(f"  {result.db}: {args.pages} baselines in {baselines:.0f} s; now {args.kills} kills")
+    driver = Driver(site, engine, rng, args.per_round)
+    driver.start()
+    pending_at: list[tuple[float, set[str]]] = []
+    interrupted: set[str] = set()
+    for n in range(args.kills):
+        wait_for(partial(_registered, engine, proc.pid), 60)  # a start takes seconds on a busy host
+        time.sleep(rng.uniform(args.min_run, args.max_run))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        result.kills += 1
+        time.sleep(0.2)  # the receiver finishes what it was given
+        statuses = alert_keys(engine)
+        got = {key for key, _ in receiver.snapshot()}
+        cut = {key for key in got if statuses.get(key, "sent") != "sent"}  # it has them, the db does not
+        if cut - interrupted:
+            result.kills_mid_send += 1
+        interrupted |= cut
+        pending = {key for key, status in statuses.items() if status != "sent" and key not in got}
+        proc = monitor.start()
+        pending_at.append((time.monotonic(), pending))
+        if (n + 1) % 5 == 0:
+            say(f"    {n + 1} kills, {driver.made} changes made, {len(statuses)} alerts so far")
+    driver.stop.set()
+    driver.join()
+    result.changes_made = driver.made
+
+    def settled() -> bool:
+        recorded = sum(changes_per_source(engine).values())
+        return recorded >= driver.made and all(s == "sent" for s in alert_keys(engine).values())
+
+    wait_for(settled, args.settle)
+    time.sleep(1.0)  # a late duplicate would come now
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    result.changes_recorded = sum(changes_per_source(engine).values())
+    return pending_at
+
+
+def _registered(engine: Engine, pid: int) -> bool:
+    try:
+        with engine.connect() as c:
+            return bool(c.execute(select(func.count()).where(m.Worker.pid == pid)).scalar())
+    except Exception:
+        return False
 
 
 def _checked(engine: Engine) -> int:
@@ -375,8 +420,10 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--interval", default="5s", help="the sources' check interval")
     parser.add_argument("--per-round", type=int, default=6, help="pages changed every half second")
-    parser.add_argument("--min-run", type=float, default=2.0, help="seconds a run lives at least")
-    parser.add_argument("--max-run", type=float, default=8.0, help="and at most")
+    parser.add_argument(
+        "--min-run", type=float, default=0.5, help="seconds a run works before its kill, at least"
+    )
+    parser.add_argument("--max-run", type=float, default=6.0, help="and at most")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds the last run may take")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write the figures here")

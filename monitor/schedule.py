@@ -34,7 +34,7 @@ from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
-from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name, utcnow
+from monitor.worker import DEFAULT_LEASE, WorkerLife, utcnow
 
 log = logging.getLogger("monitor.run")
 
@@ -43,9 +43,6 @@ SYNC_KEY = 7_460_002  # PostgreSQL advisory locks: one worker at a time syncs th
 SWEEP_KEY = 7_460_003  # ...and sweeps, so no deadline event is raised twice
 MAX_SPREAD = timedelta(minutes=10)
 DELIVER_BATCH = 100
-
-
-__all__ = ["Daemon", "Options", "default_worker_name", "utcnow"]
 
 
 @dataclass(frozen=True)

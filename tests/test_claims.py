@@ -229,6 +229,25 @@ def test_postgres_claims_skip_rows_locked_by_another_worker(
 
 
 @pytest.mark.postgres
+def test_postgres_renewal_skips_a_row_being_recorded_instead_of_waiting(
+    pg_store: Store, write_watchlist: WriteWatchlist
+) -> None:
+    """The heartbeat renewing while the same worker records a check must not deadlock with it."""
+    add_sources(pg_store, write_watchlist, 2)
+    claims.claim_due(pg_store.engine, now=T0, worker="a", lease=LEASE, limit=2)
+    with pg_store.engine.connect() as recording:
+        recording.begin()
+        recording.execute(update(m.Source).where(m.Source.id == "s000").values(failures=1))
+        done = threading.Timer(5.0, recording.rollback)  # a renewal that waited would get both rows
+        done.start()
+        renewed = claims.renew(pg_store.engine, worker="a", until=T0 + 2 * LEASE)
+        done.cancel()
+        recording.rollback()
+    assert renewed == 1
+    assert claims.claimed(pg_store.engine) == {"s000": ("a", T0 + LEASE), "s001": ("a", T0 + 2 * LEASE)}
+
+
+@pytest.mark.postgres
 def test_postgres_concurrent_claims_never_overlap(pg_store: Store, write_watchlist: WriteWatchlist) -> None:
     ids = add_sources(pg_store, write_watchlist, 300)
     taken: dict[str, list[str]] = {}

@@ -17,8 +17,9 @@ from monitor import logs
 from monitor.cli import App, pass_app
 from monitor.lock import database_lock
 from monitor.process import limit_malloc_arenas
-from monitor.schedule import Daemon, Options, default_worker_name
+from monitor.schedule import Daemon, Options
 from monitor.watchlist import parse_duration
+from monitor.worker import default_worker_name
 
 
 class Duration(click.ParamType):
