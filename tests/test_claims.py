@@ -369,7 +369,7 @@ def test_a_killed_workers_sources_are_taken_over_once_it_missed_its_heartbeat(
     wl.write_text(farm_watchlist(site, hook, count))
     store = Store(open_engine(pg_url))
     doomed = launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", "doomed", "--lease", "2s")
-    eventually(lambda: len(site.requests) >= 8, 15, "the doomed worker's checks in flight", doomed.log)
+    eventually(lambda: len(site.requests) >= 8, 40, "the doomed worker's checks in flight", doomed.log)
     held = claims.claimed(store.engine, "doomed")
     assert held and all(until is not None for _, until in held.values())
     doomed.popen.send_signal(signal.SIGKILL)
@@ -381,7 +381,7 @@ def test_a_killed_workers_sources_are_taken_over_once_it_missed_its_heartbeat(
         launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", f"w{n}", "--lease", "2s")
         for n in range(2)
     ]
-    eventually(lambda: len(checks_per_source(store)) == count, 20, "every source checked", others[0].log)
+    eventually(lambda: len(checks_per_source(store)) == count, 60, "every source checked", others[0].log)
     stop_all(others)
 
     assert set(checks_per_source(store).values()) == {1}  # the doomed worker recorded nothing

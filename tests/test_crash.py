@@ -39,6 +39,7 @@ from tests.test_run import (
     launcher,
     now,
     site,
+    started,
     watchlist_yaml,
 )
 
@@ -179,17 +180,18 @@ def test_kill_9_mid_send_a_restart_delivers_at_once_and_only_the_interrupted_ale
     assert code == 0, out
     changed_pages(site, 5, "v2")
     db.make_due(now())
-    doomed = launcher.start(wl, db.url, "run", "--poll", "0.1", "--spread", "0s")
-    eventually(lambda: db.count(m.Alert) == 5 and bool(gated.arrived), 20, "a send in flight", doomed.log)
-    eventually(lambda: db.count(m.Alert, m.Alert.status == "sending") == 5, 10, "every alert claimed")
+    doomed = launcher.start(wl, db.url, "run", "--poll", "0.1", "--spread", "0s", "--lease", "10m")
+    eventually(lambda: db.count(m.Alert) == 5 and bool(gated.arrived), 60, "a send in flight", doomed.log)
+    eventually(lambda: db.count(m.Alert, m.Alert.status == "sending") == 5, 30, "every alert claimed")
     doomed.popen.send_signal(signal.SIGKILL)  # while the receiver holds the first send
     assert doomed.wait() == -signal.SIGKILL
     (interrupted,) = gated.arrived
     assert db.workers() == [f"{socket.gethostname()}:{doomed.pid}"]  # its row is left behind
     gated.open.set()
 
-    restarted = launcher.start(wl, db.url, "run", "--poll", "0.1")  # the default lease (30s)
-    eventually(lambda: len(set(keys(gated))) == 5, 10, "every alert, well within the lease", restarted.log)
+    restarted = launcher.start(wl, db.url, "run", "--poll", "0.1", "--lease", "10m")
+    eventually(started(db, restarted), 60, "the restart", restarted.log)
+    eventually(lambda: len(set(keys(gated))) == 5, 60, "every alert, long before the lease", restarted.log)
     time.sleep(0.5)  # a further duplicate would come now
     assert restarted.terminate() == 0
     counts = Counter(keys(gated))
@@ -210,7 +212,7 @@ def test_kill_9_mid_check_a_restart_checks_the_source_at_once(
     wl.write_text(watchlist_yaml(site, paths, interval="1h", pledge=False))
     site.delays["/p0"] = 30.0
     doomed = launcher.start(wl, db.url, "run", "--poll", "0.1", "--lease", "10m")
-    eventually(lambda: site.count("/p0") == 1, 10, "the check in flight", doomed.log)
+    eventually(lambda: site.count("/p0") == 1, 30, "the check in flight", doomed.log)
     assert db.sources()["page-0"].claimed_by is not None
     doomed.popen.send_signal(signal.SIGKILL)
     doomed.wait()
@@ -218,7 +220,7 @@ def test_kill_9_mid_check_a_restart_checks_the_source_at_once(
 
     restarted = launcher.start(wl, db.url, "run", "--poll", "0.1", "--lease", "10m")
     eventually(
-        lambda: len(db.checks("page-0")) == 1, 10, "the check, long before the lease ends", restarted.log
+        lambda: len(db.checks("page-0")) == 1, 60, "the check, long before the lease ends", restarted.log
     )
     assert restarted.terminate() == 0
     assert "1 source and 0 alerts they held are free again" in restarted.text()
