@@ -14,11 +14,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
+from monitor.urls import link_target
 
 # --- normalization -------------------------------------------------------------------------------
 
@@ -215,20 +215,7 @@ _SKIP_TAGS = frozenset({
 # fmt: on
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-# Click and campaign ids that analytics and ad tools add to links, many with a new value per page
-# view (_gl, _ga): they say nothing about where the link goes. Session ids in URLs are the same.
-# fmt: off
-_TRACKING_PARAMS = frozenset({
-    "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "twclid", "ttclid", "li_fat_id",
-    "yclid", "igshid", "srsltid", "_ga", "_gl", "_kx", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
-    "vero_id", "oly_anon_id", "oly_enc_id", "rb_clickid", "s_kwcid", "ef_id", "ref_src",
-    "pk_campaign", "pk_kwd", "pk_keyword", "pk_source", "pk_medium", "pk_content", "pk_cid",
-    "jsessionid", "phpsessid", "aspsessionid", "cfid", "cftoken",
-})
-# fmt: on
-_TRACKING_PREFIXES = ("utm_", "hsa_", "mtm_")
 _CLOSING_PUNCTUATION = ".,;:!?"
-_PATH_SESSION = re.compile(r";jsessionid=[^/?#]*", re.I)
 _CF_HREF = "/cdn-cgi/l/email-protection"
 _CF_PLACEHOLDER = "[email protected]"
 
@@ -419,7 +406,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
         page.pre += 1
         page.out.append(_break(page))
     elif tag == "a" and page.links:
-        page.hrefs.append((_link_target(node.attributes.get("href"), page.base), len(page.out)))
+        page.hrefs.append((link_target(node.attributes.get("href"), page.base), len(page.out)))
     return True
 
 
@@ -472,31 +459,3 @@ def _close_link(page: _Page, target: str, start: int) -> None:
     words = text.rstrip()
     cut = len(words.rstrip(_CLOSING_PUNCTUATION)) or len(words)
     page.out[start:] = [text[:cut], f" <{target}>", text[cut:]]
-
-
-def _link_target(href: str | None, base: str | None) -> str | None:
-    """The absolute link target without tracking parameters; fragments stay (anchors matter)."""
-    href = (href or "").strip()
-    if not href or href.lower().startswith("javascript:"):
-        return None
-    try:
-        parts = urlsplit(urljoin(base, href) if base else href)
-    except ValueError:
-        return href
-    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
-    path = _PATH_SESSION.sub("", parts.path)
-    # Scheme and host are case-insensitive; a page that changes their case links to the same place.
-    return urlunsplit(
-        parts._replace(scheme=parts.scheme.lower(), netloc=_host_lower(parts.netloc), path=path, query=query)
-    )
-
-
-def _host_lower(netloc: str) -> str:
-    """Lower-case the host but not the user info, which may be case-sensitive."""
-    user, at, host = netloc.rpartition("@")
-    return f"{user}{at}{host.lower()}"
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.lower()
-    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
