@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -180,3 +182,11 @@ def test_a_section_is_watched_through_the_check_and_ignores_the_rest_of_the_page
         error = s.scalars(select(m.Check.error).order_by(m.Check.id.desc())).first()
     assert error is not None and "section from after 'h2#commitments' to before 'h2' matched nothing" in error
     assert [e.kind for e in store.events()] == ["source.changed"]
+
+
+def test_the_readme_example_of_a_section_is_a_valid_watchlist() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    part = readme.split("### Choosing what to watch on a page", 1)[1]
+    example = part.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (source,) = parse_watchlist(example).sources
+    assert source.select == ("h1", section(start_after="h2#our-commitments", end_before="h2"))
