@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.store import models as m
+from monitor.store.db import SCHEMA_HEAD
 from tests.receivers import Endpoint, smtp_server
 from tests.site import Site, policy_page
 from tests.test_run import CountingSite, Db, Launcher, db, hook, launcher, now, site
@@ -141,7 +142,7 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path, site: Site) -> None:
     path = write(tmp_path, site)
     code, out = run(path, "--db", f"sqlite:///{tmp_path / 'other.db'}", "db", "upgrade")
     assert code == 0
-    assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision 0001"
+    assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision {SCHEMA_HEAD}"
     assert (tmp_path / "other.db").exists()
 
 
