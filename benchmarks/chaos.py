@@ -438,6 +438,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--no-fail", action="store_true", help="never exit 1")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped: its runs are stopped too
 
     def say(line: str) -> None:
         print(line, flush=True)

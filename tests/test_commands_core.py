@@ -209,7 +209,7 @@ def test_check_from_cron_delivers_its_alerts_and_says_what_happened_per_source(
     with smtp_server() as (port, mailbox):
         wl = tmp_path / "watchlist.yaml"
         wl.write_text(cron_watchlist(site, hook, port))
-        code, out = launcher.run(wl, db.url, "check")
+        code, out = launcher.run(wl, db.url, "check", timeout=120)
         assert code == 0, out
         assert "  ibm-letter  first check: baseline stored; 1 clause found exactly" in out
         assert out.rstrip().endswith("alerts: 0 sent, 0 to retry, 0 failed")
@@ -219,7 +219,7 @@ def test_check_from_cron_delivers_its_alerts_and_says_what_happened_per_source(
         site.put("/news", policy_page("<p>News of the week: a new office.</p>"))
         site.put("/blog", "down for maintenance", status=503)
         db.make_due(now())
-        code, out = launcher.run(wl, db.url, "check")
+        code, out = launcher.run(wl, db.url, "check", timeout=120)
         assert code == 0, out
         lines = out.splitlines()
         assert lines[0].startswith("checked 3 sources in ")
@@ -237,7 +237,7 @@ def test_check_from_cron_delivers_its_alerts_and_says_what_happened_per_source(
         assert "IBM" in str(email["Subject"])
 
         db.make_due(now())
-        code, out = launcher.run(wl, db.url, "check", "--source", "ibm-news")
+        code, out = launcher.run(wl, db.url, "check", "--source", "ibm-news", timeout=120)
         assert code == 0, out
         assert "  ibm-news  unchanged: check logged, nothing stored" in out
         assert len(hook.accepted) == 2 and len(mailbox.messages) == 1  # nothing sent twice
@@ -253,12 +253,12 @@ def test_check_no_deliver_leaves_the_alerts_queued_and_the_next_check_sends_them
     with smtp_server() as (port, mailbox):
         wl = tmp_path / "watchlist.yaml"
         wl.write_text(cron_watchlist(site, hook, port, expires_on="2021-06-08"))
-        code, out = launcher.run(wl, db.url, "check", "--no-deliver")
+        code, out = launcher.run(wl, db.url, "check", "--no-deliver", timeout=120)
         assert code == 0, out
         assert "alerts:" not in out and "sweep" not in out
         assert db.count(m.Event) == 0  # the sweep did not run: the expiry is not raised yet
 
-        code, out = launcher.run(wl, db.url, "check")  # nothing due; the sweep and delivery run
+        code, out = launcher.run(wl, db.url, "check", timeout=120)  # nothing due; the sweep and delivery run
         assert code == 0, out
         assert "checked 0 sources" in out
         assert "sweep: 1 event (deadlines, stale sources)" in out
@@ -267,7 +267,7 @@ def test_check_no_deliver_leaves_the_alerts_queued_and_the_next_check_sends_them
         assert [p["alert"]["kind"] for p in hook.accepted] == ["pledge.expired"]
         assert len(mailbox.messages) == 1
 
-        code, out = launcher.run(wl, db.url, "check")
+        code, out = launcher.run(wl, db.url, "check", timeout=120)
         assert code == 0 and "sweep" not in out and "alerts: 0 sent" in out  # said once
     assert len(hook.accepted) == 1
 
@@ -281,9 +281,9 @@ def test_check_says_a_missing_clause_waits_for_its_re_check(
     with smtp_server() as (port, _mailbox):
         wl = tmp_path / "watchlist.yaml"
         wl.write_text(cron_watchlist(site, hook, port))
-        assert launcher.run(wl, db.url, "check")[0] == 0
+        assert launcher.run(wl, db.url, "check", timeout=120)[0] == 0
         site.put("/letter", policy_page("<p>We review every request against our principles.</p>"))
-        code, out = launcher.run(wl, db.url, "check", "--all")
+        code, out = launcher.run(wl, db.url, "check", "--all", timeout=120)
     assert code == 0, out
     assert re.search(r"  ibm-letter  text changed: change #\d+; 1 clause missing: re-check due", out)
     assert "pledge.removed" not in out and hook.accepted == []  # only once the re-check agrees
