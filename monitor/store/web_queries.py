@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, distinct, or_, select
+from sqlalchemy import Select, or_, select
 
 from monitor.store import models as m
 from monitor.store.audit_queries import changes_export, checks_export, events_export, pledges_export
@@ -227,12 +227,12 @@ class WebStore:
 
     def companies(self) -> list[str]:
         with self.store.session() as s:
-            return list(s.scalars(select(distinct(m.Pledge.company)).order_by(m.Pledge.company)))
+            return list(s.scalars(select(m.Pledge.company).distinct().order_by(m.Pledge.company)))
 
     def routes(self) -> list[str]:
         """Routes that alerts were ever queued for."""
         with self.store.session() as s:
-            return list(s.scalars(select(distinct(m.Alert.route)).order_by(m.Alert.route)))
+            return list(s.scalars(select(m.Alert.route).distinct().order_by(m.Alert.route)))
 
 
 def _matches(column: Any, q: str) -> Any:

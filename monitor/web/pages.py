@@ -49,6 +49,8 @@ def next_href(request: Request, before: int | str | None, **keep: Any) -> str | 
     if before is None:
         return None
     params = {k: v for k, v in keep.items() if v not in (None, "")}
+    if request.query_params.get("limit"):
+        params["limit"] = request.query_params["limit"]
     params["before"] = before
     return f"{base(request)}{request.url.path[len(base(request)) :]}?{urlencode(params)}"
 
