@@ -84,7 +84,12 @@ def token() -> None:
 @click.argument("name")
 @pass_app
 def token_create(app: App, name: str) -> None:
-    """Make a token named NAME and print it once (only its hash is stored)."""
+    """Make a token named NAME and print it once (only its hash is stored).
+
+    \b
+    Example:
+      pledge-monitor token create alice
+    """
     from monitor.store.actions import ActionStore
     from monitor.web.auth import digest, new_token
 
@@ -100,7 +105,12 @@ def token_create(app: App, name: str) -> None:
 @token.command(name="list")
 @pass_app
 def token_list(app: App) -> None:
-    """The tokens by name, when made, and whether revoked (never the tokens)."""
+    """The tokens by name, when made, and whether revoked (never the tokens).
+
+    \b
+    Example:
+      pledge-monitor token list
+    """
     from monitor.store.actions import ActionStore
 
     found = ActionStore(app.store).tokens()
@@ -115,7 +125,12 @@ def token_list(app: App) -> None:
 @click.argument("name")
 @pass_app
 def token_revoke(app: App, name: str) -> None:
-    """Revoke the token named NAME: it stops working at once."""
+    """Revoke the token named NAME: it stops working at once.
+
+    \b
+    Example:
+      pledge-monitor token revoke alice
+    """
     from monitor.store.actions import ActionStore
 
     ActionStore(app.store).revoke_token(name, utcnow())
