@@ -30,6 +30,7 @@ system-deps:
 bench: setup
 	$(BIN)/python benchmarks/cycle.py
 	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/matching.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
