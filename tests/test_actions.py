@@ -17,7 +17,10 @@ from monitor.store.actions import ActionStore
 from monitor.store.audit_queries import AuditStore
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
+from tests.pg import pg_store
 from tests.test_outbox import WATCHLIST, add_events, alert_rows
+
+__all__ = ["pg_store"]  # a fixture, used below
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 TWO_ROUTES = WATCHLIST.replace(
@@ -112,3 +115,15 @@ def test_token_commands_print_the_token_once_and_store_only_its_hash(tmp_path: o
     assert "revoked" in runner.invoke(main, [*args, "token", "list"]).output
     gone = runner.invoke(main, [*args, "token", "revoke", "alice"])
     assert gone.exit_code == 1 and "no active token named 'alice'" in gone.output
+
+
+@pytest.mark.postgres
+def test_on_postgresql_mutes_hold_alerts_and_actions_verify(pg_store: Store, watchlist: Watchlist) -> None:
+    pg_store.sync(watchlist, T0)
+    actions = ActionStore(pg_store)
+    actions.mute("route", "desk", until=T0 + timedelta(days=1), actor="alice", note="", now=T0)
+    (event_id,) = add_events(pg_store, watchlist, 1, at=T0)
+    actions.acknowledge(event_id, actor="bob", note="false alarm", now=T0)
+    deliver_due(pg_store, watchlist, now=T0, stream=io.StringIO())
+    assert [(r.route, r.status) for r in alert_rows(pg_store)] == [("team", "sent"), ("desk", "muted")]
+    assert "2 actions;" in verify(AuditStore(pg_store)).line()
