@@ -43,7 +43,9 @@ TABLE: dict[str, Entry] = {
         "Write a static HTML report: pledges, timelines, diffs, snapshots, an Atom feed.",
     ),
     "run": Entry("run", "Check sources when due, deliver alerts, sweep deadlines daily; until SIGTERM."),
-    "serve": Entry("serve", "Serve the pledge tracker and the JSON API over the database `run` writes."),
+    "serve": Entry(
+        "serve", "Serve the pledge tracker and the JSON API (/api/) over the database `run` writes."
+    ),
     "show": Entry("core", "The diff of one change, with both timestamps."),
     "status": Entry(
         "status",
