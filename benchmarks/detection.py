@@ -595,7 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         f"Obfuscated link targets (pages of our own): {args.obfuscated_fetches} fetches of one page whose"
-        f" links are written a new way on every fetch, the e-mail address changing every {ADDRESS_CHANGE_EVERY}:"
+        f" links are written a new way on every fetch, the e-mail address changing every"
+        f" {ADDRESS_CHANGE_EVERY}:"
     )
     print(HEADER)
     with tempfile.TemporaryDirectory(prefix="pledge-monitor-bench-") as workdir:
