@@ -38,6 +38,7 @@ from monitor.errors import AlertError
 from monitor.events import Severity
 from monitor.secrets import redact_url, referenced_env_vars, resolve_url
 from monitor.store import outbox
+from monitor.store.actions import active_mutes
 from monitor.store.models import Event
 from monitor.watchlist import RouteSpec, Watchlist
 
@@ -486,6 +487,7 @@ class DeliverySummary:
     retrying: int = 0
     failed: int = 0
     held: int = 0
+    muted: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -496,6 +498,7 @@ class DeliverySummary:
         self.retrying += other.retrying
         self.failed += other.failed
         self.held += other.held
+        self.muted += other.muted
         self.messages += other.messages
         self.errors += other.errors
 
@@ -503,6 +506,8 @@ class DeliverySummary:
         parts = [f"{self.sent} sent", f"{self.retrying} to retry", f"{self.failed} failed"]
         if self.held:
             parts.append(f"{self.held} held for a digest")
+        if self.muted:
+            parts.append(f"{self.muted} muted (kept, not sent)")
         return "alerts: " + ", ".join(parts)
 
 
@@ -536,6 +541,12 @@ def deliver_due(
         digest_at=digest_at,
         stream=stream,
         rng=rng or random.Random(),
+    )
+    mutes = active_mutes(run.engine, now)
+    run.summary.muted = outbox.hold_muted(
+        run.engine,
+        sources={mute.target for mute in mutes if mute.target_kind == "source"},
+        routes={mute.target for mute in mutes if mute.target_kind == "route"},
     )
     items = outbox.claim_due(run.engine, now=now, worker=worker, lease=lease, batch=batch)
     run.summary.claimed = len(items)
