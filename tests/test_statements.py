@@ -275,6 +275,9 @@ def test_a_matching_item_page_is_rechecked_like_a_page(
     )
     clock.now += timedelta(hours=7)
     check(store, wl, fetcher, clock, ids=[page_source])
+    assert [e for e in store.events() if e.kind == "source.changed"] == []  # most words gone: re-check
+    clock.now += timedelta(minutes=10)
+    check(store, wl, fetcher, clock, ids=[page_source])
     changed = [e for e in store.events() if e.kind == "source.changed"]
     assert len(changed) == 1 and changed[0].source_id == page_source
     assert changed[0].details["pledges"] == ["amazon-moratorium"]

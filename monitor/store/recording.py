@@ -212,6 +212,9 @@ _TOUCH_SOURCE = (
         health=bindparam("b_health"),
         failures=bindparam("b_failures"),
         gone_since=bindparam("b_gone_since"),
+        gone_checks=bindparam("b_gone_checks"),
+        suspect_hash=bindparam("b_suspect_hash"),
+        suspect_since=bindparam("b_suspect_since"),
         moved_to=bindparam("b_moved_to"),
         next_check_at=bindparam("b_next"),
     )
@@ -247,6 +250,9 @@ def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
         "b_health": health.state,
         "b_failures": health.failures,
         "b_gone_since": health.gone_since,
+        "b_gone_checks": health.gone_checks,
+        "b_suspect_hash": health.suspect,
+        "b_suspect_since": health.suspect_since,
         "b_moved_to": health.moved_to,
         "b_next": min(next_at, recheck) if recheck else next_at,
     }
@@ -382,6 +388,8 @@ def _update_health(source: m.Source, result: CheckResult, next_at: datetime) -> 
         health = transition.health
         source.health, source.failures = health.state, health.failures
         source.gone_since, source.moved_to = health.gone_since, health.moved_to
+        source.gone_checks = health.gone_checks
+        source.suspect_hash, source.suspect_since = health.suspect, health.suspect_since
     recheck = transition.recheck_at if transition else None
     source.next_check_at = min(next_at, recheck) if recheck else next_at
 

@@ -99,7 +99,11 @@ class Store:
                     m.Source.failures,
                     m.Source.gone_since,
                     m.Source.moved_to,
+                    m.Source.gone_checks,
+                    m.Source.suspect_hash,
+                    m.Source.suspect_since,
                     m.Snapshot.text_hash,
+                    m.Snapshot.body_hash.label("snapshot_body_hash"),
                     m.Snapshot.rules,
                 )
                 .outerjoin(m.Snapshot, m.Snapshot.id == m.Source.snapshot_id)
@@ -126,7 +130,16 @@ class Store:
                 text_hash=row.text_hash,
                 rules=row.rules,
                 snapshot_id=row.snapshot_id,
-                health=Health(row.health, row.failures, row.gone_since, row.moved_to),
+                snapshot_body_hash=row.snapshot_body_hash,
+                health=Health(
+                    row.health,
+                    row.failures,
+                    row.gone_since,
+                    row.moved_to,
+                    row.gone_checks or 0,
+                    row.suspect_hash,
+                    row.suspect_since,
+                ),
                 clauses=clauses.get(row.id, {}),
                 seen=frozenset(seen.get(row.id, ())),
             )
@@ -354,6 +367,7 @@ def _new_source_values(spec: SourceSpec, now: datetime) -> dict[str, Any]:
         "next_check_at": now,
         "health": "new",
         "failures": 0,
+        "gone_checks": 0,
     }
 
 
