@@ -121,7 +121,9 @@ def _record_one(
     for item in result.items:
         _record_item(s, ledger, source, item, result.at, next_at)
     event_ids = [
-        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist) for draft in _drafts(result)
+        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist)
+        for draft in _drafts(result)
+        if not _told_before(s, draft)
     ]
     return Recorded(result.source_id, check.id, result.outcome, change_id, tuple(event_ids))
 
@@ -179,6 +181,19 @@ def _record_item(
     source = s.get(m.Source, item.page_source_id)
     assert source is not None
     source.snapshot_id = snap.id
+
+
+def _told_before(s: Session, draft: EventDraft) -> bool:
+    """One statement, one alert per pledge: a press release reached through a feed and through a
+    listing (the same canonical address) was already told the first time."""
+    statement = draft.details.get("statement")
+    if draft.kind != "statement.new" or not draft.pledge_id or not statement:
+        return False
+    s.flush()
+    told = s.scalars(
+        select(m.Event.details).where(m.Event.kind == "statement.new", m.Event.pledge_id == draft.pledge_id)
+    )
+    return any((d or {}).get("statement", (d or {}).get("link")) == statement for d in told)
 
 
 def _is_quiet(result: CheckResult) -> bool:
