@@ -53,14 +53,20 @@ class Store:
                     if plain.active != active:
                         s.execute(update(m.Source).where(m.Source.id == sid).values(active=active))
             pledges = {row.id: row for row in s.scalars(select(m.Pledge))}
+            respecified = []
             for pledge in watchlist.pledges:
                 prow = pledges.pop(pledge.id, None)
                 if prow is None:
                     prow = m.Pledge(id=pledge.id, state="unknown", state_since=now)
                     s.add(prow)
+                before = prow.spec
                 _fill_pledge(prow, pledge)
+                if before is not None and before != prow.spec:
+                    respecified.append(pledge.id)
             for prow in pledges.values():
                 prow.active = False
+            # new clauses, sources or an expiry change what the pledge's state is
+            recording.refresh_pledges(s, respecified, now)
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -220,12 +226,6 @@ class Store:
         if source_ids:
             with self.session.begin() as s:
                 s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health=health))
-
-    def set_pledge_state(self, pledge_id: str, state: str, at: datetime) -> None:
-        with self.session.begin() as s:
-            row = s.get(m.Pledge, pledge_id)
-            if row is not None and row.state != state:
-                row.state, row.state_since = state, at
 
     # -- reading -----------------------------------------------------------------------------
 
