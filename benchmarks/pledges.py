@@ -341,8 +341,8 @@ def verdict(variant: Variant, events: list[m.Event]) -> Verdict:
     return Verdict(variant, kinds, got == variant.case.expect, got, alert, events)
 
 
-def run(quiet: bool) -> int:
-    variants = [Variant(c, kind, i) for i, c in enumerate(CASES) for kind in ("real", "noise", "fault")]
+def run(quiet: bool, cases: Sequence[Case] = CASES) -> int:
+    variants = [Variant(c, kind, i) for i, c in enumerate(cases) for kind in ("real", "noise", "fault")]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, Site().running() as site:
         store = Store(open_engine(f"sqlite:///{Path(tmp) / 'pledges.db'}"))
