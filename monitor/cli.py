@@ -122,7 +122,7 @@ def parse_since(value: str | None) -> datetime | None:
         except ValueError:
             pass
     try:
-        delta: timedelta = parse_duration(value)
+        delta: timedelta = parse_duration(value, at_most=timedelta(days=36500))
     except ValueError as exc:
         raise click.BadParameter(f"expected a date (2026-01-31) or a duration (7d), got {value!r}") from exc
     return utcnow() - delta

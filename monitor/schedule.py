@@ -94,8 +94,8 @@ class WatchlistWatcher:
         """Make the next poll return the file's text even if it did not change."""
         self._stat, self._digest = None, None
 
-    def poll(self, *, force: bool = False) -> str | None:
-        """The file's new text when it changed since the last poll; None otherwise.
+    def poll(self, *, force: bool = False) -> bytes | None:
+        """The file's new bytes when it changed since the last poll; None otherwise.
 
         Raises OSError when the file cannot be read (once per change of its state).
         """
@@ -108,7 +108,7 @@ class WatchlistWatcher:
         if digest == self._digest:
             return None
         self._digest = digest
-        return data.decode("utf-8", errors="replace")
+        return data
 
 
 class Daemon:

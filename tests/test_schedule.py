@@ -209,7 +209,7 @@ def test_the_watcher_sees_edits_not_touches(tmp_path: Path) -> None:
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched, same bytes
     assert watcher.poll() is None
     path.write_text("sources: []\n# edited\n")
-    assert watcher.poll() == "sources: []\n# edited\n"
+    assert watcher.poll() == b"sources: []\n# edited\n"
     assert watcher.poll() is None and watcher.poll(force=True) is None
     path.unlink()
     with pytest.raises(FileNotFoundError):

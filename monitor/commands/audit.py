@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -244,7 +245,7 @@ def prune(app: App, older_than: str, dry_run: bool) -> None:
       pledge-monitor prune --checks-older-than 180d --dry-run
     """
     try:
-        age = parse_duration(older_than)
+        age = parse_duration(older_than, at_most=timedelta(days=36500))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--checks-older-than") from exc
     result = prune_checks(audit_store(app), age, utcnow(), dry_run=dry_run)
