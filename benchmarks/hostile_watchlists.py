@@ -5,8 +5,9 @@
 
 Runs ``pledge-monitor validate FILE`` as a user would, one subprocess per file, and reads the
 child's own wall time and peak RSS (``wait4``). The time that counts is the time beyond validating
-the good example (interpreter start and imports are the same for both). Before the fix the alias bomb passed 3.4 GB, the
-deep nesting and the NUL byte ended in tracebacks, and an overflowing interval crashed.
+the good example (interpreter start and imports are the same for both). Before the fix the
+alias bomb passed 3.4 GB, the deep nesting and the NUL byte ended in tracebacks, and an
+overflowing interval crashed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def main() -> int:
         if code != 1 or not located or extra > TARGET_SECONDS or rss > TARGET_RSS_MB:
             failed.append(name)
     print(
-        f"targets: exit 1 with file:line, under {TARGET_SECONDS:g} s beyond the good file and {TARGET_RSS_MB:g} MB"
+        f"targets: exit 1 with file:line, under {TARGET_SECONDS:g} s beyond the good file"
+        f" and {TARGET_RSS_MB:g} MB"
     )
     if failed:
         print("missed by: " + ", ".join(failed))
