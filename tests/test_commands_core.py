@@ -121,6 +121,10 @@ def test_show_an_unknown_change_is_a_clear_error(tmp_path: Path, site: Site) -> 
     path = write(tmp_path, site)
     code, out = run(path, "show", "42")
     assert code == 1
+    assert out.strip() == f"Error: no database at {tmp_path / 'pledge-monitor.db'}"  # nothing checked yet
+    assert run(path, "db", "upgrade")[0] == 0
+    code, out = run(path, "show", "42")
+    assert code == 1
     assert out.strip() == "Error: no change with id 42 (see `pledge-monitor history`)"
 
 

@@ -312,9 +312,17 @@ def test_a_second_run_on_the_same_sqlite_database_is_refused(
     eventually(started(db, first), 10, "the first daemon to start", first.log)
 
     code, out = launcher.run(wl, db.url, "run")
-    lock = tmp_path / "pledge-monitor.db.lock"
+    database = tmp_path / "pledge-monitor.db"
     assert code == 1
-    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds {lock}"
+    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds the database {database}"
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "elsewhere" / "linked.db"
+    os.link(database, link)  # the same file under another name: the same lock
+    code, out = launcher.run(wl, f"sqlite:///{link}", "run")
+    assert code == 1
+    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds the database {link}"
+    code, out = launcher.run(wl, str(link), "check", "--all")  # cron's check, by a plain path
+    assert code == 1 and "another pledge-monitor run" in out
     code, out = launcher.run(wl, db.url, "run", "--once")  # cron on top of a daemon: refused too
     assert code == 1 and "another pledge-monitor run" in out
     assert first.popen.poll() is None  # the first one runs on, untroubled

@@ -122,7 +122,7 @@ def show(app: App, change_id: int, fmt: str) -> None:
       pledge-monitor show 12
       pledge-monitor show 12 --format unified
     """
-    store = app.store
+    store = app.existing_store
     change = store.change(change_id)
     old_snap, new_snap = store.snapshot(change.from_snapshot_id), store.snapshot(change.to_snapshot_id)
     click.echo(f"change #{change.id} of {change.source_id}: {change.summary}")
@@ -146,7 +146,7 @@ def diff_command(app: App, snapshot_a: int, snapshot_b: int, fmt: str) -> None:
     Example:
       pledge-monitor diff 3 17
     """
-    store = app.store
+    store = app.existing_store
     a, b = store.snapshot(snapshot_a), store.snapshot(snapshot_b)
     if a.source_id != b.source_id:
         raise MonitorError(

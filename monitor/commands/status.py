@@ -10,7 +10,7 @@ from monitor.cli import App, pass_app, utcnow
 from monitor.errors import MonitorError
 from monitor.store import outbox
 from monitor.store.repo import Store
-from monitor.watchlist import Watchlist, parse_duration
+from monitor.watchlist import parse_duration
 
 STATE_MARK = {
     "intact": "ok",
@@ -45,7 +45,7 @@ def _health(state: str, failures: int, checked: bool) -> str:
     return f"ok, {failures} failed" if failures and state == "ok" else state
 
 
-def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
+def status_lines(store: Store, now: datetime) -> list[str]:
     """The whole picture in plain lines: pledges, sources, alerts."""
     lines = ["Pledges:"]
     pledges = [p for p in store.pledges() if p.active]
@@ -110,7 +110,7 @@ def status(app: App, health: bool, stale_after: str) -> None:
       pledge-monitor status
       pledge-monitor status --health     # for a container HEALTHCHECK
     """
-    store, now = app.store, utcnow()
+    store, now = app.existing_store, utcnow()
     if health:
         try:
             window = parse_duration(stale_after)
@@ -121,9 +121,11 @@ def status(app: App, health: bool, stale_after: str) -> None:
             raise MonitorError("unhealthy: " + "; ".join(problems))
         click.echo("healthy")
         return
-    watchlist = app.watchlist
-    store.sync(watchlist, now)
-    for line in status_lines(store, watchlist, now):
+    if app.watchlist_path.exists():
+        store.sync(app.watchlist, now)  # the picture as the watchlist now has it
+    else:
+        click.echo(f"(no watchlist at {app.watchlist_path}: the database as last synced)", err=True)
+    for line in status_lines(store, now):
         click.echo(line)
 
 
