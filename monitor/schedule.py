@@ -34,7 +34,7 @@ from monitor.fetch import Fetcher
 from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
-from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
+from monitor.watchlist import Watchlist, missing_env_vars, missing_header_vars, parse_watchlist
 
 log = logging.getLogger("monitor.run")
 
@@ -412,6 +412,15 @@ class Daemon:
                 route,
                 var,
                 extra={"route": route},
+            )
+        for source, header, var in missing_header_vars(watchlist, self.env):
+            log.warning(
+                "%s: source %s: header %s: ${%s} is not set in the environment; its checks will fail",
+                watchlist.path,
+                source,
+                header,
+                var,
+                extra={"source": source},
             )
 
     def _note_foreign(self, ids: Sequence[str]) -> None:

@@ -27,7 +27,16 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.errors import NotFoundError, WatchlistError, WatchlistIssue
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
-from monitor.secrets import ENV_REF, SCHEME, has_literal_secret, redact_url, referenced_env_vars
+from monitor.secrets import (
+    ENV_REF,
+    SCHEME,
+    has_literal_header_secret,
+    has_literal_secret,
+    is_sensitive_header,
+    redact_header_value,
+    redact_url,
+    referenced_env_vars,
+)
 from monitor.yaml_lines import KeyPath, compose, decode, key_text
 
 # --------------------------------------------------------------------------- values
@@ -399,6 +408,17 @@ def missing_env_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple
     ]
 
 
+def missing_header_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(source id, header, variable) triples that would fail every check of a source."""
+    return [
+        (source.id, header, name)
+        for source in watchlist.sources
+        for header, value in source.header_pairs
+        for name in sorted(referenced_env_vars(value))
+        if not env.get(name)
+    ]
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -539,11 +559,28 @@ class _Builder:
                     (*path, "item_select"),
                     "missing required key for kind listing; expected a CSS selector for the item links",
                 )
+            if spec is not None:
+                self.header_secrets(spec, path)
             if spec is not None and spec.kind != "listing" and spec.item_select is not None:
                 self.issue(
                     (*path, "item_select"), f"only used by kind listing, this source is kind {spec.kind}"
                 )
             yield spec
+
+    def header_secrets(self, spec: SourceSpec, path: KeyPath) -> None:
+        """A credential written out in a header would be stored, exported and shared: refuse it."""
+        for name, value in spec.header_pairs:
+            if "${" in ENV_REF.sub("", value):
+                self.issue(
+                    (*path, "headers", name),
+                    "malformed ${...} reference (value not shown); write secrets as ${ENV_VAR} references",
+                )
+            elif is_sensitive_header(name) and has_literal_header_secret(value):
+                self.issue(
+                    (*path, "headers", name),
+                    f"holds a literal credential ({redact_header_value(value)}); write it as an "
+                    f"${{ENV_VAR}} reference, like 'Bearer ${{API_TOKEN}}'",
+                )
 
     def pledges(
         self, entries: list[tuple[KeyPath, object]], source_ids: list[str] | None
