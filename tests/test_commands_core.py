@@ -154,3 +154,24 @@ def test_every_command_has_an_example_in_its_help() -> None:
                 assert "Example" in sub_help, f"{name} {sub} --help has no example"
         else:
             assert "Example" in result.output, f"{name} --help has no example"
+
+
+def test_a_page_of_a_million_tiny_elements_is_a_failed_check_with_its_reason(
+    tmp_path: Path, site: Site
+) -> None:
+    bomb = b"<html><body>" + b"<i>x</i>" * 1_000_000 + b"</body></html>"  # 8 MB, under max_body
+    site.put("/letter", policy_page(ARTICLE))
+    site.put("/bomb", bomb)
+    path = write(tmp_path, site)
+    path.write_text(
+        path.read_text().replace("pledges:", f"  - id: bomb\n    url: {site.url('/bomb')}\npledges:")
+    )
+    code, out = run(path, "check", "--all")
+    assert code == 0, out
+    assert "checked 2 sources" in out and "1 baseline, 1 failed" in out
+    assert (
+        f"  failed: bomb: page too large to read at {site.url('/bomb')}: over 100,000 elements"
+        " (8,000,026 bytes); a policy page has a few thousand"
+    ) in out
+    code, out = run(path, "status")
+    assert re.search(r"bomb\s+1 failed\s+last good check never", out)
