@@ -5,25 +5,28 @@ A MonitorError becomes ``Error: ...`` on stderr and exit status 1; nothing else 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from monitor import __version__
+from monitor.commands import TABLE
 from monitor.errors import MonitorError, WatchlistError
-from monitor.watchlist import Watchlist, load_watchlist
+
+if TYPE_CHECKING:
+    from monitor.watchlist import Watchlist
 
 WATCHLIST_ENV = "PLEDGE_MONITOR_WATCHLIST"
 DB_HELP = (
     "Database: a URL (postgresql+psycopg://..., sqlite:///...) or the path of a SQLite file"
     "  [default: $PLEDGE_MONITOR_DB, else pledge-monitor.db next to the watchlist]"
 )
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -34,11 +37,12 @@ class App:
     db_url: str | None
     _watchlist: Watchlist | None = None
     _store: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def watchlist(self) -> Watchlist:
         if self._watchlist is None:
+            from monitor.watchlist import load_watchlist
+
             self._watchlist = load_watchlist(self.watchlist_path)
         return self._watchlist
 
@@ -86,59 +90,35 @@ class MonitorGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-w",
-    "--watchlist",
-    "watchlist_path",
-    type=click.Path(path_type=Path),
-    default=lambda: os.environ.get(WATCHLIST_ENV, "watchlist.yaml"),
-    show_default="watchlist.yaml, or $PLEDGE_MONITOR_WATCHLIST",
-    help="The watchlist file.",
-)
-@click.option("--db", "db_url", default=None, help=DB_HELP)
-@click.version_option(package_name="pledge-monitor")
-@click.pass_context
-def main(ctx: click.Context, watchlist_path: Path, db_url: str | None) -> None:
-    """Watch company pledges and alert when their wording changes or they lapse.
+class CommandTable(MonitorGroup):
+    """The top-level group: imports a command's module only when that command runs.
 
-    \b
-    Start here:
-      pledge-monitor demo                  an offline walk through the whole product
-      pledge-monitor validate              check watchlist.yaml
-      pledge-monitor check                 check the sources that are due, now
-      pledge-monitor history               what was checked and what changed
-      pledge-monitor show 12               the diff of change 12
+    ``--help`` lists the commands from ``monitor.commands.TABLE`` without importing them, so it
+    (and ``--version``) start at once; ``check`` pays only for what checking needs.
     """
-    ctx.obj = App(watchlist_path=watchlist_path, db_url=db_url)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(TABLE) | set(self.commands))
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in TABLE:
+            module = importlib.import_module(f"monitor.commands.{TABLE[cmd_name].module}")
+            for command in getattr(module, "COMMANDS", ()):
+                _add_common_options(command)
+                self.add_command(command)
+        return self.commands.get(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._summary(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
-def parse_since(value: str | None) -> datetime | None:
-    """``--since 2026-01-01`` or ``--since 7d`` (that long ago)."""
-    if value is None:
-        return None
-    from datetime import timedelta
-
-    from monitor.watchlist import parse_duration
-
-    if "-" in value:
-        try:
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    try:
-        delta: timedelta = parse_duration(value, at_most=timedelta(days=36500))
-    except ValueError as exc:
-        raise click.BadParameter(f"expected a date (2026-01-31) or a duration (7d), got {value!r}") from exc
-    return utcnow() - delta
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()
+    def _summary(self, name: str, limit: int) -> str:
+        if name in self.commands:
+            return self.commands[name].get_short_help_str(limit)
+        return shorten(TABLE[name].summary, limit)
 
 
 def _set_watchlist(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -175,22 +155,72 @@ def _add_common_options(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _add_common_options(sub)
-    elif command.name != "demo":  # the demo makes its own watchlist and database
-        command.params.extend(_common_options())
+    elif command.name != "demo" and not any(p.name == "db_after" for p in command.params):
+        command.params.extend(_common_options())  # the demo makes its own watchlist and database
 
 
-def register() -> None:
-    """Attach the commands of every module in monitor/commands/ (each lists its own COMMANDS)."""
-    import importlib
-    import pkgutil
-
-    import monitor.commands
-
-    for info in sorted(pkgutil.iter_modules(monitor.commands.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"monitor.commands.{info.name}")
-        for command in getattr(module, "COMMANDS", ()):
-            _add_common_options(command)
-            main.add_command(command)
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word to fit ``limit`` characters, as click shortens command help."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split():
+        if len(kept) + len(word) + 4 > limit:
+            break
+        kept = f"{kept} {word}" if kept else word
+    return f"{kept}..."
 
 
-register()
+@click.group(cls=CommandTable, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-w",
+    "--watchlist",
+    "watchlist_path",
+    type=click.Path(path_type=Path),
+    default=lambda: os.environ.get(WATCHLIST_ENV, "watchlist.yaml"),
+    show_default="watchlist.yaml, or $PLEDGE_MONITOR_WATCHLIST",
+    help="The watchlist file.",
+)
+@click.option("--db", "db_url", default=None, help=DB_HELP)
+@click.version_option(version=__version__, package_name="pledge-monitor")
+@click.pass_context
+def main(ctx: click.Context, watchlist_path: Path, db_url: str | None) -> None:
+    """Watch company pledges and alert when their wording changes or they lapse.
+
+    \b
+    Start here:
+      pledge-monitor demo                  an offline walk through the whole product
+      pledge-monitor validate              check watchlist.yaml
+      pledge-monitor check                 check the sources that are due, now
+      pledge-monitor history               what was checked and what changed
+      pledge-monitor show 12               the diff of change 12
+    """
+    ctx.obj = App(watchlist_path=watchlist_path, db_url=db_url)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``--since 2026-01-01`` or ``--since 7d`` (that long ago)."""
+    if value is None:
+        return None
+    from datetime import timedelta
+
+    from monitor.watchlist import parse_duration
+
+    if "-" in value:
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    try:
+        delta: timedelta = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a date (2026-01-31) or a duration (7d), got {value!r}") from exc
+    return utcnow() - delta
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -220,15 +220,15 @@ def _route_url(value: str) -> str:
 
 
 def _known_scheme(scheme: str) -> bool:
-    return scheme == "console" or scheme in _apprise_schemes()
+    from monitor.alerts import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
+
+    return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
 
 
-@functools.cache
 def _apprise_schemes() -> frozenset[str]:
-    """Every scheme apprise can send to; loading its plugins takes a second, so only when asked."""
-    from apprise.plugins import N_MGR
+    from monitor.alerts import sendable_schemes
 
-    return frozenset(str(s) for s in N_MGR.schemas())
+    return sendable_schemes()
 
 
 Text = Annotated[str, AfterValidator(_text)]
