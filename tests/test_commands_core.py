@@ -6,6 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
@@ -176,3 +177,20 @@ def test_a_page_of_a_million_tiny_elements_is_a_failed_check_with_its_reason(
     ) in out
     code, out = run(path, "status")
     assert re.search(r"bomb\s+1 failed\s+last good check never", out)
+
+
+def test_validate_warns_of_a_header_variable_that_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "sources:\n  - id: members\n    url: https://example.org/members\n"
+        '    headers: {Authorization: "Bearer ${PM_TEST_UNSET_TOKEN}"}\n'
+    )
+    monkeypatch.delenv("PM_TEST_UNSET_TOKEN", raising=False)
+    code, out = run(path, "validate")
+    assert code == 0, out
+    assert (
+        f"Warning: {path}: source members: header Authorization: ${{PM_TEST_UNSET_TOKEN}}"
+        " is not set in the environment" in out
+    )
