@@ -11,11 +11,14 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.events import Severity
+from monitor.fetch import Fetcher
 from monitor.lifecycle import EventDraft
 from monitor.store import models as m
 from monitor.store.db import open_engine
 from monitor.store.repo import Store
 from monitor.watchlist import load_watchlist
+from tests.site import Site
+from tests.test_noise import Checker
 
 YAML = """
 routes:
@@ -133,3 +136,25 @@ def test_status_works_without_a_watchlist_from_the_database_alone(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert f"(no watchlist at {path}: the database as last synced)" in result.output
     assert re.search(r"ibm-exit\s+IBM\s+not checked yet", result.output)
+
+
+def test_a_failing_source_shows_why_and_when_it_was_last_reported(
+    tmp_path: Path, site: Site, fetcher: Fetcher
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    source = f"{{id: policy, url: '{site.url('/policy')}', select: main}}"
+    path.write_text(f"defaults: {{failing_after: 1}}\nsources:\n  - {source}\n")
+    store = Store(open_engine(f"sqlite:///{tmp_path / 'pledge-monitor.db'}"))
+    check = Checker(store, load_watchlist(path), fetcher)
+    site.put("/policy", "<main><p>We will not sell it.</p></main>")
+    assert check() == {"policy": "baseline"}
+    site.put("/policy", "<main> </main>")
+    assert check() == {"policy": "failed"}
+    code, out = run(path)
+    assert code == 0
+    assert re.search(r"policy\s+failing\s+last good check \d+d ago", out)
+    assert re.search(
+        r"\n\s+failing: 1 check in a row, last error: selector 'main' matched only empty elements at "
+        r"http://\S+/policy; reported \d+d ago\n",
+        out,
+    )
