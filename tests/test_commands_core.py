@@ -6,6 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
@@ -126,6 +127,10 @@ def test_check_names_each_failed_source_and_why(tmp_path: Path, site: Site) -> N
 
 def test_show_an_unknown_change_is_a_clear_error(tmp_path: Path, site: Site) -> None:
     path = write(tmp_path, site)
+    code, out = run(path, "show", "42")
+    assert code == 1
+    assert out.strip() == f"Error: no database at {tmp_path / 'pledge-monitor.db'}"  # nothing checked yet
+    assert run(path, "db", "upgrade")[0] == 0
     code, out = run(path, "show", "42")
     assert code == 1
     assert out.strip() == "Error: no change with id 42 (see `pledge-monitor history`)"
@@ -287,3 +292,41 @@ def test_check_says_a_missing_clause_waits_for_its_re_check(
     assert code == 0, out
     assert re.search(r"  ibm-letter  text changed: change #\d+; 1 clause missing: re-check due", out)
     assert "pledge.removed" not in out and hook.accepted == []  # only once the re-check agrees
+
+
+def test_a_page_of_a_million_tiny_elements_is_a_failed_check_with_its_reason(
+    tmp_path: Path, site: Site
+) -> None:
+    bomb = b"<html><body>" + b"<i>x</i>" * 1_000_000 + b"</body></html>"  # 8 MB, under max_body
+    site.put("/letter", policy_page(ARTICLE))
+    site.put("/bomb", bomb)
+    path = write(tmp_path, site)
+    path.write_text(
+        path.read_text().replace("pledges:", f"  - id: bomb\n    url: {site.url('/bomb')}\npledges:")
+    )
+    code, out = run(path, "check", "--all")
+    assert code == 0, out
+    assert "checked 2 sources" in out and "1 baseline, 1 failed" in out
+    assert (
+        f"  bomb        FAILED: page too large to read at {site.url('/bomb')}: over 100,000 elements"
+        " (8,000,026 bytes); a policy page has a few thousand (1 in a row; not a lapse)"
+    ) in out
+    code, out = run(path, "status")
+    assert re.search(r"bomb\s+1 failed\s+last good check never", out)
+
+
+def test_validate_warns_of_a_header_variable_that_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "sources:\n  - id: members\n    url: https://example.org/members\n"
+        '    headers: {Authorization: "Bearer ${PM_TEST_UNSET_TOKEN}"}\n'
+    )
+    monkeypatch.delenv("PM_TEST_UNSET_TOKEN", raising=False)
+    code, out = run(path, "validate")
+    assert code == 0, out
+    assert (
+        f"Warning: {path}: source members: header Authorization: ${{PM_TEST_UNSET_TOKEN}}"
+        " is not set in the environment" in out
+    )
