@@ -287,10 +287,11 @@ def test_check_says_a_missing_clause_waits_for_its_re_check(
         wl = tmp_path / "watchlist.yaml"
         wl.write_text(cron_watchlist(site, hook, port))
         assert launcher.run(wl, db.url, "check", timeout=120)[0] == 0
-        site.put("/letter", policy_page("<p>We review every request against our principles.</p>"))
+        other = "Our cloud and consulting teams continue to serve clients around the world every day."
+        site.put("/letter", policy_page(ARTICLE.replace(f"{CLAUSE}.", other)))  # as long, the clause gone
         code, out = launcher.run(wl, db.url, "check", "--all", timeout=120)
     assert code == 0, out
-    assert re.search(r"  ibm-letter  text changed: change #\d+; 1 clause missing: re-check due", out)
+    assert re.search(r"  ibm-letter  text changed: change #\d+; 1 clause missing: re-check due", out), out
     assert "pledge.removed" not in out and hook.accepted == []  # only once the re-check agrees
 
 
