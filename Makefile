@@ -29,6 +29,7 @@ system-deps:
 
 bench: setup
 	$(BIN)/python benchmarks/cycle.py
+	$(BIN)/python benchmarks/clauses.py
 	$(BIN)/python benchmarks/detection.py
 
 clean:

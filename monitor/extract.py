@@ -500,3 +500,22 @@ def _host_lower(netloc: str) -> str:
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
+
+
+# --- language ------------------------------------------------------------------------------------
+
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I)
+
+
+def declared_language(body: bytes, content_language: str | None = None) -> str | None:
+    """The language a page says it is in: ``<html lang>``, else the Content-Language header.
+
+    It chooses the weakening rules for clauses whose pledge names no ``language``.
+    """
+    found = _HTML_LANG.search(body[:65_536])
+    if found:
+        return found.group(1).decode("ascii").lower()
+    if content_language:
+        first = content_language.split(",")[0].strip()
+        return first.lower() or None
+    return None

@@ -102,8 +102,8 @@ def test_an_approximate_clause_is_a_problem_shown_with_the_passage_and_why(
     assert lines[at].startswith("    WEAKENED (9") and "%)" in lines[at]
     assert lines[at + 1] == (
         '      on the page: "We will not currently sell facial recognition technology to police'
-        ' departments in the United States until there is a"'
-    )
+        ' departments in the United States until there is a national law in place, grounded in human rights"'
+    )  # quoted as published, to the end of its phrase
     assert lines[at + 2].startswith("      Weakened (") and 'hedge added: "currently"' in lines[at + 2]
     assert result.exit_code == 1
     assert "  2 problems:" in lines
