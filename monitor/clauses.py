@@ -744,11 +744,11 @@ def _add_op(ops: list[tuple[int, str]], op: int, words: Sequence[_Word]) -> None
 
 def _marks(text: str, words: Sequence[_Word]) -> tuple[tuple[int, int], ...]:
     """Spans of ``text`` (whose offsets ``words`` carry) to mark, one per run of neighbouring words
-    (nothing but spaces, dashes or punctuation between them: "one-year" is one mark)."""
+    (only spaces or dashes between them: "one-year" is one mark; a comma stays outside marks)."""
     marks: list[tuple[int, int]] = []
     for word in sorted(words, key=lambda w: w.start):
         start, end = word.start, word.end
-        if marks and not any(char.isalnum() for char in text[marks[-1][1] : start]):
+        if marks and all(char.isspace() or char in _DASHES for char in text[marks[-1][1] : start]):
             marks[-1] = (marks[-1][0], end)
         else:
             marks.append((start, end))

@@ -1361,7 +1361,9 @@ def test_microsoft_does_not_currently_sell_is_weakened_not_removed() -> None:
     assert [match.passage[a:b] for a, b in match.passage_marks] == ["does", "currently"]
     assert [MICROSOFT_FACE[a:b] for a, b in match.clause_marks] == [
         "will",
-        "until strong regulation, grounded in human rights, has been enacted",
+        "until strong regulation",
+        "grounded in human rights",
+        "has been enacted",
     ]
     assert explain(match).startswith("Weakened (67% similar), a narrower passage in its place: hedge added")
 
