@@ -13,10 +13,10 @@ of the resolved URL and of the values of the variables it used (apprise logs the
 from __future__ import annotations
 
 import hashlib
-import re
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence

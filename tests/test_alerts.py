@@ -237,8 +237,9 @@ def test_quotes_are_exact_and_only_changed_words_are_marked() -> None:
         in message.text
     )
     assert (
-        "Page now: **At this time**, **Amazon has implemented** a moratorium on police **departments**’ use of"
-        " **Amazon Rekognition’s face comparison feature in connection with criminal investigations**\n"
+        "Page now: **At this time**, **Amazon has implemented** a moratorium on police **departments**’"
+        " use of **Amazon Rekognition’s face comparison feature in connection with criminal"
+        " investigations**\n"
     ) in message.text
     assert "the clause as pledged is gone, this passage stands in its place" in message.text
     assert "<del " in message.html and "departments</ins>’ use of" in message.html
