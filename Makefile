@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python benchmarks/cycle.py
 	$(BIN)/python benchmarks/clauses.py
 	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/matching.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

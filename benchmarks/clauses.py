@@ -1,13 +1,13 @@
-"""Clause assessment speed on a 300 KB page: exact, reworded, narrowed (a related passage) and gone.
+"""The cost of a missing clause on a 300 KB page: the search for a related passage.
 
     .venv/bin/python benchmarks/clauses.py [--runs 5]
 
-Assessment runs on every check whose text changed, once per clause of the source. The page is
-300 KB of policy-like prose with five pledge sentences spread through it; the clauses are found
-exactly, reworded, and weakened; a sixth clause is looked for after its sentence was narrowed
-(found below the rewording threshold, by its content words) and after it was deleted (the whole
-page is searched for a related passage before it is called not found). Figures are the best of
-``--runs`` runs, in milliseconds, with and without the clauses' last known locations.
+benchmarks/matching.py times clauses that are found; this times the slower path a check takes
+only when a clause is not found at the rewording threshold: its sentence was narrowed (found
+below the threshold, by its content words) or deleted (the whole page is searched for a related
+passage before it is called not found), plus reading the previous version's sentences (those
+that stood beside the clause all along are not its rewording). The page is 300 KB of policy-like
+prose with pledge sentences spread through it. Figures are the best of ``--runs`` runs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: the package is the repo's
     sys.path.insert(0, str(REPO))
 
-from monitor.clauses import Outcome, assess, find_clause, sentences_of  # noqa: E402
+from monitor.clauses import Outcome, find_clause, sentences_of  # noqa: E402
 
 VOCABULARY = (
     "we our customers data services products privacy security policy terms may use share information "
@@ -39,14 +39,6 @@ PLACED = [
     " further notice.",
     "We do not currently sell customer data to data brokers or advertisers.",
     "Government requests for customer content generally require a valid warrant.",
-]
-CLAUSES = [
-    "will not sell facial-recognition technology to police departments in the United States until we"
-    " have a national law in place, grounded in human rights",
-    "IBM no longer offers general purpose IBM facial recognition or analysis software",
-    "a one-year moratorium on police use of Amazon's facial recognition technology",
-    "We do not sell customer data to data brokers or advertisers",
-    "Government requests for customer content require a valid warrant signed by a judge",
 ]
 NARROWED_CLAUSE = (
     "Acme will not sell face identification services to police departments in the United States until"
@@ -81,12 +73,7 @@ def main() -> None:
     runs = parser.parse_args().runs
     parts = [filler(60_000, seed) for seed in range(5)]
     page = " ".join(part + " " + sentence for part, sentence in zip(parts, PLACED, strict=True))
-    locations = {c: page.index(s) + 20 for c, s in zip(CLAUSES, PLACED, strict=True)}
-    outcomes = [m.outcome.value for m in assess(CLAUSES, page, last_locations=locations)]
-    print(f"page: {len(page) / 1000:.0f} KB, five clauses: {', '.join(outcomes)}")
-    near = best_ms(runs, lambda: assess(CLAUSES, page, last_locations=locations))
-    anywhere = best_ms(runs, lambda: assess(CLAUSES, page))
-    print(f"five clauses, near their last locations: {near:.1f} ms; without locations: {anywhere:.1f} ms")
+    print(f"page: {len(page) / 1000:.0f} KB")
 
     before = page.replace(PLACED[3], PLACED[3] + " " + NARROWED_CLAUSE + ".")
     at = before.index(NARROWED_CLAUSE)
