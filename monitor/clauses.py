@@ -54,6 +54,7 @@ EXTEND_AFTER = 10  # a weakening qualifier this many words after the best match,
 EXTEND_BEFORE = 6  # sentence, or this many before it, joins the passage
 SNAP_WORDS = 8  # a passage grows to the punctuation that ends its phrase when it is this close
 RELATED_SHARE = 0.4  # of a clause's content words a sentence must keep to be its rewording
+RELATED_MIN_WORDS = 3  # and at least this many: two shared words relate nothing
 RELATED_SIMILARITY = 0.45  # and match it this well word for word (the rewording threshold's floor)
 RELATED_MAX_WORDS = 400  # a longer paragraph is searched around its clause words only
 RELATED_MAX_CHARS = 5_000  # a longer "paragraph" (a page without line breaks) relates nothing
@@ -552,8 +553,10 @@ def _find_related(
         shares = _shares(page, units, content)
         candidates = [
             (share, i)
-            for i, share in shares.items()
-            if share >= RELATED_SHARE and units[i][1] - units[i][0] <= RELATED_MAX_CHARS
+            for i, (share, kept) in shares.items()
+            if share >= RELATED_SHARE
+            and kept >= RELATED_MIN_WORDS
+            and units[i][1] - units[i][0] <= RELATED_MAX_CHARS
         ]
         candidates = [c for c in candidates if _normalized_unit(page, units[c[1]]) not in stood]
         in_reach = [c for c in candidates if near is not None and near[0] <= units[c[1]][0] < near[1]]
@@ -579,8 +582,9 @@ def _stem(key: str) -> str:
     return key[:-1] if len(key) > 3 and key.endswith("s") and not key.endswith("ss") else key
 
 
-def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) -> dict[int, float]:
-    """For each unit holding any of them, the share of the clause's content words it holds.
+def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) -> dict[int, tuple[float, int]]:
+    """For each unit holding any of them, the share and the number of the clause's content words
+    it holds.
     One regular expression over the whole page: a 300 KB page takes milliseconds."""
     quote = f"[{re.escape(_SINGLE_QUOTES)}]"
     forms = "|".join(re.escape(stem).replace("'", quote) for stem in sorted(content, key=len, reverse=True))
@@ -592,10 +596,10 @@ def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) ->
         if unit >= 0 and match.end() <= units[unit][1]:
             found.setdefault(unit, Counter())[_stem(_key(match.group()))] += 1
     total = sum(content.values())
-    return {
-        unit: sum(min(count, content[key]) for key, count in counts.items()) / total
-        for unit, counts in found.items()
+    kept = {
+        unit: sum(min(count, content[key]) for key, count in counts.items()) for unit, counts in found.items()
     }
+    return {unit: (count / total, count) for unit, count in kept.items()}
 
 
 def _normalized_unit(page: _Page, unit: tuple[int, int]) -> str:

@@ -246,6 +246,42 @@ def test_quotes_are_exact_and_only_changed_words_are_marked() -> None:
     assert "*departments*’ use of" in message.slack
 
 
+def test_the_readme_example_a_narrowed_pledge() -> None:
+    """The console alert README.md shows under "Alerts", from a real assessment."""
+    from monitor.clauses import find_clause, in_context, sentences_of
+    from monitor.lifecycle import ClauseRecord, _clause_event
+
+    clause = (
+        "Microsoft will not sell facial recognition technology to police departments in the United States"
+        " until strong regulation, grounded in human rights, has been enacted"
+    )
+    before = f"Azure AI Face\nFace is a Limited Access service.\n{clause}.\nCustomers must apply for access."
+    now = (
+        "Microsoft does not currently sell facial recognition technology to police departments"
+        " in the United States"
+    )
+    after = before.replace(clause, now)
+    found = find_clause(clause, after, last_location=before.index("Microsoft"), stood=sentences_of(before))
+    match = in_context(found, after, clause + ".")
+    pledge = type("P", (), {"company": "Example Corp", "title": "No sales to US police", "id": PLEDGE})()
+    source, fetched = type("S", (), {"id": "face-policy"})(), type("F", (), {"final_url": URL})()
+    record = ClauseRecord(PLEDGE, clause, state="exact", passage=clause)
+    draft = _clause_event("pledge.weakened", source, pledge, match, fetched, record)  # type: ignore[arg-type]
+    text = render_event(event_row(draft, change_id=1), "console").text
+    assert (
+        "Pledged:  Microsoft ~~will~~ not sell facial recognition technology to police departments in the"
+        " United States ~~until strong regulation~~, ~~grounded in human rights~~, ~~has been enacted~~\n"
+        "Page now: Microsoft **does** not **currently** sell facial recognition technology to police"
+        " departments in the United States\n"
+        "(67% of the words still match: the clause as pledged is gone, this passage stands in its place)\n"
+        "\n"
+        "Why this may weaken the pledge:\n"
+        '- hedge added: "currently"\n'
+        '- commitment turned into a statement of present fact: "will" dropped\n'
+        '- condition dropped: "until strong regulation grounded in human rights has been enacted"\n'
+    ) in text
+
+
 def test_words_that_stood_there_before_are_not_marked() -> None:
     """The sentence the clause was last found intact in said "At this time, Amazon has
     implemented": those words are not news, only the narrowing is."""

@@ -1392,3 +1392,9 @@ def test_a_related_passage_is_looked_for_where_the_clause_stood_first() -> None:
     page = narrowed + ". " + "".join(far.format(i) for i in range(600)) + narrowed.replace("We", "Acme") + "."
     match = find_clause(MICROSOFT_FACE, page, last_location=len(page) - 10)
     assert match.related and match.passage is not None and match.passage.startswith("Acme")
+
+
+def test_two_shared_words_relate_nothing() -> None:
+    """A short clause sharing two of its four content words with a sentence is not reworded there."""
+    page = "We will not sell facial recognition technology to police departments until there is a law."
+    assert find_clause("We shall never sell face recognition", page).outcome is Outcome.NOT_FOUND
