@@ -8,6 +8,7 @@ while one writer records their results in short batched transactions.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
+from monitor.secrets import redact_headers, resolve_headers
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 if TYPE_CHECKING:
@@ -203,7 +205,7 @@ def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None
     return fetcher.fetch(
         source.url,
         timeout=source.timeout.total_seconds(),
-        headers=dict(source.headers),
+        headers=resolve_headers(source.headers, os.environ, source.url),
         validators=Validators(state.etag, state.last_modified) if state and conditional else None,
     )
 
@@ -234,8 +236,8 @@ def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
         body_hash=sha256(fetched.body),
         text=text,
         text_hash=sha256(text.encode()),
-        headers=dict(fetched.headers),
-        request_headers=dict(fetched.request_headers),
+        headers=redact_headers(fetched.headers),
+        request_headers=redact_headers(fetched.request_headers),
         url=fetched.final_url,
         status=fetched.status,
         rules=rules,

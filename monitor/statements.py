@@ -9,6 +9,7 @@ as the baseline, without alerting), fetches each new item's page once as evidenc
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +23,7 @@ from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
 from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
 from monitor.lifecycle import EventDraft, Health, Transition, assess_source
+from monitor.secrets import resolve_headers
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news
@@ -166,9 +168,8 @@ def _fetch_page(
     if not item.link:
         return None, "", None
     try:
-        fetched = fetcher.fetch(
-            item.link, timeout=source.timeout.total_seconds(), headers=dict(source.headers)
-        )
+        headers = resolve_headers(source.headers, os.environ, item.link)
+        fetched = fetcher.fetch(item.link, timeout=source.timeout.total_seconds(), headers=headers)
         text = extract(
             fetched.body, content_type=fetched.content_type, charset=fetched.charset, url=fetched.final_url
         )

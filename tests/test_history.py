@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from monitor.audit import history as h
 from monitor.cli import main
 from monitor.store.audit_queries import CheckRow
+from monitor.store.db import open_engine
 from tests.audit_history import PLEDGE, Recorded, copy_of, record
 
 T0 = datetime(2026, 1, 3, 6, 0, tzinfo=UTC)
@@ -239,6 +240,7 @@ def test_unknown_ids_and_two_scopes_are_clear_errors(db: Path) -> None:
 
 
 def test_an_empty_database_says_how_to_start(tmp_path: Path) -> None:
+    open_engine(f"sqlite:///{tmp_path / 'empty.db'}").dispose()  # migrated, nothing recorded
     result = run(tmp_path / "empty.db")
     assert result.exit_code == 0
     assert result.output == "No history yet: run `pledge-monitor check`.\n"

@@ -242,6 +242,14 @@ class AuditStore:
             rows: list[Any] = list(s.scalars(select(model).where(model.id.in_(wanted))))
         return {row.id: row for row in rows}
 
+    def entries_with_prefix(self, prefix: str, limit: int = 2) -> list[tuple[int, str]]:
+        """(seq, hash) of ledger entries whose hash starts with ``prefix`` (lowercase hex)."""
+        with self.store.session() as s:
+            query = select(m.Ledger.seq, m.Ledger.hash).where(
+                m.Ledger.hash.startswith(prefix, autoescape=True)
+            )
+            return [(row.seq, row.hash) for row in s.execute(query.order_by(m.Ledger.seq).limit(limit))]
+
     def seq_of_hash(self, digest: str) -> int | None:
         with self.store.session() as s:
             return s.scalar(select(m.Ledger.seq).where(m.Ledger.hash == digest).limit(1))
