@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python benchmarks/clauses.py
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/pledges.py
 	$(BIN)/python benchmarks/serve.py
 
 docs: setup

@@ -366,6 +366,7 @@ class Defaults(BaseModel):
     timeout: PositiveDuration = timedelta(seconds=30)
     user_agent: Text = "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
     confirm_after: Duration = timedelta(minutes=10)
+    gone_after: PositiveDuration = timedelta(days=1)
     failing_after: Count = 3
     max_body: Annotated[int, PlainValidator(_byte_size)] = 10 * 10**6
     concurrency: Count = 10
@@ -377,7 +378,7 @@ class Defaults(BaseModel):
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
 
 
-_INHERITED = ("interval", "timeout", "confirm_after", "failing_after")
+_INHERITED = ("interval", "timeout", "confirm_after", "gone_after", "failing_after")
 
 
 class SourceSpec(BaseModel):
@@ -398,6 +399,7 @@ class SourceSpec(BaseModel):
     links: bool = False
     item_select: Css | None = None
     confirm_after: Duration = Defaults().confirm_after
+    gone_after: PositiveDuration = Defaults().gone_after
     failing_after: Count = Defaults().failing_after
 
     @property

@@ -70,6 +70,7 @@ def test_good_example_defaults(good: Watchlist) -> None:
     assert d.timeout == timedelta(seconds=20)
     assert d.user_agent == "pledge-monitor/0.1 (+https://example.org/pledge-monitor)"
     assert d.confirm_after == timedelta(minutes=15)
+    assert d.gone_after == timedelta(days=2)
     assert d.failing_after == 4
     assert d.max_body == 5_000_000
     assert (d.concurrency, d.per_host) == (8, 1)
@@ -116,6 +117,7 @@ def test_sources_inherit_unset_settings_from_defaults(good: Watchlist) -> None:
     )
     amazon = good.source("amazon-moratorium-post")
     assert (amazon.interval, amazon.confirm_after) == (timedelta(hours=1), timedelta(minutes=5))
+    assert (amazon.gone_after, ibm.gone_after) == (timedelta(hours=12), timedelta(days=2))
     assert amazon.timeout == timedelta(seconds=20)
     feed = good.source("microsoft-on-the-issues")
     assert (feed.interval, feed.timeout, feed.failing_after) == (timedelta(hours=6), timedelta(minutes=1), 6)
@@ -130,6 +132,7 @@ def test_without_defaults_section_sources_get_the_built_in_defaults() -> None:
         timedelta(minutes=10),
         3,
     )
+    assert source.gone_after == timedelta(days=1)
     d = watchlist.defaults
     assert d.user_agent == "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
     assert (d.max_body, d.concurrency, d.per_host, d.expiry_reminders) == (10_000_000, 10, 2, (30, 7))

@@ -17,9 +17,10 @@ from starlette.routing import BaseRoute, Route
 
 from monitor import diff as differ
 from monitor.audit.evidence import gather, write_warc
-from monitor.audit.history import STATE_BEFORE, Entry, summary
+from monitor.audit.history import Entry, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
+from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.web.app import BadRequest, Web, base, health, int_param, page_size, web_of
 from monitor.web.feeds import calendar, company_feed, deadline, events_feed, pledge_feed
@@ -164,8 +165,8 @@ def pledge_page(request: Request) -> Response:
             {
                 "clause": c.clause,
                 "source_id": c.source_id,
-                "state": STATE_BEFORE.get(c.state, c.state),
-                "pending": STATE_BEFORE.get(c.pending or "", c.pending),
+                "state": OF_CLAUSE.get(c.state, c.state),
+                "pending": OF_CLAUSE.get(c.pending or "", c.pending),
                 "passage": c.passage,
                 "similarity": c.similarity,
                 "updated_at": c.updated_at,
