@@ -58,6 +58,7 @@ class NewSnapshot:
     status: int
     rules: str
     base_text: str | None = None  # the previous text, already loaded for the diff: the delta base
+    screenshot: bytes | None = None  # a PNG of the watched part, from a ``screenshot: true`` source
 
 
 @dataclass(frozen=True)
