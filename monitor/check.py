@@ -7,6 +7,7 @@ while one writer records their results in short batched transactions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from monitor import clauses as clause_matching
 from monitor import diff as differ
+from monitor.browser import RenderRequest
 from monitor.errors import ExtractError, FetchError
 from monitor.events import default_severity
 from monitor.extract import extract
@@ -180,16 +182,47 @@ def _with_source_changed(
 
 
 def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None = None) -> Fetched:
-    """One GET of a source with its headers; conditional when we hold its last body."""
+    """One GET of a source with its headers; conditional when we hold its last body.
+
+    A browser source asks the server first too, when it gave validators: an unchanged page costs
+    a 304, not a render. Anything else (a 200, a failure) is left to the browser to load."""
     # new extraction rules need the body again, so no validators then
     conditional = (
         state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
     )
+    validators = Validators(state.etag, state.last_modified) if state and conditional else None
+    if source.browser:
+        if validators is not None and (validators.etag or validators.last_modified):
+            with contextlib.suppress(FetchError):
+                asked = _plain_fetch(source, fetcher, validators)
+                if asked.not_modified:
+                    return asked
+        held = state.body_hash if state and conditional else None
+        return fetcher.browser.render(render_request(source, held))
+    return _plain_fetch(source, fetcher, validators)
+
+
+def _plain_fetch(source: SourceSpec, fetcher: Fetcher, validators: Validators | None) -> Fetched:
     return fetcher.fetch(
         source.url,
         timeout=source.timeout.total_seconds(),
         headers=dict(source.headers),
-        validators=Validators(state.etag, state.last_modified) if state and conditional else None,
+        validators=validators,
+    )
+
+
+def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRequest:
+    """How the browser loads a source; no new screenshot when the page is the one we hold."""
+    return RenderRequest(
+        url=source.url,
+        timeout=source.timeout.total_seconds(),
+        headers=dict(source.headers),
+        wait_until=source.wait_until,
+        wait_for=source.wait_for,
+        screenshot=source.screenshot,
+        select=source.select,
+        hide=source.remove,
+        skip_screenshot_for=body_hash,
     )
 
 
@@ -219,6 +252,7 @@ def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
         url=fetched.final_url,
         status=fetched.status,
         rules=rules,
+        screenshot=fetched.screenshot,
     )
 
 
