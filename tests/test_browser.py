@@ -204,11 +204,11 @@ def test_a_page_whose_script_never_finishes_is_a_failed_check_within_its_timeout
 
 def test_a_selector_that_never_appears_fails_the_check_as_transient(site: Site, fetcher: Fetcher) -> None:
     site.put("/empty", NEVER_FILLED)
-    spec = source(site.url("/empty"), browser=True, wait_for="#policy", timeout="2s")
+    spec = source(site.url("/empty"), browser=True, wait_for="#policy", timeout="8s")
     result = run_check(spec, (), SourceState("shell"), fetcher, lambda _: "", NOW)
     assert result.outcome == "failed"
     assert isinstance(result.error, FetchError) and result.error.transient
-    assert "wait_for '#policy' did not appear within 2s" in str(result.error)
+    assert "wait_for '#policy' did not appear within 8s" in str(result.error)
 
 
 def chromium_pids() -> list[int]:

@@ -19,7 +19,12 @@ from monitor.watchlist import load_watchlist, missing_env_vars
 
 def fetcher_for(app: App) -> Fetcher:
     defaults = app.watchlist.defaults
-    return Fetcher(user_agent=defaults.user_agent, pool_size=defaults.concurrency, max_body=defaults.max_body)
+    return Fetcher(
+        user_agent=defaults.user_agent,
+        pool_size=defaults.concurrency,
+        max_body=defaults.max_body,
+        browser_pages=defaults.browser_pages,
+    )
 
 
 @click.command()
