@@ -220,3 +220,30 @@ def test_try_a_url_in_the_browser(httpserver: HTTPServer, no_sources: Path) -> N
     assert lines[1].startswith("  fetched: HTTP 200, ") and ", rendered in Chromium " in lines[1]
     assert any(line.startswith(f"  | {CLAUSE} until") for line in lines)
     assert f'    found exactly        --clause: "{CLAUSE}"' in lines
+
+
+def test_try_shows_a_section_and_a_page_that_needed_repair(
+    site: Site, write_watchlist: WriteWatchlist, tmp_path: Path
+) -> None:
+    """A template with a self-closed iframe in <head>: the section is read from the repaired page."""
+    body = f"""<html><head><title>Policy</title><iframe src="/ns.html"/></head><body><main>
+    <h2 id="commitments">Our commitments</h2><p>{CLAUSE}.</p><h2>History</h2><p>Founded 1990.</p>
+    </main></body></html>"""
+    site.put("/policy", body)
+    write_watchlist(
+        f"""
+        defaults: {{per_host_delay: 0s}}
+        sources:
+          - id: policy
+            url: {site.url("/policy")}
+            select: {{start_after: "h2#commitments", end_before: h2}}
+        """
+    )
+    result = run("-w", str(tmp_path / "watchlist.yaml"), "try", "policy")
+    lines = result.output.splitlines()
+    assert lines[2] == "  repaired: the page needed repair: self-closed <iframe/> in <head> " + (
+        "(the HTML parser could not see the selection without it)"
+    )
+    assert lines[3].endswith("(select section from after 'h2#commitments' to before 'h2')")
+    assert f"  | {CLAUSE}." in lines
+    assert "Founded" not in result.output

@@ -84,4 +84,23 @@ def event_content(row: Any) -> dict[str, Any]:
     }
 
 
-CONTENT = {"snapshot": snapshot_content, "change": change_content, "event": event_content}
+def action_content(row: Any) -> dict[str, Any]:
+    """A person's action through the dashboard: who (a token's name, never the token) and when."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "actor": row.actor,
+        "at": row.at,
+        "target_kind": row.target_kind,
+        "target": row.target,
+        "until": row.until,
+        "note": row.note,
+    }
+
+
+CONTENT = {
+    "snapshot": snapshot_content,
+    "change": change_content,
+    "event": event_content,
+    "action": action_content,
+}
