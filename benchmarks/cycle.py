@@ -791,7 +791,8 @@ def rows(r: Results) -> Iterator[Row]:
 
 
 def _secs(seconds: float, pages: int) -> str:
-    return f"{seconds:.2f}s ({pages / seconds:,.0f} pages/s)"
+    rate = pages / seconds
+    return f"{seconds:.2f}s ({rate:,.0f} pages/s)" if rate >= 10 else f"{seconds:.2f}s ({rate:.2f} pages/s)"
 
 
 def table(r: Results) -> str:
