@@ -548,3 +548,23 @@ def test_turning_the_browser_on_starts_a_new_baseline_and_off_keeps_old_fingerpr
     assert ibm.model_copy(update={"browser": True}).rules_fingerprint() != ibm.rules_fingerprint()
     screenshot = {"screenshot": True, "wait_until": "networkidle"}
     assert ibm.model_copy(update=screenshot).rules_fingerprint() == ibm.rules_fingerprint()
+
+
+def test_a_pledge_language_is_checked_and_kept() -> None:
+    text = """
+    sources:
+      - id: page
+        url: https://www.example.org/engagements
+    pledges:
+      - id: p
+        company: Example SA
+        title: Engagement
+        made_on: 2020-06-10
+        language: fr-CA
+        sources: [page]
+        clauses: ["nous ne vendrons pas"]
+    """
+    assert parse_watchlist(dedent(text)).pledge("p").language == "fr-ca"
+    assert parse_watchlist(dedent(text.replace("        language: fr-CA\n", ""))).pledge("p").language is None
+    (issue,) = issues_of(text.replace("fr-CA", "pt"))
+    assert "pledges[0].language: expected a language with weakening rules (en, fr, de, es" in issue
