@@ -129,7 +129,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._fetcher: Fetcher | None = None
-        self._fetcher_key: tuple[str, int, int] | None = None
+        self._fetcher_key: tuple[str, int, int, int] | None = None
         self._foreign: set[str] = set()
         self._deliver_again = threading.Event()
         self._reload_lock = threading.Lock()
@@ -328,12 +328,16 @@ class Daemon:
     def _fetcher_for(self, watchlist: Watchlist) -> Fetcher:
         """One HTTP session, rebuilt when a reload changed what it was made with."""
         d = watchlist.defaults
-        key = (d.user_agent, d.concurrency, d.max_body)
+        key = (d.user_agent, d.concurrency, d.max_body, d.browser_pages)
         if self._fetcher is None or key != self._fetcher_key:
             if self._fetcher is not None:
                 self._fetcher.close()
             self._fetcher = Fetcher(
-                user_agent=d.user_agent, pool_size=d.concurrency, max_body=d.max_body, sleep=self._pause
+                user_agent=d.user_agent,
+                pool_size=d.concurrency,
+                max_body=d.max_body,
+                sleep=self._pause,
+                browser_pages=d.browser_pages,
             )
             self._fetcher_key = key
         return self._fetcher

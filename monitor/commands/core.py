@@ -23,7 +23,12 @@ from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
 
 def fetcher_for(app: App) -> Fetcher:
     defaults = app.watchlist.defaults
-    return Fetcher(user_agent=defaults.user_agent, pool_size=defaults.concurrency, max_body=defaults.max_body)
+    return Fetcher(
+        user_agent=defaults.user_agent,
+        pool_size=defaults.concurrency,
+        max_body=defaults.max_body,
+        browser_pages=defaults.browser_pages,
+    )
 
 
 @click.command()

@@ -356,6 +356,11 @@ class Store:
     def snapshot_text(self, snapshot_id: int) -> str:
         return self.load_text(self.snapshot(snapshot_id).text_hash)
 
+    def screenshot(self, snapshot_id: int) -> bytes | None:
+        """The PNG kept with a snapshot (``screenshot: true`` sources), or None when it has none."""
+        digest = self.snapshot(snapshot_id).screenshot_hash
+        return self.load_blob(digest) if digest else None
+
     def workers(self) -> list[m.Worker]:
         with self.session() as s:
             return list(s.scalars(select(m.Worker).order_by(m.Worker.name)))
