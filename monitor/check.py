@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.browser import RenderRequest
-from monitor.errors import ExtractError, FetchError, GlitchError, MonitorError
+from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
 from monitor.events import default_severity
 from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
@@ -509,6 +509,18 @@ def _stood(previous_text: str | None, record: ClauseRecord | None) -> Callable[[
         return None
     keep = record.passage if record is not None and record.state in ("reworded", "weakened") else None
     return lambda: clause_matching.sentences_of(previous_text, keep)
+
+
+def crashed_check(
+    source: SourceSpec, pledges: tuple[PledgeSpec, ...], state: SourceState, now: datetime, exc: Exception
+) -> CheckResult:
+    """A failed check for a source whose check raised what no stage expected (a bug, not the page):
+    recorded like any failure, so one source can never stop a cycle or a daemon."""
+    error = CheckCrashed(f"the check stopped on an unexpected {type(exc).__name__}: {exc}")
+    try:
+        return _failed(source, pledges, state, now, time.perf_counter(), error, status=None)
+    except Exception:  # the bug is in judging failures too: record the failure without a transition
+        return CheckResult(source_id=source.id, at=now, ms=0, outcome="failed", error=error)
 
 
 def _failed(

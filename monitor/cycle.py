@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import threading
 import time
@@ -13,13 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from monitor.check import CheckResult, SourceState, run_check
+from monitor.check import CheckResult, SourceState, crashed_check, run_check
 from monitor.fetch import Fetcher
 from monitor.statements import item_spec, run_feed_check
 from monitor.store.repo import Recorded, Store
 from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -141,6 +144,12 @@ def run_cycle(
     pending: list[tuple[CheckResult, datetime]] = []
     last_flush = time.perf_counter()
 
+    def check_one(spec: SourceSpec, state: SourceState) -> CheckResult:
+        if spec.kind in ("feed", "listing"):
+            return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
+        pledges = pledges_of[spec.id]
+        return run_check(spec, pledges, state, fetcher, store.load_text, clock(), store.load_blob)
+
     def task(spec: SourceSpec, state: SourceState) -> CheckResult | None:
         if stop is not None and stop.is_set():
             return None
@@ -148,10 +157,10 @@ def run_cycle(
         try:
             if stop is not None and stop.is_set():
                 return None
-            if spec.kind in ("feed", "listing"):
-                return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
-            pledges = pledges_of[spec.id]
-            return run_check(spec, pledges, state, fetcher, store.load_text, clock(), store.load_blob)
+            return check_one(spec, state)
+        except Exception as exc:  # a bug in one check must not stop the others: it is that check's failure
+            log.exception("check of %s stopped on an unexpected error", spec.id)
+            return crashed_check(spec, pledges_of[spec.id], state, clock(), exc)
         finally:
             gate.leave(host)
 

@@ -61,6 +61,10 @@ class ExtractError(MonitorError):
     """The body could not be turned into text (selector matched nothing, unreadable PDF, ...)."""
 
 
+class CheckCrashed(ExtractError):
+    """A bug met while checking one source: that check fails with the bug named, the rest go on."""
+
+
 class GlitchError(ExtractError):
     """The page answered with what is not its content (cut off, an error or loading page): a failed
     check, never the page's version until a re-check agrees (a cut-off page: never)."""

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from monitor import diff as differ
 from monitor.cycle import run_cycle
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetched, Fetcher
 from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
@@ -209,3 +209,44 @@ def test_storage_per_check_stays_small(
     cycle(store, wl, fetcher, clock)
     assert count(store, m.Change) == 1
     assert size() - before < 5 * 1024
+
+
+class BuggyFetcher(Fetcher):
+    """A real fetcher with a bug for one URL: stands for any exception no stage expected."""
+
+    def __init__(self, broken: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.broken = broken
+
+    def fetch(self, url: str, **kwargs: object) -> Fetched:  # type: ignore[override]
+        if url == self.broken:
+            raise OverflowError("date value out of range")
+        return super().fetch(url, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_bug_in_one_check_fails_that_check_and_the_others_go_on(
+    site: Site, write_watchlist: WriteWatchlist, store: Store
+) -> None:
+    for path in ("/a", "/b", "/c"):
+        site.put(path, policy_page(ARTICLE))
+    wl = write_watchlist(
+        f"""
+        defaults:
+          per_host: 10
+          per_host_delay: 0s
+        sources:
+          - {{id: a, url: "{site.url("/a")}", select: "#policy"}}
+          - {{id: b, url: "{site.url("/b")}", select: "#policy"}}
+          - {{id: c, url: "{site.url("/c")}", select: "#policy"}}
+        """
+    )
+    fetcher = BuggyFetcher(site.url("/b"), user_agent="pledge-monitor-test")
+    store.sync(wl, Clock()())
+    summary = run_cycle(store, wl, fetcher, ["a", "b", "c"], rng=random.Random(1))
+    outcomes = {c.source_id: (c.outcome, c.error) for c in store.checks()}
+    assert outcomes["a"] == ("baseline", None)
+    assert outcomes["c"] == ("baseline", None)
+    assert outcomes["b"][0] == "failed"
+    assert "unexpected OverflowError: date value out of range" in str(outcomes["b"][1])
+    assert summary.checked == 3
+    assert [source for source, _reason in summary.failures] == ["b"]
