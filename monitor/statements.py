@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
@@ -204,7 +205,9 @@ def _fetch_page(
 
 def item_spec(feed: SourceSpec, source_id: str, url: str) -> SourceSpec:
     """An item's page, re-checked like a page: read whole (no selector is known for pages we
-    have never seen), on the feed's interval, and never searched for clauses."""
+    have never seen), on the feed's interval, and never searched for clauses. The feed's headers
+    (credentials among them) go only to the feed's own origin, never to the sites its items link to."""
+    same_origin = _origin(url) == _origin(feed.url)
     return feed.model_copy(
         update={
             "id": source_id,
@@ -215,8 +218,14 @@ def item_spec(feed: SourceSpec, source_id: str, url: str) -> SourceSpec:
             "ignore": (),
             "links": False,
             "item_select": None,
+            "header_pairs": feed.header_pairs if same_origin else (),
         }
     )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
 def _statement_events(

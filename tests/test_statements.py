@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.cycle import run_cycle
 from monitor.fetch import Fetcher
+from monitor.statements import item_spec
 from monitor.store import models as m
 from monitor.store.outbox import alerts_of_events
 from monitor.store.repo import Store
@@ -377,3 +378,25 @@ def test_the_same_release_found_later_through_another_source_is_not_told_again(
     clock.now += timedelta(days=2)
     check(store, wl, fetcher, clock, ids=["press"])
     assert len(statements(store)) == 1
+
+
+def test_item_pages_get_the_feeds_headers_only_on_the_feeds_own_origin(
+    write_watchlist: WriteWatchlist,
+) -> None:
+    wl = write_watchlist(
+        """
+        sources:
+          - id: newsroom
+            kind: feed
+            url: https://news.example.org/rss.xml
+            headers: {Authorization: "Bearer ${NEWSROOM_TOKEN}", Accept-Language: en}
+        """
+    )
+    feed = wl.sources[0]
+    own = item_spec(feed, "newsroom/1", "https://news.example.org/2024/release.html")
+    other = item_spec(feed, "newsroom/2", "https://partner.example.com/release.html")
+    other_port = item_spec(feed, "newsroom/3", "https://news.example.org:8443/release.html")
+    assert dict(own.headers) == dict(feed.headers)
+    assert "Authorization" in dict(own.headers)
+    assert dict(other.headers) == {}
+    assert dict(other_port.headers) == {}
