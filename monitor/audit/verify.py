@@ -2,9 +2,11 @@
 
 The ledger is walked in order: each entry must link to the one before it, hash to its own
 fields, name a record that still exists and whose content still hashes as recorded, and a
-snapshot's stored body and text must still decompress to the bytes their sha256 names. Records
-no entry names, and blobs no snapshot names, are checked after the walk. The first mismatch
-raises an IntegrityError saying what and where; nothing is repaired.
+snapshot's stored body and text must still decompress to the bytes their sha256 names. A
+``checks`` entry (a digest of one recorded batch) must find each check it names, hashing to the
+leaf it holds, unless a chained prune record deleted it, and no other check in its range.
+Records no entry names, and blobs no snapshot names, are checked after the walk. The first
+mismatch raises an IntegrityError saying what and where; nothing is repaired.
 
 What verify cannot see on its own: someone who rewrites the whole chain consistently, or cuts
 its tail. Publishing the chain head (``report`` prints it; ``verify --head HASH`` checks a
@@ -13,6 +15,8 @@ published one is still in the chain) closes that gap.
 
 from __future__ import annotations
 
+import bisect
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +28,10 @@ from monitor.store.audit_queries import AuditStore, LedgerEntry
 BATCH = 500
 
 
+LABEL = {"checks": "check digest", "prune": "prune record"}
+LEAF = 32
+
+
 @dataclass(frozen=True)
 class Verified:
     """What a clean run covered."""
@@ -32,11 +40,21 @@ class Verified:
     counts: dict[str, int]
     blobs: int
     head: LedgerEntry | None
+    checks: int = 0
+    pruned: int = 0
 
     def line(self) -> str:
-        parts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.counts.items())
+        parts = ", ".join(
+            f"{n} {kind}{'s' if n != 1 else ''}"
+            for kind, n in self.counts.items()
+            if kind in ("snapshot", "change", "event")
+        )
+        digests = self.counts.get("checks", 0)
+        checks = f"{self.checks} check{'s' if self.checks != 1 else ''} in {digests} digest"
+        checks += "s" if digests != 1 else ""
+        checks += f" ({self.pruned} pruned)" if self.pruned else ""
         head = f"chain head {self.head.hash} (seq {self.head.seq})" if self.head else "chain empty"
-        return f"verified {self.records} records ({parts}; {self.blobs} blobs); {head}"
+        return f"verified {self.records} records ({parts}; {checks}; {self.blobs} blobs); {head}"
 
 
 @dataclass
@@ -49,11 +67,14 @@ class _Walk:
     blobs: set[str] = field(default_factory=set)
     records: int = 0
     head: LedgerEntry | None = None
+    pruned_ids: list[tuple[int, int, int]] = field(default_factory=list)  # (first, last, prune id)
+    checks: int = 0
+    pruned: int = 0
 
 
 def verify(audit: AuditStore, *, published_head: str | None = None) -> Verified:
     """Raise IntegrityError naming the first record that does not match; else say what was covered."""
-    walk = _Walk()
+    walk = _Walk(pruned_ids=_chained_prunes(audit))
     for batch in _batches(audit.ledger(), BATCH):
         rows = _records_for(audit, batch)
         for entry in batch:
@@ -66,7 +87,25 @@ def verify(audit: AuditStore, *, published_head: str | None = None) -> Verified:
     if published_head is not None:
         _check_published(audit, published_head)
     counts = audit.counts()
-    return Verified(walk.records, counts, len(walk.blobs), walk.head)
+    return Verified(walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned)
+
+
+def _chained_prunes(audit: AuditStore) -> list[tuple[int, int, int]]:
+    """The id ranges deleted by prune records whose ledger entry still matches them."""
+    out: list[tuple[int, int, int]] = []
+    for row, entry in audit.prunes():
+        if entry is not None and chain.content_hash(chain.prune_content(row)) == entry.content_hash:
+            out.extend((first, last, row.id) for first, last in chain.parse_ranges(row.ids))
+    return sorted(out)
+
+
+def _pruned_by(walk: _Walk, check_id: int) -> int | None:
+    at = bisect.bisect_right(walk.pruned_ids, (check_id, sys.maxsize, sys.maxsize)) - 1
+    if at >= 0:
+        first, last, prune_id = walk.pruned_ids[at]
+        if first <= check_id <= last:
+            return prune_id
+    return None
 
 
 def _batches(entries: Iterable[LedgerEntry], size: int) -> Iterator[list[LedgerEntry]]:
@@ -89,7 +128,11 @@ def _records_for(audit: AuditStore, batch: list[LedgerEntry]) -> dict[str, dict[
 
 
 def _name(entry: LedgerEntry) -> str:
-    return f"ledger seq {entry.seq} ({entry.record_type} #{entry.record_id})"
+    return f"ledger seq {entry.seq} ({_label(entry)} #{entry.record_id})"
+
+
+def _label(entry: LedgerEntry) -> str:
+    return LABEL.get(entry.record_type, entry.record_type)
 
 
 def _check_link(audit: AuditStore, walk: _Walk, entry: LedgerEntry) -> None:
@@ -138,7 +181,7 @@ def _seqs(first: int, last: int) -> str:
 
 def _check_record(audit: AuditStore, walk: _Walk, entry: LedgerEntry, row: Any) -> None:
     """The record is there, its content hashes as recorded, and a snapshot's blobs are intact."""
-    record = f"{entry.record_type} #{entry.record_id} (ledger seq {entry.seq})"
+    record = f"{_label(entry)} #{entry.record_id} (ledger seq {entry.seq})"
     if row is None:
         raise IntegrityError(f"{record} is missing: its row was deleted")
     if chain.content_hash(chain.CONTENT[entry.record_type](row)) != entry.content_hash:
@@ -148,6 +191,43 @@ def _check_record(audit: AuditStore, walk: _Walk, entry: LedgerEntry, row: Any) 
             problem = _blob(audit, walk, digest)
             if problem:
                 raise IntegrityError(f"{record}: its stored {label} ({digest[:12]}...) {problem}")
+    if entry.record_type == "checks":
+        _check_digest(audit, walk, entry, row)
+
+
+def _check_digest(audit: AuditStore, walk: _Walk, entry: LedgerEntry, row: Any) -> None:
+    """Each check the digest names is there and hashes to its leaf, or a chained prune deleted it;
+    no other check sits in its id range."""
+    where = f"check digest #{row.id}, ledger seq {entry.seq}"
+    ids = list(chain.expand(chain.parse_ranges(row.ids)))
+    if len(row.leaves) != LEAF * len(ids):
+        raise IntegrityError(f"{where}: it holds {len(row.leaves) // LEAF} hashes for {len(ids)} checks")
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        present = audit.checks_between(chunk[0], chunk[-1])
+        for offset, check_id in enumerate(chunk, start):
+            found = present.pop(check_id, None)
+            prune_id = _pruned_by(walk, check_id)
+            if found is None:
+                if prune_id is None:
+                    raise IntegrityError(f"check #{check_id} ({where}) is missing: its row was deleted")
+                walk.pruned += 1
+                continue
+            if prune_id is not None:
+                raise IntegrityError(
+                    f"check #{check_id} ({where}) was deleted by prune record #{prune_id} "
+                    "but is there again: it was inserted afterwards"
+                )
+            if chain.check_leaf(found) != row.leaves[offset * LEAF : (offset + 1) * LEAF]:
+                raise IntegrityError(
+                    f"check #{check_id} ({where}) was edited: its content no longer hashes as recorded"
+                )
+            walk.checks += 1
+        if present:
+            raise IntegrityError(
+                f"check #{min(present)} is not in {where}, which covers checks "
+                f"#{row.first_id}..#{row.last_id}: it was inserted outside pledge-monitor"
+            )
 
 
 def _blob(audit: AuditStore, walk: _Walk, digest: str) -> str | None:
@@ -164,8 +244,14 @@ def _check_unledgered(audit: AuditStore) -> None:
     if found is not None:
         kind, rid = found
         raise IntegrityError(
-            f"{kind} #{rid} has no ledger entry: it was added outside pledge-monitor, "
+            f"{LABEL.get(kind, kind)} #{rid} has no ledger entry: it was added outside pledge-monitor, "
             "or its entry was deleted"
+        )
+    check_id = audit.first_undigested_check()
+    if check_id is not None:
+        raise IntegrityError(
+            f"check #{check_id} is in no check digest: it was added outside pledge-monitor, "
+            "or its digest and ledger entry were deleted"
         )
 
 

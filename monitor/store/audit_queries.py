@@ -18,14 +18,16 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from monitor.audit.history import History, Scope, best_clause_state, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
-from monitor.store.recording import load_blob, pledge_state
+from monitor.store.recording import load_blob, pledge_state, record_prune
 from monitor.store.repo import Store
 
 BATCH = 1000
-RECORD_MODELS: dict[str, type[m.Snapshot] | type[m.Change] | type[m.Event]] = {
+RECORD_MODELS: dict[str, Any] = {  # each has an integer ``id``
     "snapshot": m.Snapshot,
     "change": m.Change,
     "event": m.Event,
+    "checks": m.CheckDigest,
+    "prune": m.Prune,
 }
 
 
@@ -286,6 +288,26 @@ class AuditStore:
                     found.append((record_type, rid))
         return min(found, key=lambda f: f[1]) if found else None
 
+    def checks_between(self, first: int, last: int) -> dict[int, Any]:
+        """Check rows with ids from ``first`` to ``last``: one chunk of a digest."""
+        t = m.Check.__table__
+        stmt = select(t).where(t.c.id >= first, t.c.id <= last)
+        with self.store.session() as s:
+            return {row.id: row for row in s.execute(stmt)}
+
+    def prunes(self) -> list[tuple[m.Prune, LedgerEntry | None]]:
+        """Every prune record with its ledger entry (prunes are few: one per prune run)."""
+        with self.store.session() as s:
+            rows = list(s.scalars(select(m.Prune).order_by(m.Prune.id)))
+        return [(row, self.ledger_entry("prune", row.id)) for row in rows]
+
+    def first_undigested_check(self) -> int | None:
+        """The lowest-id check that no digest's id range covers."""
+        c, d = m.Check, m.CheckDigest
+        covered = select(d.id).where(c.id >= d.first_id, c.id <= d.last_id).exists()
+        with self.store.session() as s:
+            return s.scalar(select(func.min(c.id)).where(~covered))
+
     def blob_problem(self, digest: str) -> str | None:
         """Why the blob stored under ``digest`` is not the bytes that hash to it, or None."""
         with self.store.session() as s:
@@ -309,19 +331,27 @@ class AuditStore:
 
     # -- prune -------------------------------------------------------------------------------
 
-    def prune_checks(self, spans: Iterable[RunSpan], before: datetime, *, dry_run: bool) -> dict[str, int]:
+    def prune_checks(
+        self, spans: Iterable[RunSpan], before: datetime, *, dry_run: bool, now: datetime
+    ) -> dict[str, int]:
         """Delete (or count) the checks strictly inside each span that are older than ``before``
-        and that no snapshot or event names. One transaction: all or nothing."""
+        and that no snapshot or event names, and chain a record of their ids. One transaction:
+        all or nothing."""
         deleted: dict[str, int] = {}
+        gone: list[int] = []
         with self.store.session.begin() as s:
             for span in spans:
-                where = _inside(span, before)
-                if dry_run:
-                    n = int(s.scalar(select(func.count()).select_from(m.Check).where(*where)) or 0)
-                else:
-                    n = int(s.execute(delete(m.Check).where(*where)).rowcount or 0)  # type: ignore[attr-defined]
-                if n:
-                    deleted[span.source_id] = deleted.get(span.source_id, 0) + n
+                ids = list(s.scalars(select(m.Check.id).where(*_inside(span, before))))
+                if not ids:
+                    continue
+                deleted[span.source_id] = deleted.get(span.source_id, 0) + len(ids)
+                gone.extend(ids)
+                if not dry_run:
+                    for start in range(0, len(ids), BATCH):
+                        chunk = ids[start : start + BATCH]
+                        s.execute(delete(m.Check).where(m.Check.id.in_(chunk)))
+            if not dry_run:
+                record_prune(s, gone, before, now)
         return deleted
 
 

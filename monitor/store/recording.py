@@ -46,14 +46,15 @@ def record_batch(
     loud = [(r, at) for r, at in items if not _is_quiet(r)]
     _lock_ledger(s)
     out = _record_quiet(s, quiet)
+    ledger = _Ledger(s)
     if loud:
-        ledger = _Ledger(s)
         # the session's identity map holds rows weakly: keep these alive while recording
         preloaded = _preload(s, [result.source_id for result, _ in loud])
         for result, next_at in loud:
             out.append(_record_one(s, ledger, result, next_at, watchlist))
         _refresh_pledges(s, {e.pledge_id for r in loud for e in _drafts(r[0]) if e.pledge_id}, loud)
         del preloaded
+    chain_checks(s, ledger)
     return out
 
 
@@ -85,6 +86,37 @@ class _Ledger:
             )
         )
         self.last = entry_hash
+
+
+_T_CHECKS = cast(Table, m.Check.__table__)
+
+
+def chain_checks(s: Session, ledger: _Ledger) -> None:
+    """Chain every check not yet in a digest: this batch's (and, once, any recorded before digests)."""
+    s.flush()
+    covered = s.scalar(select(func.max(m.CheckDigest.last_id))) or 0
+    rows = s.execute(select(_T_CHECKS).where(_T_CHECKS.c.id > covered).order_by(_T_CHECKS.c.id)).all()
+    if not rows:
+        return
+    digest = m.CheckDigest(
+        first_id=rows[0].id,
+        last_id=rows[-1].id,
+        ids=chain.id_ranges(r.id for r in rows),
+        leaves=b"".join(chain.check_leaf(r) for r in rows),
+        at=max(r.at for r in rows),
+    )
+    s.add(digest)
+    ledger.append("checks", digest, digest.at)
+
+
+def record_prune(s: Session, ids: Sequence[int], before: datetime, at: datetime) -> None:
+    """Chain what prune deleted, so the digests that name those checks still add up."""
+    if not ids:
+        return
+    _lock_ledger(s)
+    row = m.Prune(at=at, before=before, ids=chain.id_ranges(ids), count=len(ids))
+    s.add(row)
+    _Ledger(s).append("prune", row, at)
 
 
 def _lock_ledger(s: Session) -> None:
