@@ -35,6 +35,7 @@ from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
+from monitor.witness import witness_jobs
 
 log = logging.getLogger("monitor.run")
 
@@ -63,6 +64,7 @@ class Options:
     heartbeat_every: float = 30.0
     reload_every: float = 2.0
     sweep_every: timedelta = timedelta(days=1)
+    witness_every: float = 60.0  # how often to look whether a timestamp or archive copy is due
     lease: timedelta = timedelta(minutes=10)
     spread: timedelta | None = None  # None: min(shortest interval, 10 min)
     batch: int | None = None  # sources claimed at a time; None: 4 x concurrency
@@ -159,6 +161,7 @@ class Daemon:
             ("dispatch", self.dispatch, o.poll, first),
             ("deliver", self.deliver, o.deliver_every, first),
             ("sweep", self.sweep, o.sweep_every.total_seconds(), first),
+            ("witness", self.witness, o.witness_every, first),
             ("heartbeat", self.heartbeat, self.heartbeat_every, None),
             ("reload", self.reload, o.reload_every, None),
         ]
@@ -200,6 +203,7 @@ class Daemon:
         self.sweep()
         self.dispatch(once=True)
         self.deliver()
+        self.witness()
         if self._fetcher is not None:
             self._fetcher.close()
 
@@ -254,6 +258,10 @@ class Daemon:
         if ids:
             self._log_events(ids)
             self.wake_delivery()
+
+    def witness(self) -> None:
+        """Timestamps and archive copies, when due; in their own job so they never hold up checks."""
+        witness_jobs(self.store, self.watchlist, self.clock(), self.env)
 
     def heartbeat(self) -> None:
         now = self.clock()

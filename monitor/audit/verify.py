@@ -8,21 +8,27 @@ leaf it holds, unless a chained prune record deleted it, and no other check in i
 Records no entry names, and blobs no snapshot names, are checked after the walk. The first
 mismatch raises an IntegrityError saying what and where; nothing is repaired.
 
-What verify cannot see on its own: someone who rewrites the whole chain consistently, or cuts
-its tail. Publishing the chain head (``report`` prints it; ``verify --head HASH`` checks a
-published one is still in the chain) closes that gap.
+What the chain cannot show on its own: someone who rewrites the whole chain consistently, or
+cuts its tail. Trusted timestamps close that gap: each stored RFC 3161 token must name a head
+still in the chain, with the same hash, and be signed by its TSA (checked against the root
+certificate the watchlist names). Publishing the chain head (``report`` prints it; ``verify
+--head HASH`` checks a published one is still in the chain) does the same by hand.
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from monitor.audit import chain
+from cryptography import x509
+
+from monitor.audit import chain, timestamps
 from monitor.errors import IntegrityError
+from monitor.store import stamps
 from monitor.store.audit_queries import AuditStore, LedgerEntry
 
 BATCH = 500
@@ -42,6 +48,8 @@ class Verified:
     head: LedgerEntry | None
     checks: int = 0
     pruned: int = 0
+    tokens: tuple[Any, ...] = ()  # the Timestamp rows checked, oldest head first
+    unrooted: tuple[str, ...] = ()  # TSAs with tokens but no root certificate configured
 
     def line(self) -> str:
         parts = ", ".join(
@@ -54,7 +62,18 @@ class Verified:
         checks += "s" if digests != 1 else ""
         checks += f" ({self.pruned} pruned)" if self.pruned else ""
         head = f"chain head {self.head.hash} (seq {self.head.seq})" if self.head else "chain empty"
-        return f"verified {self.records} records ({parts}; {checks}; {self.blobs} blobs); {head}"
+        line = f"verified {self.records} records ({parts}; {checks}; {self.blobs} blobs); {head}"
+        if self.tokens:
+            last = self.tokens[-1]
+            line += (
+                f"; {len(self.tokens)} timestamp{'s' if len(self.tokens) != 1 else ''}, the latest over "
+                f"seq {last.seq} signed {last.gen_time:%Y-%m-%d %H:%M:%S} UTC by {last.tsa_url}"
+            )
+        if self.unrooted:
+            line += (
+                f"; tokens of {', '.join(self.unrooted)} not checked: no root certificate in the watchlist"
+            )
+        return line
 
 
 @dataclass
@@ -72,7 +91,12 @@ class _Walk:
     pruned: int = 0
 
 
-def verify(audit: AuditStore, *, published_head: str | None = None) -> Verified:
+def verify(
+    audit: AuditStore,
+    *,
+    published_head: str | None = None,
+    roots: Mapping[str, list[x509.Certificate]] | None = None,
+) -> Verified:
     """Raise IntegrityError naming the first record that does not match; else say what was covered."""
     walk = _Walk(pruned_ids=_chained_prunes(audit))
     for batch in _batches(audit.ledger(), BATCH):
@@ -86,8 +110,49 @@ def verify(audit: AuditStore, *, published_head: str | None = None) -> Verified:
     _check_other_blobs(audit, walk)
     if published_head is not None:
         _check_published(audit, published_head)
+    tokens, unrooted = _check_tokens(audit, roots or {})
     counts = audit.counts()
-    return Verified(walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned)
+    return Verified(
+        walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned, tokens, unrooted
+    )
+
+
+def _check_tokens(
+    audit: AuditStore, roots: Mapping[str, list[x509.Certificate]]
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Every stored token names a head still in the chain, and its TSA signed exactly that head."""
+    checked, unrooted = [], []
+    for row in stamps.tokens(audit.store.engine):
+        where = f"timestamp #{row.id} ({row.tsa_url}, over seq {row.seq})"
+        entry = audit.entry_at(row.seq)
+        if entry is None:
+            raise IntegrityError(
+                f"{where}: ledger seq {row.seq} is gone: the chain was cut after it was stamped"
+            )
+        if entry.hash != row.head_hash:
+            raise IntegrityError(
+                f"{where}: ledger seq {row.seq} is not the entry that was stamped "
+                f"(its hash is {entry.hash[:12]}..., the token's {row.head_hash[:12]}...): "
+                f"the history up to seq {row.seq} was rewritten after {_when(row.gen_time)}"
+            )
+        if row.tsa_url not in roots:
+            unrooted.append(row.tsa_url)
+            continue
+        try:
+            token = timestamps.check(row.token or b"", row.head_hash, roots[row.tsa_url])
+        except timestamps.TokenError as exc:
+            raise IntegrityError(f"{where}: the token was altered or is not from this TSA: {exc}") from None
+        if row.gen_time != token.gen_time:
+            raise IntegrityError(
+                f"{where}: its recorded time {_when(row.gen_time)} is not the time in the token, "
+                f"{_when(token.gen_time)}: the row was edited"
+            )
+        checked.append(row)
+    return tuple(checked), tuple(sorted(set(unrooted)))
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at else "(no time)"
 
 
 def _chained_prunes(audit: AuditStore) -> list[tuple[int, int, int]]:

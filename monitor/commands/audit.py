@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -17,7 +17,7 @@ from monitor.audit.history import format_entry, summary
 from monitor.audit.prune import prune as prune_checks
 from monitor.audit.verify import verify as verify_chain
 from monitor.cli import App, parse_since, pass_app, utcnow
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, WatchlistError
 from monitor.store.audit_queries import AuditStore
 from monitor.watchlist import parse_duration
 
@@ -178,8 +178,9 @@ def report(app: App, out_dir: Path, base_url: str | None) -> None:
 def verify(app: App, published_head: str | None) -> None:
     """Recompute the integrity chain and every stored body; exit 1 at the first mismatch.
 
-    Names the first record that does not match: edited text or rows, deleted rows,
-    reordered entries, corrupt stored bodies.
+    Names the first record that does not match: edited text or rows, edited, deleted or
+    added checks, reordered entries, corrupt stored bodies; and checks every RFC 3161
+    timestamp token against the chain and its TSA's root certificate (from the watchlist).
 
     \b
     Examples:
@@ -187,10 +188,49 @@ def verify(app: App, published_head: str | None) -> None:
       verified 212 records (40 snapshots, 39 changes, 133 events; 80 blobs); chain head 3f2a... (seq 212)
       pledge-monitor verify --head 3f2a...    # the hash published with an earlier report
     """
-    result = verify_chain(audit_store(app), published_head=published_head)
+    result = verify_chain(audit_store(app), published_head=published_head, roots=tsa_roots(app))
     click.echo(result.line())
     if published_head:
         click.echo(f"the published head {published_head} is in the chain")
+
+
+def tsa_roots(app: App) -> dict[str, list[Any]]:
+    """The root certificate of each TSA the watchlist names; none when there is no watchlist."""
+    from monitor.audit.timestamps import load_roots
+
+    try:
+        watchlist = app.watchlist
+    except WatchlistError:
+        return {}
+    spec = watchlist.timestamps
+    return {tsa.url: load_roots(watchlist.tsa_ca(tsa)) for tsa in (spec.tsa if spec else ())}
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Stamp the head now with every TSA, even if none is due.")
+@pass_app
+def stamp(app: App, force: bool) -> None:
+    """Have the Time-Stamp Authorities of the watchlist sign the chain head (RFC 3161).
+
+    `check` and `run` do this by themselves when a stamp is due (daily, and after a change);
+    a TSA that is down is tried again later. Exit 1 if every TSA asked failed.
+
+    \b
+    Example:
+      pledge-monitor stamp
+      chain head seq 212 timestamped by https://freetsa.org/tsr at 2026-03-01 12:00:03 UTC
+    """
+    from monitor.stamping import stamp_due
+
+    if app.watchlist.timestamps is None:
+        raise MonitorError(f"no timestamps: section in {app.watchlist.path}: name at least one TSA there")
+    done = stamp_due(app.store, app.watchlist, utcnow(), force=force)
+    if not done:
+        click.echo("nothing to stamp: every TSA has stamped the head, or waits to retry (--force)")
+    for one in done:
+        click.echo(one.line())
+    if done and all(one.error for one in done):
+        raise MonitorError("no TSA stamped the chain head")
 
 
 @click.command()
@@ -252,4 +292,4 @@ def prune(app: App, older_than: str, dry_run: bool) -> None:
         click.echo(line)
 
 
-COMMANDS: list[click.Command] = [history, export, report, verify, evidence, prune]
+COMMANDS: list[click.Command] = [history, export, report, verify, stamp, evidence, prune]

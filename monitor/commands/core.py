@@ -96,6 +96,10 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     for record in summary.records:
         for event in store.events_by_ids(record.event_ids):
             click.echo(f"  [{event.severity}] {event.kind}: {event.title}")
+    from monitor.witness import witness_jobs
+
+    for line in witness_jobs(store, watchlist, utcnow(), os.environ):
+        click.echo(f"  {line}")
 
 
 def _with_progress(app: App, fetcher: Fetcher, ids: list[str]) -> CycleSummary:

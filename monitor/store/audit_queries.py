@@ -273,6 +273,11 @@ class AuditStore:
             rows: list[Any] = list(s.scalars(select(model).where(model.id.in_(wanted))))
         return {row.id: row for row in rows}
 
+    def entry_at(self, seq: int) -> LedgerEntry | None:
+        with self.store.session() as s:
+            row = s.execute(_ledger_select().where(m.Ledger.seq == seq)).first()
+        return LedgerEntry(*row) if row else None
+
     def seq_of_hash(self, digest: str) -> int | None:
         with self.store.session() as s:
             return s.scalar(select(m.Ledger.seq).where(m.Ledger.hash == digest).limit(1))
