@@ -35,7 +35,6 @@ from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
-from monitor.witness import witness_jobs
 
 log = logging.getLogger("monitor.run")
 
@@ -261,6 +260,8 @@ class Daemon:
 
     def witness(self) -> None:
         """Timestamps and archive copies, when due; in their own job so they never hold up checks."""
+        from monitor.witness import witness_jobs
+
         witness_jobs(self.store, self.watchlist, self.clock(), self.env)
 
     def heartbeat(self) -> None:

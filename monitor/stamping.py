@@ -58,14 +58,19 @@ def stamp_due(store: Store, watchlist: Watchlist, now: datetime, *, force: bool 
     head = stamps.head(store.engine)
     if spec is None or head is None:
         return []
-    seq, head_hash = head
-    out = []
+    asked = []
     for tsa in spec.tsa:
         state = stamps.tsa_state(store.engine, tsa.url)
         changed = state.last_seq is None or stamps.changes_since(store.engine, state.last_seq)
-        if force or due(spec, state, seq, changed, now):
-            out.append(_stamp(store, watchlist, spec, tsa, seq, head_hash, now))
-    return out
+        if force or due(spec, state, head[0], changed, now):
+            asked.append(tsa)
+    if not asked:
+        return []
+    stamps.seal(store.engine)  # the checks since the last digest: into the chain before the stamp
+    sealed = stamps.head(store.engine)
+    assert sealed is not None
+    seq, head_hash = sealed
+    return [_stamp(store, watchlist, spec, tsa, seq, head_hash, now) for tsa in asked]
 
 
 def _stamp(

@@ -135,7 +135,9 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path, site: Site) -> None:
     path = write(tmp_path, site)
     code, out = run(path, "--db", f"sqlite:///{tmp_path / 'other.db'}", "db", "upgrade")
     assert code == 0
-    assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision 0001"
+    from monitor.store.db import SCHEMA_HEAD
+
+    assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision {SCHEMA_HEAD}"
     assert (tmp_path / "other.db").exists()
 
 

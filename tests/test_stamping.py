@@ -86,9 +86,10 @@ def failure(db: Path) -> str:
 
 
 def test_stamp_stores_a_token_that_openssl_verifies_over_the_chain_head(db: Path, tsa: Tsa) -> None:
-    head_seq, head_hash = one(db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
     result = cli(db, "stamp")
     assert result.exit_code == 0, result.output
+    head_seq, head_hash, kind = one(db, "SELECT seq, hash, record_type FROM ledger ORDER BY seq DESC LIMIT 1")
+    assert kind == "checks"  # the checks since the last digest were sealed before the stamp
     assert result.output.startswith(f"chain head seq {head_seq} timestamped by {tsa.url} at ")
     token, seq, stamped = one(db, "SELECT token, seq, head_hash FROM timestamps WHERE status = 'stamped'")
     assert (seq, stamped) == (head_seq, head_hash)

@@ -75,10 +75,13 @@ def test_a_clean_record_verifies(db: Path) -> None:
     head_hash, head_seq = one(db, "SELECT hash, seq FROM ledger ORDER BY seq DESC LIMIT 1")
     result = run_verify(db)
     assert result.exit_code == 0, result.output
-    (digests,) = one(db, "SELECT count(*) FROM check_digests")
+    digests, sealed = one(
+        db, "SELECT count(*), (SELECT count(*) FROM checks WHERE id <= max(last_id)) FROM check_digests"
+    )
+    newer = f" (+{118 - int(str(sealed))} newer, not yet sealed)" if sealed != 118 else ""
     assert result.output == (
         f"verified {13 + int(str(digests))} records (5 snapshots, 3 changes, 5 events; "
-        f"118 checks in {digests} digests; 8 blobs); chain head {head_hash} (seq {head_seq})\n"
+        f"{sealed} checks in {digests} digests{newer}; 8 blobs); chain head {head_hash} (seq {head_seq})\n"
     )
 
 
@@ -259,15 +262,41 @@ def test_a_deleted_check_is_named(db: Path) -> None:
 
 
 def test_a_check_added_behind_the_chain_is_named(db: Path) -> None:
+    """A check dated in the past but in no digest: pledge-monitor seals checks at least daily."""
+    (sealed_at,) = one(db, "SELECT at FROM check_digests ORDER BY last_id DESC LIMIT 1")
     sql(
         db,
         "INSERT INTO checks (source_id, at, ms, status, outcome) "
-        "VALUES ('policy', '2026-03-20 00:00:00.000000', 5, 200, 'unchanged')",
+        "VALUES ('policy', '2026-01-05 00:00:00.000000', 5, 200, 'unchanged')",
     )
+    (check_id,) = one(db, "SELECT max(id) FROM checks")
+    when = datetime.fromisoformat(str(sealed_at)).strftime("%Y-%m-%d %H:%M:%S")
     assert failure(db) == (
-        "check #119 is in no check digest: it was added outside pledge-monitor, "
-        "or its digest and ledger entry were deleted"
+        f"check #{check_id} is dated 2026-01-05 00:00:00 UTC, before the newest check digest "
+        f"({when} UTC), but is in none: it was added behind the chain"
     )
+
+
+def test_the_newest_checks_wait_for_their_digest_and_are_sealed_before_a_timestamp(db: Path) -> None:
+    """Checks are sealed daily, or with the next change, event or timestamp: until then verify
+    counts them apart; once sealed, an edit shows."""
+    (sealed_at,) = one(db, "SELECT at FROM check_digests ORDER BY last_id DESC LIMIT 1")
+    sql(
+        db,
+        "INSERT INTO checks (source_id, at, ms, status, outcome) VALUES ('policy', ?, 5, 200, 'unchanged')",
+        str(sealed_at),
+    )
+    (check_id,) = one(db, "SELECT max(id) FROM checks")
+    result = run_verify(db)
+    assert result.exit_code == 0, result.output
+    assert " newer, not yet sealed); " in result.output
+    store = open_store(db)
+    from monitor.store import stamps
+
+    stamps.seal(store.engine)
+    assert "not yet sealed" not in run_verify(db).output
+    sql(db, "UPDATE checks SET outcome = 'failed' WHERE id = ?", check_id)
+    assert failure(db).startswith(f"check #{check_id} (check digest #")
 
 
 def test_an_edited_check_digest_is_named(db: Path) -> None:
@@ -301,17 +330,19 @@ def test_a_check_deleted_without_a_prune_record_is_not_taken_for_pruned(db: Path
 def test_a_pruned_check_put_back_is_named(db: Path) -> None:
     store = open_store(db)
     audit = AuditStore(store)
-    (row,) = [
-        dict(r) for r in store.engine.connect().execute(text("SELECT * FROM checks WHERE id = 40")).mappings()
-    ]
+    before = {c.id for c in audit.check_rows()}
+    with store.engine.connect() as connection:
+        rows = {r["id"]: dict(r) for r in connection.execute(text("SELECT * FROM checks")).mappings()}
     pruned = prune(audit, timedelta(days=1), datetime(2026, 6, 1, tzinfo=UTC))
-    assert pruned.total > 0 and 40 not in {c.id for c in audit.check_rows()}
+    gone = sorted(before - {c.id for c in audit.check_rows()})
+    assert pruned.total == len(gone) > 0
     assert verifier.verify(audit).pruned == pruned.total
+    row = rows[gone[3]]
     columns = ", ".join(row)
     sql(db, f"INSERT INTO checks ({columns}) VALUES ({', '.join('?' for _ in row)})", *row.values())
-    digest_id, seq = digest_of(db, 40)
+    digest_id, seq = digest_of(db, gone[3])
     assert failure(db) == (
-        f"check #40 (check digest #{digest_id}, ledger seq {seq}) was deleted by prune record #1 "
+        f"check #{gone[3]} (check digest #{digest_id}, ledger seq {seq}) was deleted by prune record #1 "
         "but is there again: it was inserted afterwards"
     )
 
@@ -368,7 +399,7 @@ def test_verify_export_and_prune_on_postgresql(pg_url: str, tmp_path: Path) -> N
     runner = CliRunner()
     result = runner.invoke(main, ["--db", pg_url, "verify"])
     assert result.exit_code == 0, result.output
-    assert "(5 snapshots, 3 changes, 5 events; 118 checks in " in result.output
+    assert "(5 snapshots, 3 changes, 5 events; " in result.output and " checks in " in result.output
     exported = runner.invoke(main, ["--db", pg_url, "export", "--what", "checks", "--format", "jsonl"])
     assert len(exported.output.splitlines()) == 118
     store = open_store(pg_url)
@@ -376,7 +407,7 @@ def test_verify_export_and_prune_on_postgresql(pg_url: str, tmp_path: Path) -> N
         pruned = prune(AuditStore(store), timedelta(days=1), recorded.end + timedelta(days=10))
         assert pruned.total == 104
         after = verifier.verify(AuditStore(store))
-        assert (after.checks, after.pruned) == (118 - 104, 104)
+        assert (after.checks + after.unsealed, after.pruned) == (118 - 104, 104)
         with store.engine.begin() as c:
             c.execute(text("UPDATE events SET title = 'edited' WHERE id = 4"))
         result = runner.invoke(main, ["--db", pg_url, "verify"])

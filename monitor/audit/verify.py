@@ -21,21 +21,23 @@ import bisect
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
-from monitor.audit import chain, timestamps
+from monitor.audit import chain
 from monitor.errors import IntegrityError
 from monitor.store import stamps
 from monitor.store.audit_queries import AuditStore, LedgerEntry
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 BATCH = 500
 
 
 LABEL = {"checks": "check digest", "prune": "prune record"}
 LEAF = 32
+UNSEALED_SLACK = timedelta(days=1)  # a check recorded late (a slow fetch) is never this late
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Verified:
     pruned: int = 0
     tokens: tuple[Any, ...] = ()  # the Timestamp rows checked, oldest head first
     unrooted: tuple[str, ...] = ()  # TSAs with tokens but no root certificate configured
+    unsealed: int = 0  # recent checks not in a digest yet
 
     def line(self) -> str:
         parts = ", ".join(
@@ -61,6 +64,7 @@ class Verified:
         checks = f"{self.checks} check{'s' if self.checks != 1 else ''} in {digests} digest"
         checks += "s" if digests != 1 else ""
         checks += f" ({self.pruned} pruned)" if self.pruned else ""
+        checks += f" (+{self.unsealed} newer, not yet sealed)" if self.unsealed else ""
         head = f"chain head {self.head.hash} (seq {self.head.seq})" if self.head else "chain empty"
         line = f"verified {self.records} records ({parts}; {checks}; {self.blobs} blobs); {head}"
         if self.tokens:
@@ -107,13 +111,14 @@ def verify(
             walk.prev_seq, walk.prev_hash, walk.head = entry.seq, entry.hash, entry
             walk.records += 1
     _check_unledgered(audit)
+    unsealed = _check_unsealed(audit)
     _check_other_blobs(audit, walk)
     if published_head is not None:
         _check_published(audit, published_head)
     tokens, unrooted = _check_tokens(audit, roots or {})
     counts = audit.counts()
     return Verified(
-        walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned, tokens, unrooted
+        walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned, tokens, unrooted, unsealed
     )
 
 
@@ -121,6 +126,8 @@ def _check_tokens(
     audit: AuditStore, roots: Mapping[str, list[x509.Certificate]]
 ) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """Every stored token names a head still in the chain, and its TSA signed exactly that head."""
+    from monitor.audit import timestamps  # cryptography loads only when there are tokens
+
     checked, unrooted = [], []
     for row in stamps.tokens(audit.store.engine):
         where = f"timestamp #{row.id} ({row.tsa_url}, over seq {row.seq})"
@@ -318,6 +325,19 @@ def _check_unledgered(audit: AuditStore) -> None:
             f"check #{check_id} is in no check digest: it was added outside pledge-monitor, "
             "or its digest and ledger entry were deleted"
         )
+
+
+def _check_unsealed(audit: AuditStore) -> int:
+    """Checks after the newest digest wait for the next one (daily at most); one dated well before
+    that digest was not recorded by pledge-monitor."""
+    count, oldest, sealed_at = audit.unsealed_checks()
+    if count and oldest is not None and sealed_at is not None and oldest < sealed_at - UNSEALED_SLACK:
+        found = audit.oldest_unsealed_check()
+        raise IntegrityError(
+            f"check #{found} is dated {_when(oldest)}, before the newest check digest "
+            f"({_when(sealed_at)}), but is in none: it was added behind the chain"
+        )
+    return count
 
 
 def _check_other_blobs(audit: AuditStore, walk: _Walk) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from monitor.audit.history import History, Scope, best_clause_state, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
-from monitor.store.recording import load_blob, pledge_state, record_prune
+from monitor.store.recording import load_blob, pledge_state, record_prune, seal_checks
 from monitor.store.repo import Store
 
 BATCH = 1000
@@ -307,11 +307,32 @@ class AuditStore:
         return [(row, self.ledger_entry("prune", row.id)) for row in rows]
 
     def first_undigested_check(self) -> int | None:
-        """The lowest-id check that no digest's id range covers."""
+        """The lowest-id check that no digest's id range covers, below the newest digest's."""
         c, d = m.Check, m.CheckDigest
         covered = select(d.id).where(c.id >= d.first_id, c.id <= d.last_id).exists()
         with self.store.session() as s:
-            return s.scalar(select(func.min(c.id)).where(~covered))
+            newest = s.scalar(select(func.max(d.last_id))) or 0
+            return s.scalar(select(func.min(c.id)).where(c.id <= newest, ~covered))
+
+    def unsealed_checks(self) -> tuple[int, datetime | None, datetime | None]:
+        """Checks after the newest digest (not chained yet): how many, the oldest, and the newest
+        digest's time."""
+        c, d = m.Check, m.CheckDigest
+        with self.store.session() as s:
+            newest, sealed_at = s.execute(
+                select(d.last_id, d.at).order_by(d.last_id.desc()).limit(1)
+            ).first() or (
+                0,
+                None,
+            )
+            count, oldest = s.execute(select(func.count(), func.min(c.at)).where(c.id > newest)).one()
+        return int(count or 0), oldest, sealed_at
+
+    def oldest_unsealed_check(self) -> int | None:
+        c, d = m.Check, m.CheckDigest
+        with self.store.session() as s:
+            newest = s.scalar(select(func.max(d.last_id))) or 0
+            return s.scalar(select(c.id).where(c.id > newest).order_by(c.at, c.id).limit(1))
 
     def blob_problem(self, digest: str) -> str | None:
         """Why the blob stored under ``digest`` is not the bytes that hash to it, or None."""
@@ -345,6 +366,8 @@ class AuditStore:
         deleted: dict[str, int] = {}
         gone: list[int] = []
         with self.store.session.begin() as s:
+            if not dry_run:
+                seal_checks(s)  # every check prune deletes is in a digest first
             for span in spans:
                 ids = list(s.scalars(select(m.Check.id).where(*_inside(span, before))))
                 if not ids:

@@ -70,6 +70,7 @@ class _Ledger:
     def __init__(self, s: Session) -> None:
         self.s = s
         self.last = s.scalar(select(m.Ledger.hash).order_by(m.Ledger.seq.desc()).limit(1)) or chain.GENESIS
+        self.appended = 0
 
     def append(self, record_type: str, row: Any, at: datetime) -> None:
         self.s.flush()
@@ -86,18 +87,32 @@ class _Ledger:
             )
         )
         self.last = entry_hash
+        self.appended += 1
 
 
 _T_CHECKS = cast(Table, m.Check.__table__)
 
 
-def chain_checks(s: Session, ledger: _Ledger) -> None:
-    """Chain every check not yet in a digest: this batch's (and, once, any recorded before digests)."""
+SEAL_EVERY = 1000  # checks: a digest is chained at least this often...
+
+
+def chain_checks(s: Session, ledger: _Ledger, *, force: bool = False) -> None:
+    """Seal the checks not yet in a digest into one, chained: when this batch chained anything
+    else, when a new UTC day began since the oldest of them, when there are SEAL_EVERY, or when
+    forced (before a timestamp). A quiet source checked a few times a day so costs one ledger
+    entry a day, not one per check."""
     s.flush()
     covered = s.scalar(select(func.max(m.CheckDigest.last_id))) or 0
-    rows = s.execute(select(_T_CHECKS).where(_T_CHECKS.c.id > covered).order_by(_T_CHECKS.c.id)).all()
-    if not rows:
+    newer = _T_CHECKS.c.id > covered
+    count, first_at, last_at = s.execute(
+        select(func.count(), func.min(_T_CHECKS.c.at), func.max(_T_CHECKS.c.at)).where(newer)
+    ).one()
+    if not count:
         return
+    new_day = first_at is not None and last_at is not None and first_at.date() < last_at.date()
+    if not (force or ledger.appended or new_day or count >= SEAL_EVERY):
+        return
+    rows = s.execute(select(_T_CHECKS).where(newer).order_by(_T_CHECKS.c.id)).all()
     digest = m.CheckDigest(
         first_id=rows[0].id,
         last_id=rows[-1].id,
@@ -107,6 +122,12 @@ def chain_checks(s: Session, ledger: _Ledger) -> None:
     )
     s.add(digest)
     ledger.append("checks", digest, digest.at)
+
+
+def seal_checks(s: Session) -> None:
+    """Chain every check not yet in a digest now (before the head is timestamped)."""
+    _lock_ledger(s)
+    chain_checks(s, _Ledger(s), force=True)
 
 
 def record_prune(s: Session, ids: Sequence[int], before: datetime, at: datetime) -> None:
