@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test setup system-deps lint bench clean
+.PHONY: demo test setup system-deps lint bench docs clean
 
 demo: setup
 	$(BIN)/pledge-monitor demo
 
 test: setup system-deps
-	$(BIN)/ruff check monitor tests benchmarks migrations
-	$(BIN)/ruff format --check monitor tests benchmarks migrations
+	$(BIN)/ruff check monitor tests benchmarks migrations scripts
+	$(BIN)/ruff format --check monitor tests benchmarks migrations scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
@@ -21,7 +21,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# the editable install's generic notice about same-named folders is not for users of `make demo`
+	PYTHONWARNINGS=ignore::UserWarning:setuptools.command.editable_wheel $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 system-deps:
@@ -30,6 +31,10 @@ system-deps:
 bench: setup
 	$(BIN)/python benchmarks/cycle.py
 	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/matching.py
+
+docs: setup
+	$(BIN)/python scripts/command_reference.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

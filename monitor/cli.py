@@ -5,21 +5,24 @@ A MonitorError becomes ``Error: ...`` on stderr and exit status 1; nothing else 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from monitor import __version__
+from monitor.commands import TABLE
 from monitor.errors import MonitorError, WatchlistError
-from monitor.watchlist import Watchlist, load_watchlist
+
+if TYPE_CHECKING:
+    from monitor.watchlist import Watchlist
 
 WATCHLIST_ENV = "PLEDGE_MONITOR_WATCHLIST"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -30,11 +33,12 @@ class App:
     db_url: str | None
     _watchlist: Watchlist | None = None
     _store: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def watchlist(self) -> Watchlist:
         if self._watchlist is None:
+            from monitor.watchlist import load_watchlist
+
             self._watchlist = load_watchlist(self.watchlist_path)
         return self._watchlist
 
@@ -72,7 +76,49 @@ class MonitorGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class CommandTable(MonitorGroup):
+    """The top-level group: imports a command's module only when that command runs.
+
+    ``--help`` lists the commands from ``monitor.commands.TABLE`` without importing them, so it
+    (and ``--version``) start at once; ``check`` pays only for what checking needs.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(TABLE) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in TABLE:
+            module = importlib.import_module(f"monitor.commands.{TABLE[cmd_name].module}")
+            for command in getattr(module, "COMMANDS", ()):
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._summary(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _summary(self, name: str, limit: int) -> str:
+        if name in self.commands:
+            return self.commands[name].get_short_help_str(limit)
+        return shorten(TABLE[name].summary, limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word to fit ``limit`` characters, as click shortens command help."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split():
+        if len(kept) + len(word) + 4 > limit:
+            break
+        kept = f"{kept} {word}" if kept else word
+    return f"{kept}..."
+
+
+@click.group(cls=CommandTable, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-w",
     "--watchlist",
@@ -88,7 +134,7 @@ class MonitorGroup(click.Group):
     default=None,
     help="Database URL (default: $PLEDGE_MONITOR_DB, else pledge-monitor.db next to the watchlist).",
 )
-@click.version_option(package_name="pledge-monitor")
+@click.version_option(version=__version__, package_name="pledge-monitor")
 @click.pass_context
 def main(ctx: click.Context, watchlist_path: Path, db_url: str | None) -> None:
     """Watch company pledges and alert when their wording changes or they lapse.
@@ -130,19 +176,3 @@ def parse_since(value: str | None) -> datetime | None:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
-
-
-def register() -> None:
-    """Attach the commands of every module in monitor/commands/ (each lists its own COMMANDS)."""
-    import importlib
-    import pkgutil
-
-    import monitor.commands
-
-    for info in sorted(pkgutil.iter_modules(monitor.commands.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"monitor.commands.{info.name}")
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
-
-
-register()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import unicodedata
 from collections.abc import Callable
 
@@ -862,25 +861,14 @@ def _big_page() -> tuple[str, list[str], dict[str, int]]:
     return page, clauses, locations
 
 
-def _best_of(runs: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
-def test_300kb_page_with_five_clauses_is_fast() -> None:
+def test_300kb_page_with_five_clauses_same_near_and_anywhere() -> None:
+    """The search near the last locations finds what the search everywhere finds (its speed is
+    measured by benchmarks/matching.py, not here)."""
     page, clauses, locations = _big_page()
     assert len(page) > 300_000
     outcomes = [m.outcome for m in assess(clauses, page, last_locations=locations)]
     assert outcomes == [Outcome.EXACT, Outcome.EXACT, Outcome.WEAKENED, Outcome.WEAKENED, Outcome.WEAKENED]
     assert assess(clauses, page) == assess(clauses, page, last_locations=locations)
-    near = _best_of(3, lambda: assess(clauses, page, last_locations=locations))
-    anywhere = _best_of(3, lambda: assess(clauses, page))
-    assert near < 0.025, f"near last locations took {near * 1000:.1f} ms"
-    assert anywhere < 0.1, f"without locations took {anywhere * 1000:.1f} ms"
 
 
 def test_match_is_a_frozen_value() -> None:

@@ -43,7 +43,7 @@ def test_dockerfile_is_plain_and_runs_the_daemon_as_non_root() -> None:
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with pledge-monitor installed from a wheel; dependencies borrowed read-only."""
     work = tmp_path_factory.mktemp("pkg")
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -58,7 +58,11 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
         cwd=work,
+        capture_output=True,
+        text=True,
     )
+    # `make demo` on a fresh clone shows what the build prints: it must print no warnings
+    assert "Warning" not in built.stdout + built.stderr, built.stderr
     [wheel] = list(work.glob("pledge_monitor-*.whl"))
     env_dir = work / "venv"
     venv.create(env_dir, with_pip=False)
