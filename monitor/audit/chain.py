@@ -121,12 +121,24 @@ def prune_content(row: Any) -> dict[str, Any]:
     return {"id": row.id, "at": row.at, "before": row.before, "ids": row.ids, "count": row.count}
 
 
+def archive_content(row: Any) -> dict[str, Any]:
+    """A public archive copy of a changed page, chained once saved."""
+    return {
+        "id": row.id,
+        "change_id": row.change_id,
+        "url": row.url,
+        "archive_url": row.archive_url,
+        "saved_at": row.saved_at,
+    }
+
+
 CONTENT = {
     "snapshot": snapshot_content,
     "change": change_content,
     "event": event_content,
     "checks": checks_content,
     "prune": prune_content,
+    "archive": archive_content,
 }
 
 

@@ -62,12 +62,22 @@ def request(head_hash: str) -> TimeStampRequest:
 def load_roots(path: Path) -> list[x509.Certificate]:
     """The TSA root certificates in a PEM file."""
     try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
+        return load_roots_pem(path.read_bytes())
     except OSError as exc:
         raise MonitorError(f"cannot read the TSA root certificate {path}: {exc.strerror}") from exc
     except ValueError as exc:
         raise MonitorError(f"{path} is not a PEM certificate: {exc}") from exc
-    return certs
+
+
+def load_roots_pem(pem: bytes) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(pem)
+
+
+def canonical_pem(certs: list[x509.Certificate]) -> bytes:
+    """Certificates as PEM and nothing else: the same bytes for the same certificates."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return b"".join(cert.public_bytes(Encoding.PEM) for cert in certs)
 
 
 def check(token: bytes, head_hash: str, roots: list[x509.Certificate], nonce: int | None = None) -> Token:
@@ -77,6 +87,8 @@ def check(token: bytes, head_hash: str, roots: list[x509.Certificate], nonce: in
         reply = decode_timestamp_response(token)
     except ValueError as exc:
         raise TokenError(f"not a readable RFC 3161 reply ({exc})") from None
+    if reply.as_bytes() != token:
+        raise TokenError("bytes follow the RFC 3161 reply: it was changed")
     builder = VerifierBuilder()
     for root in roots:
         builder = builder.add_root_certificate(root)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 BATCH = 500
 
 
-LABEL = {"checks": "check digest", "prune": "prune record"}
+LABEL = {"checks": "check digest", "prune": "prune record", "archive": "archive copy"}
 LEAF = 32
 UNSEALED_SLACK = timedelta(days=1)  # a check recorded late (a slow fetch) is never this late
 
@@ -65,6 +65,8 @@ class Verified:
         checks += "s" if digests != 1 else ""
         checks += f" ({self.pruned} pruned)" if self.pruned else ""
         checks += f" (+{self.unsealed} newer, not yet sealed)" if self.unsealed else ""
+        archives = self.counts.get("archive", 0)
+        checks += f"; {archives} archive cop{'ies' if archives != 1 else 'y'}" if archives else ""
         head = f"chain head {self.head.hash} (seq {self.head.seq})" if self.head else "chain empty"
         line = f"verified {self.records} records ({parts}; {checks}; {self.blobs} blobs); {head}"
         if self.tokens:

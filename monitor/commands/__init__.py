@@ -44,6 +44,9 @@ TABLE: dict[str, Entry] = {
     ),
     "run": Entry("run", "Check sources when due, deliver alerts, sweep deadlines daily; until SIGTERM."),
     "show": Entry("core", "The diff of one change, with both timestamps."),
+    "stamp": Entry(
+        "audit", "Have the Time-Stamp Authorities of the watchlist sign the chain head (RFC 3161)."
+    ),
     "status": Entry(
         "status",
         "Each pledge and its state, each source's last good check, pending and failed alerts.",

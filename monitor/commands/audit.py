@@ -174,8 +174,14 @@ def report(app: App, out_dir: Path, base_url: str | None) -> None:
 @click.option(
     "--head", "published_head", help="A chain head published earlier: check it is still in the chain."
 )
+@click.option(
+    "--pack",
+    "pack_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Check an evidence pack on its own, without the database.",
+)
 @pass_app
-def verify(app: App, published_head: str | None) -> None:
+def verify(app: App, published_head: str | None, pack_path: Path | None) -> None:
     """Recompute the integrity chain and every stored body; exit 1 at the first mismatch.
 
     Names the first record that does not match: edited text or rows, edited, deleted or
@@ -187,7 +193,16 @@ def verify(app: App, published_head: str | None) -> None:
       pledge-monitor verify
       verified 212 records (40 snapshots, 39 changes, 133 events; 80 blobs); chain head 3f2a... (seq 212)
       pledge-monitor verify --head 3f2a...    # the hash published with an earlier report
+      pledge-monitor verify --pack change-12-evidence.zip
     """
+    if pack_path is not None:
+        from monitor.audit.pack import verify_pack
+
+        if published_head:
+            raise click.UsageError("--pack checks the pack alone: give it without --head")
+        for line in verify_pack(pack_path.read_bytes()).lines():
+            click.echo(line)
+        return
     result = verify_chain(audit_store(app), published_head=published_head, roots=tsa_roots(app))
     click.echo(result.line())
     if published_head:
@@ -239,22 +254,35 @@ def stamp(app: App, force: bool) -> None:
     "-o",
     "--out",
     "out_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The .warc.gz file.",
+    help="The file to write (a .warc.gz; with --pack a .zip, default change-N-evidence.zip).",
+)
+@click.option(
+    "--pack", is_flag=True, help="Write an evidence pack: one zip anyone can check without this tool."
 )
 @pass_app
-def evidence(app: App, change_id: int, out_path: Path) -> None:
+def evidence(app: App, change_id: int, out_path: Path | None, pack: bool) -> None:
     """Write a change as a WARC file: both versions as fetched, and the hashes that tie them to the chain.
 
     Per version a request and a response record (the body byte for byte as stored), and a
     metadata record with check times, sha256 hashes and ledger entries. Opens in any WARC
     tool (warcio, pywb, replayweb.page).
 
+    With --pack, one zip: the WARC, both texts, the rendered diff, the chain segment and the
+    timestamp tokens that cover the change, archive copies, and a README saying how to check
+    each part with openssl, warcio and sha256sum. `verify --pack FILE` checks it alone.
+
     \b
-    Example:
+    Examples:
       pledge-monitor evidence 12 --out change-12.warc.gz
+      pledge-monitor evidence 12 --pack
+      wrote change-12-evidence.zip: change #12 of ibm-letter, 14 chain entries, 2 timestamps
     """
+    if pack:
+        _write_pack(app, change_id, out_path or Path(f"change-{change_id}-evidence.zip"))
+        return
+    if out_path is None:
+        raise click.UsageError("give --out FILE.warc.gz (or --pack for an evidence pack)")
     found = gather(audit_store(app), change_id)
     try:
         with out_path.open("wb") as out:
@@ -264,6 +292,33 @@ def evidence(app: App, change_id: int, out_path: Path) -> None:
     click.echo(
         f"wrote {n} records to {out_path}: snapshots #{found.before.snapshot_id} and "
         f"#{found.after.snapshot_id} of {found.source_id} as fetched, and the hashes"
+    )
+
+
+def _write_pack(app: App, change_id: int, out_path: Path) -> None:
+    from monitor.audit.pack import build, gather_pack
+
+    pems = {}
+    try:
+        watchlist = app.watchlist
+    except WatchlistError:
+        watchlist = None
+    if watchlist is not None and watchlist.timestamps is not None:
+        for tsa in watchlist.timestamps.tsa:
+            try:
+                pems[tsa.url] = watchlist.tsa_ca(tsa).read_bytes()
+            except OSError as exc:
+                raise MonitorError(f"cannot read {watchlist.tsa_ca(tsa)}: {exc.strerror}") from exc
+    data = gather_pack(audit_store(app), change_id, pems)
+    try:
+        out_path.write_bytes(build(data))
+    except OSError as exc:
+        raise MonitorError(f"cannot write {out_path}: {exc.strerror}") from exc
+    tokens = len(data.tokens)
+    click.echo(
+        f"wrote {out_path}: change #{change_id} of {data.change['source_id']}, {len(data.segment)} chain "
+        f"entries, {tokens} timestamp{'s' if tokens != 1 else ''}"
+        + ("" if tokens else " (none covers this change yet: run `pledge-monitor stamp`, then pack again)")
     )
 
 

@@ -28,6 +28,7 @@ RECORD_MODELS: dict[str, Any] = {  # each has an integer ``id``
     "event": m.Event,
     "checks": m.CheckDigest,
     "prune": m.Prune,
+    "archive": m.Archive,  # chained once saved
 }
 
 
@@ -278,6 +279,12 @@ class AuditStore:
             row = s.execute(_ledger_select().where(m.Ledger.seq == seq)).first()
         return LedgerEntry(*row) if row else None
 
+    def ledger_between(self, first: int, last: int) -> list[LedgerEntry]:
+        """A segment of the chain, both ends included (an evidence pack carries one)."""
+        stmt = _ledger_select().where(m.Ledger.seq >= first, m.Ledger.seq <= last).order_by(m.Ledger.seq)
+        with self.store.session() as s:
+            return [LedgerEntry(*row) for row in s.execute(stmt)]
+
     def seq_of_hash(self, digest: str) -> int | None:
         with self.store.session() as s:
             return s.scalar(select(m.Ledger.seq).where(m.Ledger.hash == digest).limit(1))
@@ -288,7 +295,10 @@ class AuditStore:
         with self.store.session() as s:
             for record_type, model in RECORD_MODELS.items():
                 listed = select(m.Ledger.record_id).where(m.Ledger.record_type == record_type)
-                rid = s.scalar(select(func.min(model.id)).where(model.id.not_in(listed)))
+                query = select(func.min(model.id)).where(model.id.not_in(listed))
+                if model is m.Archive:
+                    query = query.where(m.Archive.status == "saved")
+                rid = s.scalar(query)
                 if rid is not None:
                     found.append((record_type, rid))
         return min(found, key=lambda f: f[1]) if found else None
@@ -350,10 +360,14 @@ class AuditStore:
 
     def counts(self) -> dict[str, int]:
         with self.store.session() as s:
-            return {
+            counts = {
                 name: int(s.scalar(select(func.count()).select_from(model)) or 0)
                 for name, model in RECORD_MODELS.items()
             }
+            counts["archive"] = int(
+                s.scalar(select(func.count()).select_from(m.Archive).where(m.Archive.status == "saved")) or 0
+            )
+            return counts
 
     # -- prune -------------------------------------------------------------------------------
 

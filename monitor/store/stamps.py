@@ -88,6 +88,22 @@ def tokens_covering(engine: Engine, seq: int) -> list[m.Timestamp]:
         return list(s.scalars(select(T).where(T.status == "stamped", T.seq == first).order_by(T.id)))
 
 
+def first_token_after(engine: Engine, url: str, seq: int) -> m.Timestamp | None:
+    """This TSA's earliest token over an entry at or after ``seq``: the first proof it existed."""
+    stmt = (
+        select(T).where(T.tsa_url == url, T.status == "stamped", T.seq >= seq).order_by(T.seq, T.id).limit(1)
+    )
+    with Session(engine, expire_on_commit=False) as s:
+        return s.scalars(stmt).first()
+
+
+def saved_archives(engine: Engine, change_id: int) -> list[m.Archive]:
+    """The archive copies of a change that were saved (and chained)."""
+    stmt = select(m.Archive).where(m.Archive.change_id == change_id, m.Archive.status == "saved")
+    with Session(engine, expire_on_commit=False) as s:
+        return list(s.scalars(stmt.order_by(m.Archive.id)))
+
+
 def changes_since(engine: Engine, seq: int) -> bool:
     """Whether a change or event was chained after ``seq``: worth a stamp now."""
     with Session(engine) as s:
