@@ -419,6 +419,86 @@ def explain(corpus: Path, verdict: Verdict) -> str:
     return ";\n      ".join(reasons)
 
 
+# --- obfuscated link targets, on pages of our own ------------------------------------------------
+
+OBFUSCATION_FETCHES = 300
+ADDRESS_CHANGE_EVERY = 25  # one real change of address in so many fetches
+
+
+def _obfuscated(text: str, rng: random.Random, nested: bool = False) -> str:
+    """How anti-harvester plugins write an address: each character as itself, a decimal or a
+    hexadecimal reference, new at every page view; ``nested`` (in an attribute) sometimes escapes
+    the ampersand again, which a browser's address bar decodes but visible text would show."""
+    forms = [
+        lambda c: c,
+        lambda c: f"&#{ord(c)};",
+        lambda c: f"&#x{ord(c):x};",
+        lambda c: f"&#X{ord(c):X};",
+    ]
+    forms += [lambda c: f"&amp;#{ord(c)};"] if nested else []
+    return "".join(rng.choice(forms)(c) for c in text)
+
+
+def _percent(text: str, rng: random.Random) -> str:
+    return "".join(f"%{ord(c):{rng.choice('xX')}}" if c.isalnum() and rng.random() < 0.5 else c for c in text)
+
+
+def obfuscated_page(address: str, rng: random.Random) -> bytes:
+    """A privacy page whose links are written a new way on each fetch; only ``address`` matters."""
+    domain = address.partition("@")[2]
+    mailto = _obfuscated(f"{rng.choice(['mailto', 'MAILTO', 'MailTo'])}:{address}", rng, nested=True)
+    press = f"mailto:{_percent('press', rng)}%40{rng.choice([domain, domain.upper()])}"
+    port = rng.choice(["", ":443"])
+    terms = (
+        f"https://{rng.choice(['acme.example', 'ACME.example'])}{port}/{rng.choice(['~', '%7E', '%7e'])}terms"
+    )
+    return f"""<!doctype html><html><head><title>Privacy</title></head><body><main>
+<h1>Privacy</h1><p>We will not sell your personal data. Questions: <a href="{mailto}">write to us</a>,
+or to <a href="\t{press}\n">the press team</a>. Read <a href="{terms}">the terms</a>.</p>
+<p>Our data officer is {_obfuscated("Ada Lovelace", rng)}.</p></main></body></html>""".encode()
+
+
+def obfuscation_replay(workdir: Path, links: bool) -> Score:
+    """Fetches of one page with freshly obfuscated links, and now and then a new address."""
+    engine = open_engine(f"sqlite:///{workdir / f'obfuscated-{links}.db'}")
+    rng = random.Random(13)
+    addresses = ["privacy@acme.example", "dpo@acme.example"]
+    measure = Measure(
+        Settings(f"obfuscated links, links: {str(links).lower()}", links=links), "address changed", bool
+    )
+    tp = fp = fn = 0
+    try:
+        with (
+            PageServer().running() as server,
+            Fetcher(user_agent="pledge-monitor-benchmark", retries=0) as fetcher,
+        ):
+            store = Store(engine)
+            source = {"id": "obfuscated", "url": server.url("/privacy"), "select": "main", "links": links}
+            defaults = {"per_host": 10, "per_host_delay": "0s", "concurrency": 1}
+            watchlist = parse_watchlist(yaml.safe_dump({"defaults": defaults, "sources": [source]}))
+            clock = ReplayClock()
+            current = 0
+            for fetch in range(OBFUSCATION_FETCHES):
+                changed = fetch > 0 and fetch % ADDRESS_CHANGE_EVERY == 0
+                current = 1 - current if changed else current
+                server.put("/privacy", obfuscated_page(addresses[current], rng))
+                clock.move_to(clock.now + timedelta(hours=6))
+                store.sync(watchlist, clock())
+                summary = run_cycle(
+                    store, watchlist, fetcher, ["obfuscated"], clock=clock, rng=random.Random(0)
+                )
+                (record,) = summary.records
+                detected = record.outcome == "changed"
+                tp, fp, fn = (
+                    tp + (changed and detected),
+                    fp + (detected and not changed),
+                    fn + (changed and not detected),
+                )
+    finally:
+        engine.dispose()
+    return Score(measure, tp=tp, fp=fp, fn=fn)
+
+
 # --- extraction speed ----------------------------------------------------------------------------
 
 
@@ -506,6 +586,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay_seconds = time.perf_counter() - replay_started
     for line in report(corpus, steps, verdicts):
         print(line)
+    print()
+    print(
+        f"Obfuscated link targets (pages of our own): {OBFUSCATION_FETCHES} fetches of one page whose links"
+        f" are written a new way on every fetch, the e-mail address changing every {ADDRESS_CHANGE_EVERY}:"
+    )
+    print(HEADER)
+    with tempfile.TemporaryDirectory(prefix="pledge-monitor-bench-") as workdir:
+        for links in (False, True):
+            print(obfuscation_replay(Path(workdir), links).row())
     print()
     for links in (False, True):
         times, sizes = extraction_times(corpus, steps, links)

@@ -18,7 +18,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.errors import ExtractError, FetchError
 from monitor.events import default_severity
-from monitor.extract import extract
+from monitor.extract import Extracted, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
@@ -79,6 +79,7 @@ class CheckResult:
     prev_snapshot_id: int | None = None
     transition: Transition | None = None
     items: tuple[ItemRecord, ...] = ()  # feed and listing checks: the items seen for the first time
+    note: str | None = None  # how the page was read when that needs saying (a repaired page)
 
     @property
     def ok(self) -> bool:
@@ -112,9 +113,10 @@ def run_check(
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
     body_hash = sha256(fetched.body)
     try:
-        text = source_text(source, fetched)
+        page = read_page(source, fetched)
     except ExtractError as exc:
         return _failed(source, pledges, state, now, started, exc, status=fetched.status, fetched=fetched)
+    text, base = page.text, replace(base, note=page.note)
     text_hash = sha256(text.encode())
     if text_hash == state.text_hash and same_rules:
         fresh = _new_clauses(source, pledges, state, lambda _digest: text)
@@ -194,10 +196,15 @@ def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None
 
 def source_text(source: SourceSpec, fetched: Fetched) -> str:
     """The text of a fetched page as the source's rules read it."""
-    return extract(
+    return read_page(source, fetched).text
+
+
+def read_page(source: SourceSpec, fetched: Fetched) -> Extracted:
+    """The text of a fetched page, and a note when its markup had to be repaired to read it."""
+    return extract_page(
         fetched.body,
         content_type=fetched.content_type,
-        select=source.select,
+        select=source.selection,
         remove=source.remove,
         ignore=source.ignore,
         links=source.links,

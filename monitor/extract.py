@@ -14,11 +14,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
+from monitor.repair import repair
+from monitor.sections import SectionRule, outermost, page_order, section_nodes
+from monitor.urls import link_target
 
 # --- normalization -------------------------------------------------------------------------------
 
@@ -153,11 +155,22 @@ def _kind(mime: str, body: bytes) -> str:
     return ""
 
 
+Selection = str | Sequence["str | SectionRule"] | None  # a CSS selector, or several and sections
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The text of a body, and what had to be done to the markup to read it (for the check log)."""
+
+    text: str
+    note: str | None = None
+
+
 def extract(
     body: bytes,
     *,
     content_type: str | None,
-    select: str | None = None,
+    select: Selection = None,
     remove: Sequence[str] = (),
     ignore: Sequence[str] = (),
     links: bool = False,
@@ -169,18 +182,44 @@ def extract(
     ``charset`` (the caller's explicit choice) wins over the one in ``content_type``; ``url``
     resolves relative link targets and names the page in errors.
     """
+    return extract_page(
+        body,
+        content_type=content_type,
+        select=select,
+        remove=remove,
+        ignore=ignore,
+        links=links,
+        charset=charset,
+        url=url,
+    ).text
+
+
+def extract_page(
+    body: bytes,
+    *,
+    content_type: str | None,
+    select: Selection = None,
+    remove: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    links: bool = False,
+    charset: str | None = None,
+    url: str | None = None,
+) -> Extracted:
+    """``extract``, and a note when the page could only be read after repairing its markup."""
     mime, header_charset = _media_type(content_type)
     kind = _kind(mime, body)
     where = f" at {url}" if url else ""
+    note = None
     if kind == "html":
-        text = _extract_html(body, charset or header_charset, select, remove, links, url, where)
+        rules = _Rules(select, tuple(remove), links, url, where)
+        text, note = _extract_html(body, charset or header_charset, rules)
     elif kind == "pdf":
         text = normalize_text(_pdf_text(body, where))
     elif kind == "text":
         text = normalize_text(_decode(body, charset or header_charset, meta=False))
     else:
         raise ExtractError(f"cannot extract text from content type {mime or 'unknown'!r}{where}")
-    return _apply_ignore(text, ignore)
+    return Extracted(_apply_ignore(text, ignore), note)
 
 
 # --- PDF -----------------------------------------------------------------------------------------
@@ -215,20 +254,7 @@ _SKIP_TAGS = frozenset({
 # fmt: on
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-# Click and campaign ids that analytics and ad tools add to links, many with a new value per page
-# view (_gl, _ga): they say nothing about where the link goes. Session ids in URLs are the same.
-# fmt: off
-_TRACKING_PARAMS = frozenset({
-    "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "fbclid", "msclkid", "twclid", "ttclid", "li_fat_id",
-    "yclid", "igshid", "srsltid", "_ga", "_gl", "_kx", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
-    "vero_id", "oly_anon_id", "oly_enc_id", "rb_clickid", "s_kwcid", "ef_id", "ref_src",
-    "pk_campaign", "pk_kwd", "pk_keyword", "pk_source", "pk_medium", "pk_content", "pk_cid",
-    "jsessionid", "phpsessid", "aspsessionid", "cfid", "cftoken",
-})
-# fmt: on
-_TRACKING_PREFIXES = ("utm_", "hsa_", "mtm_")
 _CLOSING_PUNCTUATION = ".,;:!?"
-_PATH_SESSION = re.compile(r";jsessionid=[^/?#]*", re.I)
 _CF_HREF = "/cdn-cgi/l/email-protection"
 _CF_PLACEHOLDER = "[email protected]"
 
@@ -262,30 +288,134 @@ def check_nesting(body: bytes, where: str) -> None:
                 raise ExtractError(f"markup nested too deeply to parse{where} (about {depth} levels)")
 
 
-def _extract_html(
-    body: bytes,
-    charset: str | None,
-    select: str | None,
-    remove: Sequence[str],
-    links: bool,
-    url: str | None,
-    where: str,
+@dataclass(frozen=True)
+class _Rules:
+    select: Selection
+    remove: tuple[str, ...]
+    links: bool
+    url: str | None
+    where: str
+
+
+class _NothingSelected(Exception):
+    """The selection matched nothing, or only elements without text: maybe a parser trap."""
+
+
+def _extract_html(body: bytes, charset: str | None, rules: _Rules) -> tuple[str, str | None]:
+    """The text, and a note when only the repaired markup could be read.
+
+    An empty selection is never a version of the page: an empty element after a redesign would
+    otherwise read as the removal of every word. It fails the check, unless repairing a known
+    parser trap (``repair``) shows that the page does hold the selection.
+    """
+    check_nesting(body, rules.where)
+    markup = decode_html(body, charset).replace("\x00", "")
+    try:
+        return _read_html(LexborHTMLParser(markup), rules), None
+    except _NothingSelected as exc:
+        fixed = repair(markup)
+        if fixed is not None:
+            try:
+                return _read_html(LexborHTMLParser(fixed.markup), rules), fixed.describe()
+            except _NothingSelected:
+                pass
+        if rules.select is None:
+            return "", None  # a page without any text: nothing was selected, nothing is missing
+        raise ExtractError(f"{exc}{rules.where}") from None
+
+
+def _read_html(tree: LexborHTMLParser, rules: _Rules) -> str:
+    removed = {n.mem_id for selector in rules.remove for n in _css(tree, selector, rules.where)}
+    hidden = _hidden(tree) | removed
+    emails = _cloudflare_emails(tree)
+    roots, asked, parts = _selected(tree, rules)
+    text = _read_nodes(roots, asked, removed, hidden, emails, rules)
+    once_removed = " once remove was applied" if rules.remove else ""
+    if not text:
+        raise _NothingSelected(
+            "the page has no text"
+            if rules.select is None
+            else f"{_describe(rules.select)} matched only empty elements{once_removed}"
+        )
+    for item, nodes in parts if len(parts) > 1 else ():
+        if not _read_nodes(nodes, asked, removed, hidden, emails, rules):
+            raise _NothingSelected(f"{_describe(item)} matched only empty elements{once_removed}")
+    return text
+
+
+def _read_nodes(
+    roots: Sequence[LexborNode],
+    asked: set[int],
+    removed: set[int],
+    hidden: set[int],
+    emails: dict[int, _Email],
+    rules: _Rules,
 ) -> str:
-    check_nesting(body, where)
-    tree = LexborHTMLParser(decode_html(body, charset).replace("\x00", ""))
-    roots = _css(tree, select, where) if select else [n for n in (tree.body or tree.root,) if n is not None]
-    if select and not roots:
-        raise ExtractError(f"selector {select!r} matched nothing{where}")
-    page = _Page(links=links, base=url, selected={n.mem_id for n in roots} if len(roots) > 1 else set())
-    removed = {n.mem_id for selector in remove for n in _css(tree, selector, where)}
-    page.skip = _hidden(tree) | removed
-    page.emails = _cloudflare_emails(tree)
+    page = _Page(
+        links=rules.links, base=rules.url, selected={n.mem_id for n in roots} if len(roots) > 1 else set()
+    )
+    page.skip, page.emails = set(hidden), emails
+    previous: LexborNode | None = None
     for root in roots:
         if root.mem_id not in page.seen and root.mem_id not in removed:
-            page.skip.discard(root.mem_id)  # what was asked for is read even if styled hidden
-            page.out.append("\n")
+            if root.mem_id in asked:
+                page.skip.discard(root.mem_id)  # what was asked for is read even if styled hidden
+            if not _flows_on(previous, root, asked):
+                page.out.append("\n")
             _walk(root, page)
+        previous = root
     return normalize_text("".join(page.out))
+
+
+def _flows_on(previous: LexborNode | None, root: LexborNode, asked: set[int]) -> bool:
+    """Consecutive siblings of one section read as one run of text; a selected element is a block."""
+    if previous is None or root.mem_id in asked or previous.mem_id in asked:
+        return False
+    following = previous.next
+    return following is not None and following.mem_id == root.mem_id
+
+
+_Parts = list[tuple["str | SectionRule", list[LexborNode]]]
+
+
+def _selected(tree: LexborHTMLParser, rules: _Rules) -> tuple[list[LexborNode], set[int], _Parts]:
+    """The nodes to read in page order, which of them a CSS selector asked for by name, and
+    for a list of selectors and sections, what each of them selected."""
+    select, where = rules.select, rules.where
+    if select is None:
+        body = [n for n in (tree.body or tree.root,) if n is not None]
+        return body, {n.mem_id for n in body}, []
+    if isinstance(select, str):
+        roots = _css(tree, select, where)
+        if not roots:
+            raise _NothingSelected(f"selector {select!r} matched nothing")
+        return roots, {n.mem_id for n in roots}, []
+    order = page_order(tree.root) if tree.root is not None else {}
+    nodes: list[LexborNode] = []
+    asked: set[int] = set()
+    parts: _Parts = []
+    for item in select:
+        if isinstance(item, str):
+            found = _css(tree, item, where)
+            asked.update(n.mem_id for n in found)
+        else:
+            starts = _css(tree, item.start, where)
+            found = section_nodes(starts, _css(tree, item.end, where), item, order) if starts else []
+        if not found:
+            raise _NothingSelected(f"{_describe(item)} matched nothing")
+        nodes.extend(found)
+        parts.append((item, outermost(found, order)))
+    return outermost(nodes, order), asked, parts
+
+
+def _describe(select: Selection | SectionRule) -> str:
+    if isinstance(select, str):
+        return f"selector {select!r}"
+    if select is None:
+        return "the page"
+    if isinstance(select, Sequence):
+        return " and ".join(_describe(item) for item in select)
+    return select.describe()
 
 
 def _css(tree: LexborHTMLParser, selector: str, where: str) -> list[LexborNode]:
@@ -419,7 +549,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
         page.pre += 1
         page.out.append(_break(page))
     elif tag == "a" and page.links:
-        page.hrefs.append((_link_target(node.attributes.get("href"), page.base), len(page.out)))
+        page.hrefs.append((link_target(node.attributes.get("href"), page.base), len(page.out)))
     return True
 
 
@@ -472,31 +602,3 @@ def _close_link(page: _Page, target: str, start: int) -> None:
     words = text.rstrip()
     cut = len(words.rstrip(_CLOSING_PUNCTUATION)) or len(words)
     page.out[start:] = [text[:cut], f" <{target}>", text[cut:]]
-
-
-def _link_target(href: str | None, base: str | None) -> str | None:
-    """The absolute link target without tracking parameters; fragments stay (anchors matter)."""
-    href = (href or "").strip()
-    if not href or href.lower().startswith("javascript:"):
-        return None
-    try:
-        parts = urlsplit(urljoin(base, href) if base else href)
-    except ValueError:
-        return href
-    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
-    path = _PATH_SESSION.sub("", parts.path)
-    # Scheme and host are case-insensitive; a page that changes their case links to the same place.
-    return urlunsplit(
-        parts._replace(scheme=parts.scheme.lower(), netloc=_host_lower(parts.netloc), path=path, query=query)
-    )
-
-
-def _host_lower(netloc: str) -> str:
-    """Lower-case the host but not the user info, which may be case-sensitive."""
-    user, at, host = netloc.rpartition("@")
-    return f"{user}{at}{host.lower()}"
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.lower()
-    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)

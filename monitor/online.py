@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from monitor import diff as differ
-from monitor.check import fetch_source, source_text
+from monitor.check import fetch_source, read_page
 from monitor.clauses import ClauseMatch, Outcome, find_clause
 from monitor.cycle import HostGate
 from monitor.errors import ExtractError, FeedError, FetchError
@@ -52,6 +52,7 @@ class Trial:
     items: tuple[FeedItem, ...] = ()
     clauses: tuple[ClauseFinding, ...] = ()
     blink: differ.TextDiff | None = None  # how the second fetch's text differed from the first
+    note: str | None = None  # how the page was read, when that needs saying (repaired markup)
     problems: tuple[Problem, ...] = ()
     second_fetch: bool = field(default=False)
 
@@ -76,7 +77,7 @@ def try_source(
     """Fetch, extract and look up every clause; fetch again after ``pause`` s to compare."""
     try:
         fetched = fetch_source(source, fetcher)
-        text, items = read(source, fetched)
+        text, items, note = read_noted(source, fetched)
     except FetchError as exc:
         return Trial(source, problems=(Problem("fetch", str(exc)),))
     except (ExtractError, FeedError) as exc:
@@ -96,7 +97,7 @@ def try_source(
             )
     except (FetchError, ExtractError, FeedError) as exc:
         problems.append(Problem("fetch", f"the second fetch failed: {exc}"))
-    return Trial(source, fetched, text, items, tuple(clauses), blink, tuple(problems), second)
+    return Trial(source, fetched, text, items, tuple(clauses), blink, note, tuple(problems), second)
 
 
 def validate_online(
@@ -123,15 +124,23 @@ def validate_online(
 
 def read(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...]]:
     """The text a check would store (for a feed or listing: one line per item) and the items."""
+    text, items, _ = read_noted(source, fetched)
+    return text, items
+
+
+def read_noted(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...], str | None]:
+    """``read``, and the note a check would log about how the page was read."""
     if source.kind in ("feed", "listing"):
         items = read_items(source, fetched)
-        return items_text(items), items
-    return source_text(source, fetched), ()
+        return items_text(items), items, None
+    page = read_page(source, fetched)
+    return page.text, (), page.note
 
 
 def _reading_problem(exc: ExtractError | FeedError) -> Problem:
     message = str(exc)
-    return Problem("selector" if "matched nothing" in message else _kind_of(exc), message)
+    selector = "matched nothing" in message or "matched only empty elements" in message
+    return Problem("selector" if selector else _kind_of(exc), message)
 
 
 def _kind_of(exc: ExtractError | FeedError) -> str:
@@ -142,7 +151,7 @@ def _length_problems(source: SourceSpec, text: str, items: Sequence[FeedItem]) -
     if source.kind != "page":
         return [] if items else [Problem("feed", f"the {source.kind} has no items")]
     if len(text) < SHORT_TEXT:
-        what = f"selector {source.select!r}" if source.select else "the page"
+        what = source.describe_selection()
         return [
             Problem(
                 "short",

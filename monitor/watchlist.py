@@ -20,7 +20,17 @@ from types import MappingProxyType
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
@@ -194,6 +204,36 @@ def _route_url(value: str) -> str:
     return value
 
 
+_SELECT_HINT = (
+    "expected a CSS selector like article, a section like {start_after: 'h2#commitments', "
+    "end_before: h2}, or a list of them"
+)
+
+
+def _selection(value: object) -> object:
+    """One selector stays as written; a section stands for a list of one."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and value:
+        return value
+    raise _fail(f"{_SELECT_HINT}, got {'an empty list' if value == [] else _show(value)}")
+
+
+def _select_item_kind(value: object) -> str:
+    return _SECTION_TAG if isinstance(value, dict) else _CSS_TAG
+
+
+def _select_kind(value: object) -> str:
+    return _CSS_TAG if isinstance(value, str) else _LIST_TAG
+
+
+# pydantic puts these in error paths; the builder drops them
+_CSS_TAG, _SECTION_TAG, _LIST_TAG = "<css>", "<section>", "<list>"
+_UNION_TAGS = (_CSS_TAG, _SECTION_TAG, _LIST_TAG)
+
+
 Text = Annotated[str, AfterValidator(_text)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Css = Annotated[str, AfterValidator(_text), AfterValidator(_css)]
@@ -207,6 +247,65 @@ Slugs = Annotated[tuple[Slug, ...], BeforeValidator(_one_or_many)]
 # --------------------------------------------------------------------------- models
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class SectionSpec(BaseModel):
+    """The part of a page between two elements (Open Terms Archive's range selectors)."""
+
+    model_config = _FROZEN
+    start_after: Css | None = None
+    start_before: Css | None = None
+    end_before: Css | None = None
+    end_after: Css | None = None
+
+    @model_validator(mode="after")
+    def _one_start_one_end(self) -> SectionSpec:
+        starts = [k for k in ("start_after", "start_before") if getattr(self, k) is not None]
+        ends = [k for k in ("end_before", "end_after") if getattr(self, k) is not None]
+        if len(starts) != 1 or len(ends) != 1:
+            raise _fail(
+                "expected one start (start_after or start_before) and one end (end_before or end_after), "
+                f"got {', '.join(starts + ends) or 'neither'}"
+            )
+        return self
+
+    @property
+    def start(self) -> str:
+        return self.start_after or self.start_before or ""
+
+    @property
+    def end(self) -> str:
+        return self.end_before or self.end_after or ""
+
+    @property
+    def include_start(self) -> bool:
+        return self.start_before is not None
+
+    @property
+    def include_end(self) -> bool:
+        return self.end_after is not None
+
+    def describe(self) -> str:
+        start = f"{'before' if self.include_start else 'after'} {self.start!r}"
+        end = f"{'after' if self.include_end else 'before'} {self.end!r}"
+        return f"section from {start} to {end}"
+
+    def rule(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
+SelectItem = Annotated[
+    Annotated[Css, Tag(_CSS_TAG)] | Annotated[SectionSpec, Tag(_SECTION_TAG)],
+    Discriminator(_select_item_kind),
+]
+Selection = Annotated[
+    Annotated[
+        Annotated[Css, Tag(_CSS_TAG)] | Annotated[tuple[SelectItem, ...], Tag(_LIST_TAG)],
+        Discriminator(_select_kind),
+    ]
+    | None,
+    BeforeValidator(_selection),
+]
 
 
 class Defaults(BaseModel):
@@ -239,7 +338,7 @@ class SourceSpec(BaseModel):
     kind: Literal["page", "feed", "listing"] = "page"
     interval: PositiveDuration = Defaults().interval
     timeout: PositiveDuration = Defaults().timeout
-    select: Css | None = None
+    select: Selection = None
     remove: Annotated[tuple[Css, ...], BeforeValidator(_one_or_many)] = ()
     ignore: Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_one_or_many)] = ()
     header_pairs: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)] = Field(
@@ -251,6 +350,23 @@ class SourceSpec(BaseModel):
     failing_after: Count = Defaults().failing_after
 
     @property
+    def selection(self) -> str | tuple[str | SectionSpec, ...] | None:
+        """What to read: one CSS selector, or several selectors and sections (``[main]`` is ``main``)."""
+        select = self.select
+        if isinstance(select, tuple) and len(select) == 1 and isinstance(select[0], str):
+            return select[0]
+        return select
+
+    def describe_selection(self) -> str:
+        """The selection in words, for messages: selector 'main', section from after 'h2#x' ..."""
+        select = self.select
+        items = (select,) if isinstance(select, str) else select or ()
+        return (
+            " and ".join(f"selector {i!r}" if isinstance(i, str) else i.describe() for i in items)
+            or "the page"
+        )
+
+    @property
     def headers(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self.header_pairs))
 
@@ -259,13 +375,19 @@ class SourceSpec(BaseModel):
         rules = {
             "v": 1,
             "kind": self.kind,
-            "select": self.select,
+            "select": self.selection
+            if not isinstance(self.selection, tuple)
+            else [_rule(i) for i in self.selection],
             "remove": list(self.remove),
             "ignore": list(self.ignore),
             "links": self.links,
             "item_select": self.item_select,
         }
         return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+
+def _rule(item: str | SectionSpec) -> str | dict[str, str]:
+    return item if isinstance(item, str) else item.rule()
 
 
 class Renewal(BaseModel):
@@ -540,7 +662,7 @@ class _Builder:
             return cls.model_validate({**(inherited or {}), **extra, **clean})
         except PydanticValidationError as exc:
             for error in exc.errors(include_url=False):
-                self.issue((*path, *error["loc"]), _describe(error))
+                self.issue((*path, *_error_path(error["loc"], raw)), _describe(error))
             return None
 
     def unknown_keys(self, raw: dict[str, object], allowed: Iterable[str], path: KeyPath) -> list[str]:
@@ -650,6 +772,15 @@ class _Builder:
 
 
 _NOUNS = {"pledges": "pledge", "companies": "company", "tags": "tag"}
+
+
+def _error_path(loc: tuple[int | str, ...], raw: dict[str, object]) -> tuple[int | str, ...]:
+    """Where an error is in the file: without pydantic's union tags, and without the list index
+    of a ``select`` written as one selector or one section (it is read as a list of one)."""
+    loc = tuple(p for p in loc if p not in _UNION_TAGS)
+    if loc[:2] == ("select", 0) and isinstance(raw.get("select"), dict):
+        return (loc[0], *loc[2:])
+    return loc
 
 
 def _ids(entries: list[tuple[KeyPath, object]]) -> list[str]:

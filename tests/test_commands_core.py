@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.store.db import SCHEMA_HEAD
 from tests.site import Site, policy_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,8 +136,6 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path, site: Site) -> None:
     path = write(tmp_path, site)
     code, out = run(path, "--db", f"sqlite:///{tmp_path / 'other.db'}", "db", "upgrade")
     assert code == 0
-    from monitor.store.db import SCHEMA_HEAD
-
     assert out.strip() == f"sqlite:///{tmp_path / 'other.db'}: at revision {SCHEMA_HEAD}"
     assert (tmp_path / "other.db").exists()
 

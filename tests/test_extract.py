@@ -8,6 +8,11 @@ import pytest
 
 from monitor.errors import ExtractError
 from monitor.extract import decode_html, extract, normalize_text
+from monitor.fetch import Fetcher
+from monitor.store.repo import Store
+from tests.conftest import WriteWatchlist
+from tests.site import Site
+from tests.test_noise import Checker
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 POLICY_URL = "https://acme.example/policy/facial-recognition"
@@ -140,7 +145,8 @@ def test_selection_or_page_styled_hidden_before_scripts_run_is_still_read() -> N
     assert extract(page, content_type="text/html") == "Pledge"
     app = b'<div id="app" style="display:none"><p>Pledge</p><p hidden>Draft</p></div>'
     assert extract(app, content_type="text/html", select="#app") == "Pledge"
-    assert extract(app, content_type="text/html", select="#app", remove=["#app"]) == ""
+    with pytest.raises(ExtractError, match="'#app' matched only empty elements once remove was applied"):
+        extract(app, content_type="text/html", select="#app", remove=["#app"])
 
 
 # --- structure and spacing -----------------------------------------------------------------------
@@ -472,3 +478,58 @@ def test_nul_and_invalid_bytes_do_not_break_extraction() -> None:
 def test_huge_attribute_values_are_harmless() -> None:
     body = b"<p title='" + b"x" * 5_000_000 + b"'>text</p><a href='" + b"y" * 1_000_000 + b"'>link</a>"
     assert extract(body, content_type="text/html") == "text\nlink"
+
+
+# --- an empty selection is a failed check, never a change to nothing ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("markup", "select"),
+    [
+        ("<main><div class='app'></div></main>", "main"),
+        ("<main>  <p>&nbsp;</p><!-- soon --><script>x()</script></main>", "main"),
+        ("<div class='policy'></div><div class='policy'> </div>", ".policy"),
+    ],
+    ids=["empty", "only-blank-comments-scripts", "several-empty"],
+)
+def test_a_selection_of_only_empty_elements_is_an_error(markup: str, select: str) -> None:
+    with pytest.raises(
+        ExtractError, match=f"selector '{select}' matched only empty elements at https://a.example/"
+    ):
+        extract(markup.encode(), content_type="text/html", select=select, url="https://a.example/")
+
+
+def test_a_whole_page_without_text_is_still_read_as_empty() -> None:
+    """Without a selector nothing was asked for by name; an empty shell reads as empty text."""
+    assert extract(b"<html><body><div id='root'></div></body></html>", content_type="text/html") == ""
+
+
+def test_an_empty_selection_fails_the_check_and_records_no_removal(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    pledge = "We will not sell face recognition to police."
+    wl = write_watchlist(
+        f"""
+        defaults: {{per_host: 10, per_host_delay: 0s}}
+        sources:
+          - {{id: policy, url: "{site.url("/policy")}", select: "main .policy"}}
+        pledges:
+          - id: no-police
+            company: Acme
+            title: No face recognition for police
+            made_on: 2020-06-10
+            sources: [policy]
+            clauses: ["{pledge}"]
+        """
+    )
+    check = Checker(store, wl, fetcher)
+    site.put("/policy", f"<html><body><main><div class='policy'><p>{pledge}</p></div></main></body></html>")
+    assert check() == {"policy": "baseline"}
+    # a redesign: the old wrapper stays as an empty shell, the text moved elsewhere
+    site.put("/policy", f"<html><body><main><div class='policy'></div><p>{pledge}</p></main></body></html>")
+    assert check() == {"policy": "failed"}
+    assert check() == {"policy": "failed"}
+    (last,) = store.checks(limit=1)
+    assert last.error is not None and "selector 'main .policy' matched only empty elements" in last.error
+    assert store.changes() == []
+    assert not [e for e in store.events() if e.kind.startswith("pledge.")]

@@ -147,6 +147,42 @@ def email_protection(seed: int, sentence: str) -> Parts:
     )
 
 
+def obfuscate(text: str, seed: int, *, nested: bool = False) -> str:
+    """Each character as itself, a decimal or a hexadecimal reference, at random per fetch;
+    ``nested`` also escapes the ampersand of some references (``&amp;#109;``), as some plugins do."""
+    rng = random.Random(seed)
+    out = []
+    for char in text:
+        pick = rng.randrange(4 if nested else 3)
+        out.append(
+            [char, f"&#{ord(char)};", f"&#x{ord(char):{rng.choice('xX')}};", f"&amp;#{ord(char)};"][pick]
+        )
+    return "".join(out)
+
+
+def percent_obfuscate(text: str, seed: int) -> str:
+    """Letters and digits percent-encoded at random, in upper or lower case hex digits."""
+    rng = random.Random(seed)
+    return "".join(f"%{ord(c):{rng.choice('xX')}}" if c.isalnum() and rng.random() < 0.5 else c for c in text)
+
+
+def obfuscated_addresses(seed: int, sentence: str) -> Parts:
+    """Anti-harvester e-mail links: a new random encoding of the same address on every fetch
+    (character references, nested ones, percent-encoding, letter case, a tab in the attribute),
+    and links that spell a default port or an escaped unreserved character one fetch and not the next."""
+    address = "privacy@acme.example"
+    mailto = obfuscate(f"{'MailTo' if seed % 2 else 'mailto'}:{address}", seed, nested=True)
+    press_domain = "ACME.example" if seed % 2 else "acme.example"
+    press = f"mailto:{percent_obfuscate('press', seed)}%40{press_domain}"
+    port = ":443" if seed % 2 else ""
+    terms = f"https://acme.example{port}/terms/{'%7Eeu' if seed % 2 else '~eu'}"
+    return Parts(
+        f"<h1>Privacy statement</h1><p>{sentence} Write to "
+        f'<a href="{mailto}">{obfuscate(address, seed + 1)}</a> or '
+        f'<a href="\t{press}\n">the press team</a>; read <a href="{terms}">the terms</a>.</p>'
+    )
+
+
 def whitespace(seed: int, sentence: str) -> Parts:
     """Re-indented, re-wrapped markup: newlines, tabs, CRLF, &nbsp;, empty elements."""
     if seed % 2:
@@ -204,6 +240,7 @@ NOISE: dict[str, Noise] = {
     "build-hashes": build_hashes,
     "tracking-parameters": tracking_parameters,
     "email-protection": email_protection,
+    "obfuscated-addresses": obfuscated_addresses,
     "whitespace": whitespace,
     "character-classes": character_classes,
     "tag-boundaries": tag_boundaries,
@@ -218,6 +255,9 @@ EXPECTED: dict[str, str] = {
     "tracking-parameters": f"Privacy statement\n{PLEDGE} See the terms and contact us.",
     "email-protection": (
         f"Privacy statement\n{PLEDGE} Write to privacy@acme.example or press@acme.example, or the press team."
+    ),
+    "obfuscated-addresses": (
+        f"Privacy statement\n{PLEDGE} Write to privacy@acme.example or the press team; read the terms."
     ),
     "whitespace": f"Privacy statement\n{PLEDGE} Read all of it.\n- One\n- Two",
     "character-classes": (
@@ -297,6 +337,29 @@ def test_email_protection_shows_the_decoded_address_as_the_link_target() -> None
     assert text(fetch("email-protection", 3), links=True) == (
         f"Privacy statement\n{PLEDGE} Write to privacy@acme.example <mailto:privacy@acme.example> or "
         "press@acme.example, or the press team <mailto:press@acme.example>."
+    )
+
+
+def test_obfuscated_addresses_read_as_the_plain_address_with_links_on() -> None:
+    for seed in (1, 2):
+        assert text(fetch("obfuscated-addresses", seed), links=True) == (
+            f"Privacy statement\n{PLEDGE} Write to privacy@acme.example <mailto:privacy@acme.example> or "
+            "the press team <mailto:press@acme.example>; read the terms <https://acme.example/terms/~eu>."
+        )
+
+
+def test_a_changed_obfuscated_address_is_a_change() -> None:
+    def linked(address: str, seed: int) -> bytes:
+        return page(f'<p>Write to <a href="{obfuscate("mailto:" + address, seed, nested=True)}">us</a>.</p>')
+
+    assert text(linked("privacy@acme.example", 1), links=True) == text(
+        linked("privacy@acme.example", 2), links=True
+    )
+    assert text(linked("privacy@acme.example", 1), links=True) != text(
+        linked("legal@acme.example", 1), links=True
+    )
+    assert text(linked("privacy@acme.example", 1), links=True) != text(
+        linked("Privacy@acme.example", 1), links=True
     )
 
 

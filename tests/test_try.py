@@ -196,3 +196,30 @@ def test_a_failed_fetch_is_reported(site: Site, watchlist_file: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith("    fetch: ")
     assert "404" in result.output
+
+
+def test_try_shows_a_section_and_a_page_that_needed_repair(
+    site: Site, write_watchlist: WriteWatchlist, tmp_path: Path
+) -> None:
+    """A template with a self-closed iframe in <head>: the section is read from the repaired page."""
+    body = f"""<html><head><title>Policy</title><iframe src="/ns.html"/></head><body><main>
+    <h2 id="commitments">Our commitments</h2><p>{CLAUSE}.</p><h2>History</h2><p>Founded 1990.</p>
+    </main></body></html>"""
+    site.put("/policy", body)
+    write_watchlist(
+        f"""
+        defaults: {{per_host_delay: 0s}}
+        sources:
+          - id: policy
+            url: {site.url("/policy")}
+            select: {{start_after: "h2#commitments", end_before: h2}}
+        """
+    )
+    result = run("-w", str(tmp_path / "watchlist.yaml"), "try", "policy")
+    lines = result.output.splitlines()
+    assert lines[2] == "  repaired: the page needed repair: self-closed <iframe/> in <head> " + (
+        "(the HTML parser could not see the selection without it)"
+    )
+    assert lines[3].endswith("(select section from after 'h2#commitments' to before 'h2')")
+    assert f"  | {CLAUSE}." in lines
+    assert "Founded" not in result.output

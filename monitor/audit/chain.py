@@ -98,6 +98,7 @@ def check_content(row: Any) -> dict[str, Any]:
         "last_modified": row.last_modified,
         "error": row.error,
         "snapshot_id": row.snapshot_id,
+        "note": row.note,
     }
 
 

@@ -123,6 +123,8 @@ def trial_lines(trial: Trial, *, full: bool = False, color: bool = False) -> lis
             f"  fetched: HTTP {fetched.status}, {len(fetched.body):,} bytes, "
             f"{fetched.content_type or 'no content type'}{moved}"
         )
+    if trial.note is not None:
+        lines.append(f"  repaired: {trial.note} (the HTML parser could not see the selection without it)")
     if trial.text is not None:
         lines += _text_lines(trial, full)
     lines += _clause_lines(trial)
@@ -157,8 +159,10 @@ def _text_lines(trial: Trial, full: bool) -> list[str]:
 
 def _rules(source: SourceSpec) -> str:
     parts = []
-    if source.select:
-        parts.append(f"select {source.select!r}")
+    if isinstance(source.selection, str):
+        parts.append(f"select {source.selection!r}")
+    elif source.select:
+        parts.append(f"select {source.describe_selection()}")
     if source.remove:
         parts.append("remove " + ", ".join(repr(r) for r in source.remove))
     if source.ignore:

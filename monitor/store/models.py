@@ -153,6 +153,7 @@ class Check(Base):
     last_modified: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)  # e.g. the page needed repair to be read
 
 
 class Snapshot(Base):

@@ -329,6 +329,7 @@ def _check_values(result: CheckResult) -> dict[str, Any]:
         etag=validators.etag if validators else None,
         last_modified=validators.last_modified if validators else None,
         error=str(result.error) if result.error else None,
+        note=result.note,
     )
 
 
