@@ -458,7 +458,7 @@ or to <a href="\t{press}\n">the press team</a>. Read <a href="{terms}">the terms
 <p>Our data officer is {_obfuscated("Ada Lovelace", rng)}.</p></main></body></html>""".encode()
 
 
-def obfuscation_replay(workdir: Path, links: bool) -> Score:
+def obfuscation_replay(workdir: Path, links: bool, fetches: int = OBFUSCATION_FETCHES) -> Score:
     """Fetches of one page with freshly obfuscated links, and now and then a new address."""
     engine = open_engine(f"sqlite:///{workdir / f'obfuscated-{links}.db'}")
     rng = random.Random(13)
@@ -478,7 +478,7 @@ def obfuscation_replay(workdir: Path, links: bool) -> Score:
             watchlist = parse_watchlist(yaml.safe_dump({"defaults": defaults, "sources": [source]}))
             clock = ReplayClock()
             current = 0
-            for fetch in range(OBFUSCATION_FETCHES):
+            for fetch in range(fetches):
                 changed = fetch > 0 and fetch % ADDRESS_CHANGE_EVERY == 0
                 current = 1 - current if changed else current
                 server.put("/privacy", obfuscated_page(addresses[current], rng))
@@ -572,6 +572,12 @@ def report(corpus: Path, steps: Sequence[Step], verdicts: Sequence[Verdict]) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--corpus", help=f"corpus folder (default: ${CORPUS_ENV} or ../shared/corpus)")
+    parser.add_argument(
+        "--obfuscated-fetches",
+        type=int,
+        default=OBFUSCATION_FETCHES,
+        help="fetches of the obfuscated-links page",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     corpus = corpus_root(args.corpus)
@@ -588,13 +594,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     print()
     print(
-        f"Obfuscated link targets (pages of our own): {OBFUSCATION_FETCHES} fetches of one page whose links"
-        f" are written a new way on every fetch, the e-mail address changing every {ADDRESS_CHANGE_EVERY}:"
+        f"Obfuscated link targets (pages of our own): {args.obfuscated_fetches} fetches of one page whose"
+        f" links are written a new way on every fetch, the e-mail address changing every"
+        f" {ADDRESS_CHANGE_EVERY}:"
     )
     print(HEADER)
     with tempfile.TemporaryDirectory(prefix="pledge-monitor-bench-") as workdir:
         for links in (False, True):
-            print(obfuscation_replay(Path(workdir), links).row())
+            print(obfuscation_replay(Path(workdir), links, args.obfuscated_fetches).row())
     print()
     for links in (False, True):
         times, sizes = extraction_times(corpus, steps, links)

@@ -38,6 +38,7 @@ from monitor.errors import AlertError
 from monitor.events import Severity
 from monitor.secrets import redact_url, referenced_env_vars, resolve_url
 from monitor.store import outbox
+from monitor.store.actions import active_mutes
 from monitor.store.models import Event
 from monitor.watchlist import RouteSpec, Watchlist
 
@@ -487,6 +488,7 @@ class DeliverySummary:
     failed: int = 0
     held: int = 0
     released: int = 0
+    muted: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -496,6 +498,8 @@ class DeliverySummary:
             parts.append(f"{self.held} held for a digest")
         if self.released:
             parts.append(f"{self.released} left for the next pass")
+        if self.muted:
+            parts.append(f"{self.muted} muted (kept, not sent)")
         return "alerts: " + ", ".join(parts)
 
 
@@ -529,6 +533,12 @@ def deliver_due(
         stream=stream,
         rng=rng or random.Random(),
         deadline=time.monotonic() + lease.total_seconds() * 0.8,
+    )
+    mutes = active_mutes(run.engine, now)
+    run.summary.muted = outbox.hold_muted(
+        run.engine,
+        sources={mute.target for mute in mutes if mute.target_kind == "source"},
+        routes={mute.target for mute in mutes if mute.target_kind == "route"},
     )
     items = outbox.claim_due(run.engine, now=now, worker=worker, lease=lease, batch=batch)
     run.summary.claimed = len(items)

@@ -2,7 +2,8 @@
 
 Deadlines are facts of the calendar, not of any page, so no check would ever notice them:
 this sweep turns ``expires_on`` (unless a renewal extends it) into reminders and an expiry,
-and a source with no good check for ``stale_after`` into ``source.failing``.
+a source with no good check for ``stale_after`` into ``source.failing``, and a source that is
+still failing into a reminder every ``failing_reminder``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from monitor.events import Severity, default_severity
 from monitor.lifecycle import EventDraft
-from monitor.store.repo import Store
+from monitor.store.repo import FailingSource, Store
 from monitor.watchlist import PledgeSpec, Watchlist
 
 FEED_STALE_AFTER = timedelta(days=30)  # newsrooms go quiet for weeks; a month is worth a look
@@ -69,6 +70,48 @@ def _details(pledge: PledgeSpec, expiry: date, days_left: int, reminder: int) ->
     return details
 
 
+_ERROR_IN_TITLE = 200  # characters of the last error in a reminder's title
+
+
+def failing_reminders(store: Store, watchlist: Watchlist, now: datetime) -> list[EventDraft]:
+    """A source still failing is reported again every ``failing_reminder``.
+
+    One ``source.failing`` at the start of an outage is easy to miss, and a page that fails for
+    two years while its policy changes is the failure that matters most.
+    """
+    every = watchlist.defaults.failing_reminder
+    specs = {s.id: s for s in watchlist.sources}
+    drafts = []
+    for failing in store.failing_sources():
+        spec = specs.get(failing.source_id)
+        if spec is None or (failing.reported_at is not None and now - failing.reported_at < every):
+            continue
+        drafts.append(_reminder(spec.id, spec.url, failing))
+    return drafts
+
+
+def _reminder(source_id: str, url: str, failing: FailingSource) -> EventDraft:
+    since = f"since {failing.last_good_at:%Y-%m-%d %H:%M} UTC" if failing.last_good_at else "ever"
+    error = failing.last_error or ""
+    shown = error if len(error) <= _ERROR_IN_TITLE else error[: _ERROR_IN_TITLE - 3] + "..."
+    title = f"{source_id}: still failing, no good check {since} ({failing.failures} failed in a row)"
+    return EventDraft(
+        "source.failing",
+        default_severity("source.failing"),
+        title + (f": {shown}" if shown else ""),
+        None,
+        source_id,
+        {
+            "url": url,
+            "reminder": True,
+            "failures": failing.failures,
+            "last_good": failing.last_good_at.isoformat() if failing.last_good_at else None,
+            "last_error": error or None,
+            "reported_at": failing.reported_at.isoformat() if failing.reported_at else None,
+        },
+    )
+
+
 def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
     """Raise the deadline and staleness events due at ``now``; return their ids."""
     today = now.date()
@@ -79,6 +122,7 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
         found = deadline_events(pledge, today, watchlist.defaults.expiry_reminders, sent)
         drafts.extend(found)
         expired.extend(d.pledge_id for d in found if d.kind == "pledge.expired" and d.pledge_id)
+    drafts.extend(failing_reminders(store, watchlist, now))
     for source_id, last_good in store.stale_sources(now - watchlist.defaults.stale_after):
         spec = next((s for s in watchlist.sources if s.id == source_id), None)
         if spec is None:

@@ -323,6 +323,7 @@ class Defaults(BaseModel):
     per_host_delay: Duration = timedelta(seconds=1)
     expiry_reminders: Annotated[tuple[int, ...], PlainValidator(_reminders)] = (30, 7)
     stale_after: PositiveDuration = timedelta(days=3)
+    failing_reminder: PositiveDuration = timedelta(days=7)  # a source still failing is reported again
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
 
 

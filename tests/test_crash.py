@@ -108,5 +108,5 @@ def test_killed_after_storing_the_event_delivers_once_after_restart(
     assert keys(hook) == ["pm-1-hook"]
     run_once()  # and again: nothing is sent twice
     assert keys(hook) == ["pm-1-hook"]
-    assert alert_counts(engine) == {"pending": 0, "sending": 0, "sent": 1, "failed": 0}
+    assert alert_counts(engine) == {"pending": 0, "sending": 0, "sent": 1, "failed": 0, "muted": 0}
     engine.dispose()

@@ -513,7 +513,7 @@ def write_corpus(root: Path) -> None:
 
 def test_benchmark_scores_a_small_labelled_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_corpus(tmp_path)
-    assert detection.main(["--corpus", str(tmp_path)]) == 0
+    assert detection.main(["--corpus", str(tmp_path), "--obfuscated-fetches", "60"]) == 0
     out = capsys.readouterr().out
     rows = [line.strip("| ").split(" | ") for line in out.splitlines() if line.startswith("| select")]
     assert {(r[0], r[1]): (r[4], r[5], r[6], r[7], r[8]) for r in rows} == {
@@ -525,6 +525,9 @@ def test_benchmark_scores_a_small_labelled_corpus(tmp_path: Path, capsys: pytest
     assert "| url only (whole page) | visible text changed | 1 | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in out
     assert "Wrong steps:\n- none\n" in out
     assert "Extraction: 4 pages" in out
+    # the links of one page written a new way on each of 60 fetches, the address changing twice
+    assert "| obfuscated links, links: true | address changed | 2 | 2 | 2 | 0 | 0 | 1.000 | 1.000 |" in out
+    assert "| obfuscated links, links: false | address changed | 2 | 0 | 0 | 0 | 2 | 1.000 | 0.000 |" in out
 
 
 def test_benchmark_without_a_corpus_says_so_and_succeeds(

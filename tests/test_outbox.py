@@ -70,7 +70,13 @@ def test_each_event_has_one_pending_alert_per_route(store: Store, watchlist: Wat
     assert [(r.route, r.status, r.attempts, r.next_attempt_at) for r in rows] == [
         ("team", "pending", 0, T0)
     ] * 2
-    assert outbox.alert_counts(store.engine) == {"pending": 2, "sending": 0, "sent": 0, "failed": 0}
+    assert outbox.alert_counts(store.engine) == {
+        "pending": 2,
+        "sending": 0,
+        "sent": 0,
+        "failed": 0,
+        "muted": 0,
+    }
 
 
 def test_claim_takes_due_alerts_once_with_a_lease(store: Store, watchlist: Watchlist) -> None:
@@ -229,4 +235,10 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(pg_store: Store, w
         (locked, 1, frozenset()),
         (claimed[1].alert_id, 2, frozenset({0})),
     ]
-    assert outbox.alert_counts(pg_store.engine) == {"pending": 0, "sending": 2, "sent": 1, "failed": 0}
+    assert outbox.alert_counts(pg_store.engine) == {
+        "pending": 0,
+        "sending": 2,
+        "sent": 1,
+        "failed": 0,
+        "muted": 0,
+    }

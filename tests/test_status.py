@@ -11,11 +11,14 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.events import Severity
+from monitor.fetch import Fetcher
 from monitor.lifecycle import EventDraft
 from monitor.store import models as m
 from monitor.store.db import open_engine
 from monitor.store.repo import Store
 from monitor.watchlist import load_watchlist
+from tests.site import Site
+from tests.test_noise import Checker
 
 YAML = """
 routes:
@@ -122,3 +125,25 @@ def test_health_fails_on_failed_alerts(tmp_path: Path) -> None:
         s.query(m.Alert).filter_by(event_id=event_id).update({"status": "failed"})
     code, out = run(path, "--health")
     assert code == 1 and "1 alert(s) failed for good" in out
+
+
+def test_a_failing_source_shows_why_and_when_it_was_last_reported(
+    tmp_path: Path, site: Site, fetcher: Fetcher
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    source = f"{{id: policy, url: '{site.url('/policy')}', select: main}}"
+    path.write_text(f"defaults: {{failing_after: 1}}\nsources:\n  - {source}\n")
+    store = Store(open_engine(f"sqlite:///{tmp_path / 'pledge-monitor.db'}"))
+    check = Checker(store, load_watchlist(path), fetcher)
+    site.put("/policy", "<main><p>We will not sell it.</p></main>")
+    assert check() == {"policy": "baseline"}
+    site.put("/policy", "<main> </main>")
+    assert check() == {"policy": "failed"}
+    code, out = run(path)
+    assert code == 0
+    assert re.search(r"policy\s+failing\s+last good check \d+d ago", out)
+    assert re.search(
+        r"\n\s+failing: 1 check in a row, last error: selector 'main' matched only empty elements at "
+        r"http://\S+/policy; reported \d+d ago\n",
+        out,
+    )

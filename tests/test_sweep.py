@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from monitor.fetch import Fetcher
 from monitor.store.repo import Store
 from monitor.sweep import deadline_events, run_sweep
 from monitor.watchlist import Watchlist, parse_watchlist
 from tests.conftest import WriteWatchlist
+from tests.site import Site
+from tests.test_noise import Checker
 
 BOTH_BACKENDS = True  # the store's behaviour is tested on SQLite and on PostgreSQL
 
@@ -121,3 +124,43 @@ def test_a_source_with_no_good_check_for_too_long_is_failing_once(
     assert [e.kind for e in events] == ["source.failing"]
     assert events[0].details["stale"] is True
     assert store.source_row("amazon-post").health == "failing"
+
+
+def test_a_source_that_keeps_failing_is_reminded_until_it_recovers(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    """One source.failing at the start of a long outage is not enough: it is said again every
+    failing_reminder, with the reason, in the daily sweep, and no more once the source recovers."""
+    wl = write_watchlist(
+        f"""
+        defaults:
+          {{per_host: 10, per_host_delay: 0s, failing_after: 2, failing_reminder: 3d, stale_after: 30d}}
+        sources:
+          - {{id: policy, url: "{site.url("/policy")}", select: main}}
+        """
+    )
+    check = Checker(store, wl, fetcher)  # one check a day, at midnight
+    site.put("/policy", "<main><p>We will not sell it.</p></main>")
+    assert check() == {"policy": "baseline"}
+    site.put("/policy", "<main><div class='app'></div></main>")
+    for _ in range(8):
+        assert check() == {"policy": "failed"}
+        run_sweep(store, wl, datetime(2026, 3, 1, 6, tzinfo=UTC) + timedelta(days=check.day))
+    failing = [e for e in store.events() if e.kind == "source.failing"]
+    assert [(e.created_at.day, e.details.get("reminder", False)) for e in failing] == [
+        (4, False),  # the second failed check in a row
+        (7, True),
+        (10, True),
+    ]
+    reminder = failing[1]
+    assert reminder.details["failures"] == 5
+    assert "selector 'main' matched only empty elements" in reminder.details["last_error"]
+    assert reminder.title.startswith(
+        "policy: still failing, no good check since 2026-03-02 00:00 UTC (5 failed in a row): selector 'main'"
+    )
+    site.put("/policy", "<main><p>We will not sell it.</p></main>")
+    assert check() == {"policy": "unchanged"}  # the page as it was before the outage
+    for day in range(4):
+        run_sweep(store, wl, datetime(2026, 3, 11, 6, tzinfo=UTC) + timedelta(days=day))
+    kinds = [e.kind for e in store.events() if e.kind.startswith("source.")]
+    assert kinds == ["source.failing", "source.failing", "source.failing", "source.recovered"]

@@ -83,6 +83,20 @@ def event_content(row: Any) -> dict[str, Any]:
     }
 
 
+def action_content(row: Any) -> dict[str, Any]:
+    """A person's action through the dashboard: who (a token's name, never the token) and when."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "actor": row.actor,
+        "at": row.at,
+        "target_kind": row.target_kind,
+        "target": row.target,
+        "until": row.until,
+        "note": row.note,
+    }
+
+
 def check_content(row: Any) -> dict[str, Any]:
     """A check as its leaf in a digest: every column, so any edit shows."""
     return {
@@ -137,6 +151,7 @@ CONTENT = {
     "snapshot": snapshot_content,
     "change": change_content,
     "event": event_content,
+    "action": action_content,
     "checks": checks_content,
     "prune": prune_content,
     "archive": archive_content,

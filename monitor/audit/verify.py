@@ -58,7 +58,7 @@ class Verified:
         parts = ", ".join(
             f"{n} {kind}{'s' if n != 1 else ''}"
             for kind, n in self.counts.items()
-            if kind in ("snapshot", "change", "event")
+            if kind in ("snapshot", "change", "event", "action")
         )
         digests = self.counts.get("checks", 0)
         checks = f"{self.checks} check{'s' if self.checks != 1 else ''} in {digests} digest"

@@ -43,6 +43,9 @@ TABLE: dict[str, Entry] = {
         "Write a static HTML report: pledges, timelines, diffs, snapshots, an Atom feed.",
     ),
     "run": Entry("run", "Check sources when due, deliver alerts, sweep deadlines daily; until SIGTERM."),
+    "serve": Entry(
+        "serve", "Serve the pledge tracker and the JSON API (/api/) over the database `run` writes."
+    ),
     "show": Entry("core", "The diff of one change, with both timestamps."),
     "stamp": Entry(
         "audit", "Have the Time-Stamp Authorities of the watchlist sign the chain head (RFC 3161)."
@@ -51,6 +54,7 @@ TABLE: dict[str, Entry] = {
         "status",
         "Each pledge and its state, each source's last good check, pending and failed alerts.",
     ),
+    "token": Entry("serve", "Access tokens for `serve --actions`: create, list, revoke."),
     "try": Entry("maintain", "Fetch a source now and show what pledge-monitor would see; writes nothing."),
     "validate": Entry("core", "Check a watchlist file; exit 1 on any error."),
     "verify": Entry(

@@ -9,7 +9,7 @@ import click
 from monitor.cli import App, pass_app, utcnow
 from monitor.errors import MonitorError
 from monitor.store import outbox
-from monitor.store.repo import Store
+from monitor.store.repo import FailingSource, Store
 from monitor.watchlist import Watchlist, parse_duration
 
 STATE_MARK = {
@@ -45,6 +45,14 @@ def _health(state: str, failures: int, checked: bool) -> str:
     return f"ok, {failures} failed" if failures and state == "ok" else state
 
 
+def _failing_line(failing: FailingSource, now: datetime) -> str:
+    """Why a failing source fails, and when people were last told."""
+    error = failing.last_error or "no error recorded"
+    reported = f"reported {_ago(failing.reported_at, now)}" if failing.reported_at else "not reported yet"
+    checks = f"{failing.failures} check{'s' if failing.failures != 1 else ''} in a row"
+    return f"failing: {checks}, last error: {error}; {reported}"
+
+
 def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
     """The whole picture in plain lines: pledges, sources, alerts."""
     lines = ["Pledges:"]
@@ -61,6 +69,7 @@ def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]
     if not pledges:
         lines.append("  (none)")
     lines.append("Sources:")
+    failing = {f.source_id: f for f in store.failing_sources()}
     for src in sources:
         health = _health(src.health, src.failures, src.last_check_at is not None)
         moved = f"; moved to {src.moved_to}" if src.moved_to else ""
@@ -68,6 +77,8 @@ def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]
             f"  {src.id:<{width}}  {health:<15} last good check {_ago(src.last_good_at, now)}; "
             f"next {_ago(src.next_check_at, now)}{moved}"
         )
+        if src.id in failing:
+            lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
     counts = outbox.alert_counts(store.engine)
     lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
     for failed in outbox.failed_alerts(store.engine, limit=10):

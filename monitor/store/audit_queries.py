@@ -26,6 +26,7 @@ RECORD_MODELS: dict[str, Any] = {  # each has an integer ``id``
     "snapshot": m.Snapshot,
     "change": m.Change,
     "event": m.Event,
+    "action": m.Action,
     "checks": m.CheckDigest,
     "prune": m.Prune,
     "archive": m.Archive,  # chained once saved
@@ -101,56 +102,26 @@ class AuditStore:
     # -- export ------------------------------------------------------------------------------
 
     def export_checks(self, since: datetime | None) -> Iterator[Mapping[str, Any]]:
-        stmt = select(*m.Check.__table__.columns).order_by(m.Check.id)
+        stmt = checks_export().order_by(m.Check.id)
         if since is not None:
             stmt = stmt.where(m.Check.at >= since)
         return self._stream_mappings(stmt)
 
     def export_changes(self, since: datetime | None) -> Iterator[Mapping[str, Any]]:
-        ch, old, new = m.Change, m.Snapshot.__table__.alias("old"), m.Snapshot.__table__.alias("new")
-        stmt = (
-            select(
-                ch.id,
-                ch.source_id,
-                ch.detected_at,
-                ch.from_snapshot_id,
-                ch.to_snapshot_id,
-                old.c.fetched_at.label("from_fetched_at"),
-                new.c.fetched_at.label("to_fetched_at"),
-                new.c.url,
-                ch.added_words,
-                ch.removed_words,
-                ch.summary,
-                m.Ledger.seq.label("ledger_seq"),
-                m.Ledger.hash.label("ledger_hash"),
-            )
-            .join(old, old.c.id == ch.from_snapshot_id, isouter=True)
-            .join(new, new.c.id == ch.to_snapshot_id, isouter=True)
-            .join(m.Ledger, _ledger_join("change", ch.id), isouter=True)
-            .order_by(ch.id)
-        )
+        stmt = changes_export().order_by(m.Change.id)
         if since is not None:
-            stmt = stmt.where(ch.detected_at >= since)
+            stmt = stmt.where(m.Change.detected_at >= since)
         return self._stream_mappings(stmt)
 
     def export_events(self, since: datetime | None) -> Iterator[Mapping[str, Any]]:
-        ev = m.Event
-        stmt = (
-            select(
-                *ev.__table__.columns,
-                m.Ledger.seq.label("ledger_seq"),
-                m.Ledger.hash.label("ledger_hash"),
-            )
-            .join(m.Ledger, _ledger_join("event", ev.id), isouter=True)
-            .order_by(ev.id)
-        )
+        stmt = events_export().order_by(m.Event.id)
         if since is not None:
-            stmt = stmt.where(ev.created_at >= since)
+            stmt = stmt.where(m.Event.created_at >= since)
         return self._stream_mappings(stmt)
 
     def export_pledges(self) -> Iterator[Mapping[str, Any]]:
         p = m.Pledge
-        return self._stream_mappings(select(*p.__table__.columns).order_by(p.company, p.id))
+        return self._stream_mappings(pledges_export().order_by(p.company, p.id))
 
     # -- history and report ------------------------------------------------------------------
 
@@ -359,6 +330,7 @@ class AuditStore:
             yield digest
 
     def counts(self) -> dict[str, int]:
+        """Records per type; people's actions only once there are some (most databases have none)."""
         with self.store.session() as s:
             counts = {
                 name: int(s.scalar(select(func.count()).select_from(model)) or 0)
@@ -367,7 +339,9 @@ class AuditStore:
             counts["archive"] = int(
                 s.scalar(select(func.count()).select_from(m.Archive).where(m.Archive.status == "saved")) or 0
             )
-            return counts
+        if not counts["action"]:
+            del counts["action"]
+        return counts
 
     # -- prune -------------------------------------------------------------------------------
 
@@ -395,6 +369,50 @@ class AuditStore:
             if not dry_run:
                 record_prune(s, gone, before, now)
         return deleted
+
+
+# -- the rows of `export` (the dashboard's API pages through the same statements) -------------
+
+
+def checks_export() -> Select:
+    return select(*m.Check.__table__.columns)
+
+
+def changes_export() -> Select:
+    ch, old, new = m.Change, m.Snapshot.__table__.alias("old"), m.Snapshot.__table__.alias("new")
+    return (
+        select(
+            ch.id,
+            ch.source_id,
+            ch.detected_at,
+            ch.from_snapshot_id,
+            ch.to_snapshot_id,
+            old.c.fetched_at.label("from_fetched_at"),
+            new.c.fetched_at.label("to_fetched_at"),
+            new.c.url,
+            ch.added_words,
+            ch.removed_words,
+            ch.summary,
+            m.Ledger.seq.label("ledger_seq"),
+            m.Ledger.hash.label("ledger_hash"),
+        )
+        .join(old, old.c.id == ch.from_snapshot_id, isouter=True)
+        .join(new, new.c.id == ch.to_snapshot_id, isouter=True)
+        .join(m.Ledger, _ledger_join("change", ch.id), isouter=True)
+    )
+
+
+def events_export() -> Select:
+    ev = m.Event
+    return select(
+        *ev.__table__.columns,
+        m.Ledger.seq.label("ledger_seq"),
+        m.Ledger.hash.label("ledger_hash"),
+    ).join(m.Ledger, _ledger_join("event", ev.id), isouter=True)
+
+
+def pledges_export() -> Select:
+    return select(*m.Pledge.__table__.columns)
 
 
 def _ledger_select() -> Select:

@@ -215,7 +215,7 @@ class Event(Base):
     """Something people may need to know; the alerts outbox fans it out to routes."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_at", "created_at"),)
+    __table_args__ = (Index("ix_events_at", "created_at"), Index("ix_events_change", "change_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -342,3 +342,32 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime]
     pid: Mapped[int] = mapped_column(Integer)
     host: Mapped[str] = mapped_column(String(200))
+
+
+class Token(Base):
+    """An access token for the dashboard's actions: only its sha256 is kept, never the token."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Action(Base):
+    """What a person did through the dashboard (acknowledge an event, mute a source or a route);
+    chained in the ledger like the records, with who (the token's name) and when."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_target", "target_kind", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ack|mute
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    target_kind: Mapped[str] = mapped_column(String(16))  # event|source|route
+    target: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime | None]  # a mute's end (a mute ending now lifts it)
+    note: Mapped[str] = mapped_column(Text, default="")

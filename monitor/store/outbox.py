@@ -7,6 +7,7 @@ sending happens between steps, outside any transaction::
                                --mark_retry-->  pending  (next_attempt_at = now + backoff)
                                --mark_failed--> failed   (``alerts retry --failed`` revives it)
                                --hold/release-> pending  (digest not due yet / lease ran short)
+    pending --hold_muted--> muted  (final: its source or route was muted; kept, never sent)
 
 A worker that dies while sending leaves ``sending`` with a lease (``claimed_until``) that
 expires: the next claim takes the row again, so delivery is at-least-once, and a row marked
@@ -191,13 +192,23 @@ def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
     return count
 
 
+def hold_muted(engine: Engine, *, sources: Collection[str], routes: Collection[str]) -> int:
+    """Keep pending alerts of muted sources or routes as ``muted``: never sent, still listed."""
+    if not sources and not routes:
+        return 0
+    of_source = A.event_id.in_(select(m.Event.id).where(m.Event.source_id.in_(list(sources))))
+    muted = or_(A.route.in_(list(routes)), of_source)
+    with Session(engine) as s, s.begin():
+        return _rowcount(s.execute(update(A).where(A.status == "pending", muted).values(status="muted")))
+
+
 def _rowcount(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
 def alert_counts(engine: Engine) -> dict[str, int]:
-    """Alerts per status (pending, sending, sent, failed); absent statuses are 0."""
-    counts = dict.fromkeys(("pending", "sending", "sent", "failed"), 0)
+    """Alerts per status (pending, sending, sent, failed, muted); absent statuses are 0."""
+    counts = dict.fromkeys(("pending", "sending", "sent", "failed", "muted"), 0)
     with Session(engine) as s:
         for status, count in s.execute(select(A.status, func.count()).group_by(A.status)):
             counts[status] = count

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import CheckResult, SourceState
 from monitor.errors import NotFoundError
@@ -20,6 +20,16 @@ from monitor.store import models as m
 from monitor.store import recording
 from monitor.store.recording import Recorded
 from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+
+
+class FailingSource(NamedTuple):
+    """A source whose checks keep failing: what a reminder and ``status`` say about it."""
+
+    source_id: str
+    last_good_at: datetime | None
+    failures: int  # failed checks in a row
+    reported_at: datetime | None  # the last source.failing event
+    last_error: str | None
 
 
 class Store:
@@ -202,6 +212,35 @@ class Store:
                 )
             )
             return [(sid, last_good) for sid, last_good in rows]
+
+    def failing_sources(self) -> list[FailingSource]:
+        """Active sources whose health is failing, with when that was last reported and why."""
+        with self.session() as s:
+            reported = (
+                select(m.Event.source_id, func.max(m.Event.created_at).label("at"))
+                .where(m.Event.kind == "source.failing")
+                .group_by(m.Event.source_id)
+                .subquery()
+            )
+            rows = s.execute(
+                select(m.Source.id, m.Source.last_good_at, m.Source.failures, reported.c.at)
+                .outerjoin(reported, reported.c.source_id == m.Source.id)
+                .where(m.Source.active.is_(True), m.Source.health == "failing")
+                .order_by(m.Source.id)
+            ).all()
+            return [
+                FailingSource(source_id, last_good, failures, at, self._last_error(s, source_id))
+                for source_id, last_good, failures, at in rows
+            ]
+
+    @staticmethod
+    def _last_error(s: Session, source_id: str) -> str | None:
+        return s.scalar(
+            select(m.Check.error)
+            .where(m.Check.source_id == source_id, m.Check.error.is_not(None))
+            .order_by(m.Check.id.desc())
+            .limit(1)
+        )
 
     def mark_health(self, source_ids: Sequence[str], health: str) -> None:
         if source_ids:
