@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/cycle.py
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/pledges.py
 	$(BIN)/python benchmarks/serve.py
 
 docs: setup

@@ -339,6 +339,7 @@ def main() -> int:
         tmp = tempfile.mkdtemp(prefix="bench-serve-")
         db = Path(tmp) / "bench.db"
     if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         build(db)
         print(f"(built in {time.perf_counter() - started:.0f} s)")

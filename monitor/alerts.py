@@ -103,6 +103,14 @@ def idempotency_key(event_id: int, route: str) -> str:
     return f"pm-{event_id}-{route}"
 
 
+@cache
+def sendable_schemes() -> frozenset[str]:
+    """Every URL scheme apprise can send to (loading its plugins takes a second: only when asked)."""
+    from apprise.plugins import N_MGR
+
+    return frozenset(str(s) for s in N_MGR.schemas())
+
+
 def notify_type(severity: str | Severity) -> apprise.NotifyType:
     return NOTIFY_TYPES[severity if isinstance(severity, Severity) else _severity(severity)]
 

@@ -8,6 +8,7 @@ while one writer records their results in short batched transactions.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -16,12 +17,16 @@ from typing import TYPE_CHECKING
 
 from monitor import clauses as clause_matching
 from monitor import diff as differ
-from monitor.errors import ExtractError, FetchError
+from monitor.errors import ExtractError, FetchError, GlitchError, MonitorError
 from monitor.events import default_severity
 from monitor.extract import Extracted, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
+from monitor.glitch import not_found as not_found_page
+from monitor.glitch import suspect as suspect_text
+from monitor.glitch import truncated as truncated_page
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
+from monitor.secrets import redact_headers, resolve_headers
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 if TYPE_CHECKING:
@@ -38,6 +43,7 @@ class SourceState:
     body_hash: str | None = None
     text_hash: str | None = None
     snapshot_id: int | None = None
+    snapshot_body_hash: str | None = None  # the raw body of the last version, to tell a cut-off one
     rules: str | None = None
     health: Health = NEW
     clauses: Mapping[tuple[str, str], ClauseRecord] = field(default_factory=dict)
@@ -97,8 +103,14 @@ def run_check(
     fetcher: Fetcher,
     load_text: Callable[[str], str],
     now: datetime,
+    load_body: Callable[[str], bytes] | None = None,
 ) -> CheckResult:
-    """Fetch, and only when the bytes changed: extract, diff and assess the clauses."""
+    """Fetch, and only when the bytes changed: extract, diff and assess the clauses.
+
+    What is not the page's content (a redirect home, a not-found or loading page, a cut-off
+    body) is a failed check, never a version; a text that lost most of its words becomes the
+    version only once a re-check ``confirm_after`` later sees it again.
+    """
     started = time.perf_counter()
     try:
         fetched = fetch_source(source, fetcher, state)
@@ -111,6 +123,10 @@ def run_check(
         fresh = _new_clauses(source, pledges, state, load_text)
         transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
+    if _unrelated_redirect(source, fetched):
+        # a home page is not a new version of the page: keep nothing of it, the page may be gone
+        away = FetchError(source.url, f"redirected to an unrelated page: {fetched.final_url}", transient=True)
+        return _not_the_page(source, pledges, state, now, base, fetched, away)
     body_hash = sha256(fetched.body)
     try:
         page = read_page(source, fetched)
@@ -122,25 +138,18 @@ def run_check(
         fresh = _new_clauses(source, pledges, state, lambda _digest: text)
         transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
-    if _unrelated_redirect(source, fetched) and not any(p.clauses for p in pledges):
-        # a home page is not a new version of the page: keep nothing of it, the page may be gone
-        transition = assess_source(source, pledges, state.clauses, None, fetched, now, health=state.health)
-        away = FetchError(source.url, f"redirected to an unrelated page: {fetched.final_url}", transient=True)
-        return replace(
-            base,
-            outcome="failed",
-            error=away,
-            body_hash=state.body_hash,
-            validators=None,
-            transition=transition,
-        )
+    previous = load_text(state.text_hash) if state.text_hash is not None and same_rules else None
+    glitch = _glitch(source, state, fetched, text, text_hash, previous, now, load_body)
+    if glitch is not None and not glitch.confirmed:
+        return _not_the_page(source, pledges, state, now, base, fetched, glitch.error, glitch)
+    confirmed = glitch.suspect_since if glitch is not None else None
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
-    outcome, change, base_text = _compare(source, state, text, load_text)
-    snapshot = replace(snapshot, base_text=base_text)
+    outcome, change = _compare(source, state, text, previous)
+    snapshot = replace(snapshot, base_text=previous if change is not None else None)
     if outcome == "rebaseline":
         state = replace(state, clauses=_forgotten(state.clauses))
     matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
-    transition = assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
+    transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
     if outcome == "changed" and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
     return replace(
@@ -151,6 +160,110 @@ def run_check(
         diff=change,
         prev_snapshot_id=state.snapshot_id,
         transition=transition,
+    )
+
+
+@dataclass(frozen=True)
+class _Glitch:
+    """Why a new text is not (yet) the page's version."""
+
+    error: GlitchError
+    gone: str | None = None  # the page says it is not there: a 404 in all but status
+    suspect: str | None = None  # the hash of a suspect text, to confirm by a re-check
+    suspect_since: datetime | None = None  # when that text was first seen
+    confirmed: bool = False  # the re-check saw the suspect text again: it is the version now
+
+
+def _glitch(
+    source: SourceSpec,
+    state: SourceState,
+    fetched: Fetched,
+    text: str,
+    text_hash: str,
+    previous: str | None,
+    now: datetime,
+    load_body: Callable[[str], bytes] | None,
+) -> _Glitch | None:
+    if previous is None:
+        return None
+    gone = not_found_page(text, previous)
+    if gone is not None:
+        return _Glitch(GlitchError(gone), gone=gone)
+    if fetched.content_type in ("text/html", "application/xhtml+xml"):
+        cut = truncated_page(fetched.body, _previous_body(state, load_body), text, previous)
+        if cut is not None:
+            return _Glitch(GlitchError(cut))
+    why = suspect_text(text, previous)
+    if why is None:
+        return None
+    health = state.health
+    seen = health.suspect == text_hash and health.suspect_since is not None
+    since = health.suspect_since if seen and health.suspect_since else now
+    if seen and now - since >= source.confirm_after:
+        return _Glitch(GlitchError(why), suspect=text_hash, suspect_since=since, confirmed=True)
+    due = since + source.confirm_after
+    error = GlitchError(f"unconfirmed: {why}; re-checked at {due:%Y-%m-%d %H:%M} UTC before it counts")
+    return _Glitch(error, suspect=text_hash, suspect_since=since)
+
+
+def _previous_body(state: SourceState, load_body: Callable[[str], bytes] | None) -> bytes | None:
+    if load_body is None or state.snapshot_body_hash is None:
+        return None
+    try:
+        return load_body(state.snapshot_body_hash)
+    except MonitorError:
+        return None
+
+
+def _not_the_page(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    now: datetime,
+    base: CheckResult,
+    fetched: Fetched,
+    error: FetchError | ExtractError,
+    glitch: _Glitch | None = None,
+) -> CheckResult:
+    """A failed check that keeps nothing of what it saw but the check row; the last body stays
+    the one to compare with, so the page coming back is "unchanged". A suspect text is
+    remembered (by hash) so that its re-check can confirm it."""
+    gone = glitch.gone if glitch is not None else str(error)
+    transition = assess_source(
+        source, pledges, state.clauses, None, fetched, now, error=error, gone=gone, health=state.health
+    )
+    if glitch is not None and glitch.suspect is not None and glitch.suspect_since is not None:
+        assert transition.health is not None
+        due = glitch.suspect_since + source.confirm_after
+        health = replace(transition.health, suspect=glitch.suspect, suspect_since=glitch.suspect_since)
+        transition = replace(transition, health=health, recheck_at=due)
+    return replace(
+        base, outcome="failed", error=error, body_hash=state.body_hash, validators=None, transition=transition
+    )
+
+
+def _assess_new_text(
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    matches: Mapping[tuple[str, str], clause_matching.ClauseMatch],
+    fetched: Fetched,
+    now: datetime,
+    confirmed: datetime | None,
+) -> Transition:
+    """The clauses on a new text. A suspect text its re-check confirmed was seen twice, so a
+    clause missing from it is confirmed missing too: assess as of its first sighting, then now."""
+    if confirmed is None:
+        return assess_source(source, pledges, state.clauses, matches, fetched, now, health=state.health)
+    first = assess_source(source, pledges, state.clauses, matches, fetched, confirmed, health=state.health)
+    assert first.health is not None
+    after = {**state.clauses, **first.clauses}
+    second = assess_source(source, pledges, after, None, fetched, now, health=first.health)
+    return Transition(
+        health=second.health,
+        clauses={**first.clauses, **second.clauses},
+        events=(*first.events, *second.events),
+        recheck_at=second.recheck_at,
     )
 
 
@@ -189,7 +302,7 @@ def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None
     return fetcher.fetch(
         source.url,
         timeout=source.timeout.total_seconds(),
-        headers=dict(source.headers),
+        headers=resolve_headers(source.headers, os.environ, source.url),
         validators=Validators(state.etag, state.last_modified) if state and conditional else None,
     )
 
@@ -220,8 +333,8 @@ def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
         body_hash=sha256(fetched.body),
         text=text,
         text_hash=sha256(text.encode()),
-        headers=dict(fetched.headers),
-        request_headers=dict(fetched.request_headers),
+        headers=redact_headers(fetched.headers),
+        request_headers=redact_headers(fetched.request_headers),
         url=fetched.final_url,
         status=fetched.status,
         rules=rules,
@@ -243,15 +356,14 @@ def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: floa
 
 
 def _compare(
-    source: SourceSpec, state: SourceState, text: str, load_text: Callable[[str], str]
-) -> tuple[str, differ.TextDiff | None, str | None]:
+    source: SourceSpec, state: SourceState, text: str, previous: str | None
+) -> tuple[str, differ.TextDiff | None]:
     """A Change only between texts extracted with the same rules; new rules start a new baseline."""
     if state.text_hash is None:
-        return "baseline", None, None
-    if state.rules != source.rules_fingerprint():
-        return "rebaseline", None, None
-    previous = load_text(state.text_hash)
-    return "changed", differ.compute(previous, text), previous
+        return "baseline", None
+    if state.rules != source.rules_fingerprint() or previous is None:
+        return "rebaseline", None
+    return "changed", differ.compute(previous, text)
 
 
 def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[str, str], ClauseRecord]:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from monitor.watchlist import Watchlist
 
 WATCHLIST_ENV = "PLEDGE_MONITOR_WATCHLIST"
+DB_HELP = (
+    "Database: a URL (postgresql+psycopg://..., sqlite:///...) or the path of a SQLite file"
+    "  [default: $PLEDGE_MONITOR_DB, else pledge-monitor.db next to the watchlist]"
+)
 
 
 @dataclass
@@ -44,9 +48,9 @@ class App:
 
     @property
     def url(self) -> str:
-        from monitor.store.db import default_url
+        from monitor.store.db import database_url, default_url
 
-        return self.db_url or default_url(self.watchlist_path)
+        return database_url(self.db_url) if self.db_url else default_url(self.watchlist_path)
 
     @property
     def store(self) -> Any:
@@ -56,6 +60,16 @@ class App:
 
             self._store = Store(open_engine(self.url))
         return self._store
+
+    @property
+    def existing_store(self) -> Any:
+        """The store of a command that only reads: a SQLite file that is not there is an error,
+        never an empty database made on the spot (which ``verify`` would then call intact)."""
+        from monitor.store.db import require_database
+
+        if self._store is None:
+            require_database(self.url)
+        return self.store
 
 
 pass_app = click.make_pass_decorator(App)
@@ -90,6 +104,7 @@ class CommandTable(MonitorGroup):
         if cmd_name not in self.commands and cmd_name in TABLE:
             module = importlib.import_module(f"monitor.commands.{TABLE[cmd_name].module}")
             for command in getattr(module, "COMMANDS", ()):
+                _add_common_options(command)
                 self.add_command(command)
         return self.commands.get(cmd_name)
 
@@ -104,6 +119,44 @@ class CommandTable(MonitorGroup):
         if name in self.commands:
             return self.commands[name].get_short_help_str(limit)
         return shorten(TABLE[name].summary, limit)
+
+
+def _set_watchlist(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        app = ctx.find_object(App)
+        if app is not None:
+            app.watchlist_path, app._watchlist = value, None
+
+
+def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        app = ctx.find_object(App)
+        if app is not None:
+            app.db_url, app._store = value, None
+
+
+def _common_options() -> list[click.Parameter]:
+    """``-w`` and ``--db`` after the command name too: ``pledge-monitor status --db pm.db``."""
+    return [
+        click.Option(
+            ["-w", "--watchlist", "watchlist_after"],
+            type=click.Path(path_type=Path),
+            expose_value=False,
+            callback=_set_watchlist,
+            help="The watchlist file (as before the command name).",
+        ),
+        click.Option(
+            ["--db", "db_after"], expose_value=False, callback=_set_db, help=DB_HELP.split("  [")[0] + "."
+        ),
+    ]
+
+
+def _add_common_options(command: click.Command) -> None:
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_common_options(sub)
+    elif command.name != "demo" and not any(p.name == "db_after" for p in command.params):
+        command.params.extend(_common_options())  # the demo makes its own watchlist and database
 
 
 def shorten(text: str, limit: int) -> str:
@@ -128,12 +181,7 @@ def shorten(text: str, limit: int) -> str:
     show_default="watchlist.yaml, or $PLEDGE_MONITOR_WATCHLIST",
     help="The watchlist file.",
 )
-@click.option(
-    "--db",
-    "db_url",
-    default=None,
-    help="Database URL (default: $PLEDGE_MONITOR_DB, else pledge-monitor.db next to the watchlist).",
-)
+@click.option("--db", "db_url", default=None, help=DB_HELP)
 @click.version_option(version=__version__, package_name="pledge-monitor")
 @click.pass_context
 def main(ctx: click.Context, watchlist_path: Path, db_url: str | None) -> None:

@@ -150,7 +150,8 @@ def run_cycle(
                 return None
             if spec.kind in ("feed", "listing"):
                 return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
-            return run_check(spec, pledges_of[spec.id], state, fetcher, store.load_text, clock())
+            pledges = pledges_of[spec.id]
+            return run_check(spec, pledges, state, fetcher, store.load_text, clock(), store.load_blob)
         finally:
             gate.leave(host)
 

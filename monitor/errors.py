@@ -61,6 +61,11 @@ class ExtractError(MonitorError):
     """The body could not be turned into text (selector matched nothing, unreadable PDF, ...)."""
 
 
+class GlitchError(ExtractError):
+    """The page answered with what is not its content (cut off, an error or loading page): a failed
+    check, never the page's version until a re-check agrees (a cut-off page: never)."""
+
+
 class FeedError(MonitorError):
     """A feed or listing page could not be read as one (invalid XML, HTML instead of a feed, ...)."""
 

@@ -11,6 +11,7 @@ import codecs
 import functools
 import io
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -270,18 +271,34 @@ _NESTING_CHECK_ABOVE = 20_000  # tags; below this even the worst case parses in 
 _NESTING_BUDGET = 100_000_000  # stack steps, about 0.2 s of lexbor time
 
 
-def check_nesting(body: bytes, where: str) -> None:
-    """Refuse markup whose nesting would make the parser crawl (hostile or broken pages)."""
+# Each element costs lexbor about 400 bytes: a million tiny ones in 8 MB took 437 MB. Real policy
+# pages hold a few thousand; the longest articles on the web under 100,000.
+MAX_ELEMENTS = 100_000
+# Large pages are built two at a time, whatever the concurrency: ten checks of pages near the
+# limit would otherwise hold ten trees of ~50 MB at once. Parsing holds the GIL anyway.
+_LARGE_PARSES = threading.BoundedSemaphore(2)
+
+
+def check_markup(body: bytes, where: str) -> None:
+    """Refuse markup the parser should not build: too many elements (memory), or nesting that
+    would make it crawl (time); hostile or broken pages either way. One pass over the tags."""
     if body.count(b"<") <= _NESTING_CHECK_ABOVE:
         return
-    depth = cost = 0
+    depth = cost = elements = 0
     for match in _TAG.finditer(body):
         closing, name = match.groups()
         name = name.lower()
         if closing:
             depth = max(depth - 1, 0)
-        elif name not in _NO_NESTING:
-            depth += 1
+        else:
+            elements += 1
+            if elements > MAX_ELEMENTS:
+                raise ExtractError(
+                    f"page too large to read{where}: over {MAX_ELEMENTS:,} elements "
+                    f"({len(body):,} bytes); a policy page has a few thousand"
+                )
+            if name not in _NO_NESTING:
+                depth += 1
         if name in _STACK_SEARCHING:
             cost += depth
             if cost > _NESTING_BUDGET:
@@ -308,7 +325,14 @@ def _extract_html(body: bytes, charset: str | None, rules: _Rules) -> tuple[str,
     otherwise read as the removal of every word. It fails the check, unless repairing a known
     parser trap (``repair``) shows that the page does hold the selection.
     """
-    check_nesting(body, rules.where)
+    check_markup(body, rules.where)
+    if body.count(b"<") <= _NESTING_CHECK_ABOVE:
+        return _parse_and_read(body, charset, rules)
+    with _LARGE_PARSES:
+        return _parse_and_read(body, charset, rules)
+
+
+def _parse_and_read(body: bytes, charset: str | None, rules: _Rules) -> tuple[str, str | None]:
     markup = decode_html(body, charset).replace("\x00", "")
     try:
         return _read_html(LexborHTMLParser(markup), rules), None

@@ -24,7 +24,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError, FeedError
-from monitor.extract import check_nesting, decode_html, normalize_text
+from monitor.extract import check_markup, decode_html, normalize_text
 
 MAX_BODY_BYTES = 5_000_000  # feedparser reads ~1.5 MB/s: a bigger body would stall a check
 MAX_XML_DEPTH = 256  # real feeds nest a few dozen levels; deeper is hostile or broken
@@ -233,7 +233,7 @@ def _plain(detail: Mapping[str, Any] | None, value: str | None, n: int) -> str:
 
 def _html_text(html: str, where: str) -> str:
     try:
-        check_nesting(html.encode("utf-8"), where)
+        check_markup(html.encode("utf-8"), where)
     except ExtractError as exc:
         raise FeedError(str(exc)) from None
     tree = LexborHTMLParser(html.replace("\x00", ""))
@@ -265,7 +265,7 @@ def parse_listing(
     """Read a newsroom page whose items are links matched by ``item_select``, in page order."""
     _check_size(body, "listing page")
     try:
-        check_nesting(body, f" at {url}")
+        check_markup(body, f" at {url}")
     except ExtractError as exc:
         raise FeedError(str(exc)) from None
     tree = LexborHTMLParser(decode_html(body, charset).replace("\x00", ""))

@@ -20,6 +20,7 @@ from monitor.fetch import Fetched
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 FOUND = ("exact", "reworded", "weakened")
+GONE_MIN_CHECKS = 3  # a page is gone only once this many checks across gone_after saw it gone
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Health:
     failures: int = 0
     gone_since: datetime | None = None
     moved_to: str | None = None
+    gone_checks: int = 0  # checks in a row since gone_since that saw the page gone
+    suspect: str | None = None  # the hash of a suspect text seen, awaiting its re-check
+    suspect_since: datetime | None = None
 
 
 NEW = Health()
@@ -81,13 +85,17 @@ def assess_source(
     now: datetime,
     *,
     error: FetchError | ExtractError | None = None,
+    gone: str | None = None,
     health: Health = NEW,
 ) -> Transition:
-    """The transition for one check. ``matches`` is None when the text did not change."""
+    """The transition for one check. ``matches`` is None when the text did not change;
+    ``gone`` says why the page looks gone (a not-found page served with 200, say)."""
+    if gone is not None:
+        return _gone_candidate(source, pledges, health, now, gone)
     if error is not None:
         return _failure(source, pledges, health, error, now)
     assert fetched is not None
-    if unrelated_redirect(source, fetched) and not _carries_clauses(pledges):
+    if unrelated_redirect(source, fetched):
         return _gone_candidate(source, pledges, health, now, f"redirected to {fetched.final_url}")
     events: list[EventDraft] = []
     health_before = health
@@ -113,10 +121,16 @@ def _failure(
 ) -> Transition:
     """Never a lapse: a failed check counts towards source.failing, after failing_after in a row.
 
-    Only a 404 or 410 may mean the page is gone, and only once a re-check agrees.
+    Only a 404 or 410 may mean the page is gone, and only once every check across gone_after agrees.
     """
     if isinstance(error, FetchError) and error.status in (404, 410):
         return _gone_candidate(source, pledges, health, now, f"HTTP {error.status}")
+    health = replace(health, gone_since=None, gone_checks=0)  # gone needs every check to agree
+    return _count_failure(source, health, str(error))
+
+
+def _count_failure(source: SourceSpec, health: Health, why: str) -> Transition:
+    """One more failed check; failing_after of them in a row raise source.failing, once."""
     failures = health.failures + 1
     health_state = health.state
     events: list[EventDraft] = []
@@ -127,7 +141,7 @@ def _failure(
                 "source.failing",
                 source,
                 f"{source.id}: {failures} checks in a row failed",
-                {"failures": failures, "error": str(error), "url": source.url},
+                {"failures": failures, "error": why, "url": source.url},
             )
         )
     return Transition(health=replace(health, state=health_state, failures=failures), events=tuple(events))
@@ -136,22 +150,31 @@ def _failure(
 def _gone_candidate(
     source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, now: datetime, why: str
 ) -> Transition:
-    """A 404 or an unrelated redirect: a lapse only once a re-check after confirm_after agrees."""
-    failures = health.failures + 1
+    """A 404, an unrelated redirect or a not-found page: ``source.gone`` only once every check
+    across gone_after (and at least GONE_MIN_CHECKS of them) saw it; until then a failed check."""
     gone_since = health.gone_since or now
+    seen = replace(health, gone_since=gone_since, gone_checks=health.gone_checks + 1)
     if health.state == "gone":
-        return Transition(health=replace(health, failures=failures))
-    if now - gone_since < source.confirm_after or health.gone_since is None:
-        return Transition(
-            health=replace(health, failures=failures, gone_since=gone_since),
-            recheck_at=now + source.confirm_after,
-        )
+        return Transition(health=replace(seen, failures=health.failures + 1))
+    if now - gone_since >= source.gone_after and seen.gone_checks >= GONE_MIN_CHECKS:
+        return _gone(source, pledges, replace(seen, failures=health.failures + 1), why)
+    counted = _count_failure(source, seen, why)
+    due = gone_since + source.gone_after
+    step = source.gone_after / (GONE_MIN_CHECKS - 1)
+    recheck = min(now + step, due) if now < due else now + step
+    return replace(counted, recheck_at=recheck)
+
+
+def _gone(source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, why: str) -> Transition:
     carries = _carries_clauses(pledges)
     severity = Severity.CRITICAL if carries else default_severity("source.gone")
+    since = health.gone_since
+    assert since is not None
     details = {
         "url": source.url,
         "why": why,
-        "since": gone_since.isoformat(),
+        "since": since.isoformat(),
+        "checks": health.gone_checks,
         "pledges": [p.id for p in pledges],
     }
     event = EventDraft(
@@ -162,9 +185,7 @@ def _gone_candidate(
         source_id=source.id,
         details=details,
     )
-    return Transition(
-        health=replace(health, state="gone", failures=failures, gone_since=gone_since), events=(event,)
-    )
+    return Transition(health=replace(health, state="gone"), events=(event,))
 
 
 def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> Health:
@@ -311,6 +332,7 @@ def _confirm_pending(
     confirmed = replace(record, state="not_found", pending=None, pending_since=None)
     details = {
         "clause": record.clause,
+        "previous_state": record.state,
         "last_passage": record.passage,
         "url": fetched.final_url,
         "first_missed": record.pending_since.isoformat(),

@@ -125,8 +125,14 @@ def setup(
 
 
 def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
-    """The values of every environment variable a route URL refers to."""
+    """The values of every environment variable a route URL or a source header refers to."""
     names = {name for route in watchlist.routes for url in route.urls for name in referenced_env_vars(url)}
+    names |= {
+        name
+        for source in watchlist.sources
+        for _, v in source.header_pairs
+        for name in referenced_env_vars(v)
+    }
     return {env[name] for name in names if env.get(name)}
 
 

@@ -34,7 +34,7 @@ from monitor.fetch import Fetcher
 from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
-from monitor.watchlist import Watchlist, missing_env_vars, parse_watchlist
+from monitor.watchlist import Watchlist, missing_env_vars, missing_header_vars, parse_watchlist
 
 log = logging.getLogger("monitor.run")
 
@@ -95,8 +95,8 @@ class WatchlistWatcher:
         """Make the next poll return the file's text even if it did not change."""
         self._stat, self._digest = None, None
 
-    def poll(self, *, force: bool = False) -> str | None:
-        """The file's new text when it changed since the last poll; None otherwise.
+    def poll(self, *, force: bool = False) -> bytes | None:
+        """The file's new bytes when it changed since the last poll; None otherwise.
 
         Raises OSError when the file cannot be read (once per change of its state).
         """
@@ -109,7 +109,7 @@ class WatchlistWatcher:
         if digest == self._digest:
             return None
         self._digest = digest
-        return data.decode("utf-8", errors="replace")
+        return data
 
 
 class Daemon:
@@ -421,6 +421,15 @@ class Daemon:
                 route,
                 var,
                 extra={"route": route},
+            )
+        for source, header, var in missing_header_vars(watchlist, self.env):
+            log.warning(
+                "%s: source %s: header %s: ${%s} is not set in the environment; its checks will fail",
+                watchlist.path,
+                source,
+                header,
+                var,
+                extra={"source": source},
             )
 
     def _note_foreign(self, ids: Sequence[str]) -> None:

@@ -1,8 +1,13 @@
-"""Secrets in alert routes: ``${VAR}`` templates, resolved only at the moment of sending.
+"""Secrets in alert routes and source headers: ``${VAR}`` templates, resolved only when used.
 
 Route URLs carry tokens and passwords. The watchlist and the database keep the templates; the
 values are filled in by ``resolve_url`` just before apprise sends, and anything shown to people
 (logs, errors, status) goes through ``redact_url``, which keeps the scheme and host only.
+
+Source headers (``Authorization: Bearer ${TOKEN}``) work the same way: ``resolve_headers`` fills
+them in for the request, and the headers a snapshot keeps as evidence (sent and received) go
+through ``redact_headers`` first, so the database, WARC files, exports and reports hold
+``Bearer ***``, never the token.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote
 
-from monitor.errors import AlertError
+from monitor.errors import AlertError, FetchError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
@@ -86,3 +91,63 @@ def has_literal_secret(template: str) -> bool:
         key.lower() in _SECRET_QUERY_KEYS and value and not ENV_REF.fullmatch(value)
         for key, value in parse_qsl(query, keep_blank_values=True)
     )
+
+
+# --------------------------------------------------------------------------- headers
+
+_SENSITIVE_HEADER = re.compile(
+    r"^(?:authorization|proxy-authorization|cookie|set-cookie)$"
+    r"|api[-_]?key|token|secret|passw|session|credential|auth|signature|[-_]key$",
+    re.IGNORECASE,
+)
+_AUTH_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s+\S")
+# what may stay written out around ${VAR} references: an auth scheme word and cookie names
+_TEMPLATE_FRAME = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9-]*\s+)?(?:[^=;\s]+=\s*(?:;\s*)?)*")
+
+
+def is_sensitive_header(name: str) -> bool:
+    """Authorization, Cookie and API-key style headers: their values are credentials."""
+    return _SENSITIVE_HEADER.search(name.strip()) is not None
+
+
+def has_literal_header_secret(value: str) -> bool:
+    """True when a sensitive header's value holds more than ``${VAR}`` references, a scheme word
+    (``Bearer ${TOKEN}``) and cookie names (``session=${SESSION}``)."""
+    rest = ENV_REF.sub("", value)
+    if not rest.strip():
+        return False
+    if ENV_REF.search(value) is None:
+        return True
+    return _TEMPLATE_FRAME.fullmatch(rest) is None
+
+
+def resolve_headers(headers: Mapping[str, str], env: Mapping[str, str], url: str) -> dict[str, str]:
+    """Fill in ``${VAR}`` references for a request to ``url``.
+
+    A variable not set fails the check as transient (fix the environment and it recovers), never
+    as a page gone: ``source.failing`` after a few, not a lapse.
+    """
+    wanted = {name: referenced_env_vars(value) for name, value in headers.items()}
+    missing = sorted({var for refs in wanted.values() for var in refs if not env.get(var)})
+    if missing:
+        needed = ", ".join(name for name, refs in wanted.items() if refs & set(missing))
+        reason = f"environment variable {', '.join(missing)} is not set (needed by header {needed})"
+        raise FetchError(url, reason, transient=True, kind="config")
+    return {name: ENV_REF.sub(lambda m: env[m.group(1)], value) for name, value in headers.items()}
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers safe to store and show: credentials become ``***``, their shape stays."""
+    return {
+        name: redact_header_value(value) if is_sensitive_header(name) else value
+        for name, value in headers.items()
+    }
+
+
+def redact_header_value(value: str) -> str:
+    """``Bearer ***``, ``session=***; theme=***``, or ``***``."""
+    if "=" in value and not _AUTH_SCHEME.match(value):
+        parts = [part.strip() for part in value.split(";") if part.strip()]
+        return "; ".join(f"{part.partition('=')[0].strip()}=***" if "=" in part else part for part in parts)
+    scheme = _AUTH_SCHEME.match(value)
+    return f"{scheme.group(1)} ***" if scheme else "***"

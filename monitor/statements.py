@@ -9,19 +9,23 @@ as the baseline, without alerting), fetches each new item's page once as evidenc
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
 from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, result_of, sha256, snapshot_of
 from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.events import default_severity
-from monitor.extract import extract
-from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
+from monitor.extract import decode_html, extract
+from monitor.feeds import FeedItem, canonical_link, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
 from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
 from monitor.lifecycle import EventDraft, Health, Transition, assess_source
+from monitor.secrets import resolve_headers
 from monitor.watchlist import PledgeSpec, SourceSpec
 
 MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news
@@ -41,6 +45,12 @@ class ItemRecord:
     page: NewSnapshot | None = None
     page_source_id: str | None = None
     page_error: str | None = None
+    canonical: str | None = None  # the statement's one address: the page's rel=canonical, else the link
+
+    @property
+    def statement(self) -> str:
+        """What makes two items the same statement (a feed and a listing both carry it)."""
+        return self.canonical or self.link or self.key
 
 
 def key_hash(key: str) -> str:
@@ -153,7 +163,22 @@ def _look_at(
         page=page,
         page_source_id=item_source_id(source.id, item.key) if page else None,
         page_error=error,
+        canonical=declared_canonical(page) if page else None,
     )
+
+
+def declared_canonical(page: NewSnapshot) -> str | None:
+    """The address a page gives itself (``<link rel="canonical">``), cleaned like any link."""
+    if b"canonical" not in page.body:
+        return None
+    try:
+        tree = LexborHTMLParser(decode_html(page.body, None))
+    except SelectolaxError:
+        return None
+    for node in tree.css("link[rel]"):
+        if "canonical" in (node.attributes.get("rel") or "").lower().split():
+            return canonical_link(node.attributes.get("href"), page.url)
+    return None
 
 
 def _match(pledge: PledgeSpec, item: FeedItem, page_text: str) -> KeywordMatch:
@@ -166,9 +191,8 @@ def _fetch_page(
     if not item.link:
         return None, "", None
     try:
-        fetched = fetcher.fetch(
-            item.link, timeout=source.timeout.total_seconds(), headers=dict(source.headers)
-        )
+        headers = resolve_headers(source.headers, os.environ, item.link)
+        fetched = fetcher.fetch(item.link, timeout=source.timeout.total_seconds(), headers=headers)
         text = extract(
             fetched.body, content_type=fetched.content_type, charset=fetched.charset, url=fetched.final_url
         )
@@ -217,6 +241,7 @@ def _statement_events(
                 for h in match.hits
             ],
             "feed": source.url,
+            "statement": record.statement,
             "page_source_id": record.page_source_id,
             "page_error": record.page_error,
         }

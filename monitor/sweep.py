@@ -116,12 +116,10 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
     """Raise the deadline and staleness events due at ``now``; return their ids."""
     today = now.date()
     drafts: list[EventDraft] = []
-    expired: list[str] = []
     for pledge in watchlist.pledges:
         sent = store.deadline_events_sent(pledge.id)
         found = deadline_events(pledge, today, watchlist.defaults.expiry_reminders, sent)
         drafts.extend(found)
-        expired.extend(d.pledge_id for d in found if d.kind == "pledge.expired" and d.pledge_id)
     drafts.extend(failing_reminders(store, watchlist, now))
     for source_id, last_good in store.stale_sources(now - watchlist.defaults.stale_after):
         spec = next((s for s in watchlist.sources if s.id == source_id), None)
@@ -157,6 +155,4 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
     failing = [d.source_id for d in drafts if d.kind == "source.failing"]
     store.mark_health([sid for sid in failing if sid not in quiet], "failing")
     store.mark_health(sorted(quiet), "stale")
-    for pledge_id in expired:
-        store.set_pledge_state(pledge_id, "expired", now)
     return ids

@@ -37,8 +37,17 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.errors import NotFoundError, WatchlistError, WatchlistIssue
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
-from monitor.secrets import ENV_REF, SCHEME, has_literal_secret, redact_url, referenced_env_vars
-from monitor.yaml_lines import KeyPath, compose, key_text
+from monitor.secrets import (
+    ENV_REF,
+    SCHEME,
+    has_literal_header_secret,
+    has_literal_secret,
+    is_sensitive_header,
+    redact_header_value,
+    redact_url,
+    referenced_env_vars,
+)
+from monitor.yaml_lines import KeyPath, compose, decode, key_text
 
 # --------------------------------------------------------------------------- values
 
@@ -50,13 +59,24 @@ _SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
-def parse_duration(text: str) -> timedelta:
-    """Read ``30s``, ``10m``, ``6h``, ``1d``, ``2w`` or combinations such as ``1h30m``."""
+YEAR = timedelta(days=365)
+_UNIT_SECONDS = (7 * 86400, 86400, 3600, 60, 1)
+
+
+def parse_duration(text: str, *, at_most: timedelta = YEAR) -> timedelta:
+    """Read ``30s``, ``10m``, ``6h``, ``1d``, ``2w`` or combinations such as ``1h30m``.
+
+    Bounded (a year unless said otherwise): a longer interval is a typo, and a huge one would
+    overflow date arithmetic on the first check.
+    """
     match = _DURATION.fullmatch(text.strip())
     if not text.strip() or match is None:
         raise ValueError(f"{_DURATION_HINT}, got {text!r}")
-    weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    seconds = sum(int(g or 0) * unit for g, unit in zip(match.groups(), _UNIT_SECONDS, strict=True))
+    if seconds > at_most.total_seconds():
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise ValueError(f"expected a duration of at most {at_most.days}d, got {shown!r}")
+    return timedelta(seconds=seconds)
 
 
 def _fail(message: str) -> PydanticCustomError:
@@ -201,7 +221,24 @@ def _route_url(value: str) -> str:
         )
     if has_literal_secret(value):
         raise _fail(f"{redact_url(value)} holds a literal password; write secrets as ${{ENV_VAR}} references")
+    if not whole_url_from_env and not ENV_REF.search(scheme) and not _known_scheme(scheme.lower()):
+        raise _fail(
+            f"unknown alert scheme {scheme!r}{_did_you_mean(scheme.lower(), _apprise_schemes())}; "
+            "expected console:// or one apprise sends to (https://github.com/caronc/apprise/wiki)"
+        )
     return value
+
+
+def _known_scheme(scheme: str) -> bool:
+    from monitor.alerts import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
+
+    return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
+
+
+def _apprise_schemes() -> frozenset[str]:
+    from monitor.alerts import sendable_schemes
+
+    return sendable_schemes()
 
 
 _SELECT_HINT = (
@@ -316,6 +353,7 @@ class Defaults(BaseModel):
     timeout: PositiveDuration = timedelta(seconds=30)
     user_agent: Text = "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
     confirm_after: Duration = timedelta(minutes=10)
+    gone_after: PositiveDuration = timedelta(days=1)
     failing_after: Count = 3
     max_body: Annotated[int, PlainValidator(_byte_size)] = 10 * 10**6
     concurrency: Count = 10
@@ -327,7 +365,7 @@ class Defaults(BaseModel):
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
 
 
-_INHERITED = ("interval", "timeout", "confirm_after", "failing_after")
+_INHERITED = ("interval", "timeout", "confirm_after", "gone_after", "failing_after")
 
 
 class SourceSpec(BaseModel):
@@ -348,6 +386,7 @@ class SourceSpec(BaseModel):
     links: bool = False
     item_select: Css | None = None
     confirm_after: Duration = Defaults().confirm_after
+    gone_after: PositiveDuration = Defaults().gone_after
     failing_after: Count = Defaults().failing_after
 
     @property
@@ -534,26 +573,39 @@ def missing_env_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple
     ]
 
 
+def missing_header_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(source id, header, variable) triples that would fail every check of a source."""
+    return [
+        (source.id, header, name)
+        for source in watchlist.sources
+        for header, value in source.header_pairs
+        for name in sorted(referenced_env_vars(value))
+        if not env.get(name)
+    ]
+
+
 # --------------------------------------------------------------------------- loading
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         message = "file not found; pass the path of a watchlist.yaml"
     except IsADirectoryError:
         message = "is a directory, not a watchlist file"
-    except (OSError, UnicodeDecodeError) as exc:
-        message = f"cannot be read: {exc}"
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or exc}"
     else:
-        return parse_watchlist(text, str(path))
+        return parse_watchlist(data, str(path))
     raise WatchlistError([WatchlistIssue(str(path), None, "", message)])
 
 
-def parse_watchlist(text: str, filename: str = "watchlist.yaml") -> Watchlist:
+def parse_watchlist(text: str | bytes, filename: str = "watchlist.yaml") -> Watchlist:
     """A valid file is read once, without noting where each key is; only a file with problems
     is read again with every line noted, to say where each problem is."""
+    if isinstance(text, bytes):
+        text = decode(text, filename)
     data, _, issues = compose(text, filename, note_lines=False)
     if not issues:
         try:
@@ -689,11 +741,28 @@ class _Builder:
                     (*path, "item_select"),
                     "missing required key for kind listing; expected a CSS selector for the item links",
                 )
+            if spec is not None:
+                self.header_secrets(spec, path)
             if spec is not None and spec.kind != "listing" and spec.item_select is not None:
                 self.issue(
                     (*path, "item_select"), f"only used by kind listing, this source is kind {spec.kind}"
                 )
             yield spec
+
+    def header_secrets(self, spec: SourceSpec, path: KeyPath) -> None:
+        """A credential written out in a header would be stored, exported and shared: refuse it."""
+        for name, value in spec.header_pairs:
+            if "${" in ENV_REF.sub("", value):
+                self.issue(
+                    (*path, "headers", name),
+                    "malformed ${...} reference (value not shown); write secrets as ${ENV_VAR} references",
+                )
+            elif is_sensitive_header(name) and has_literal_header_secret(value):
+                self.issue(
+                    (*path, "headers", name),
+                    f"holds a literal credential ({redact_header_value(value)}); write it as an "
+                    f"${{ENV_VAR}} reference, like 'Bearer ${{API_TOKEN}}'",
+                )
 
     def pledges(
         self, entries: list[tuple[KeyPath, object]], source_ids: list[str] | None

@@ -2,16 +2,35 @@
 
 Keys are taken as written (YAML 1.1 would read ``on:`` as True), duplicate keys are reported
 (PyYAML silently keeps the last), and a plain file is read straight from libyaml's events so that a
-10,000-source watchlist never holds a node tree.
+10,000-source watchlist never holds a node tree. What would exhaust the stack or the memory (deep
+nesting, aliases that expand a few lines into millions of values) and what YAML cannot read (bytes
+that are not UTF-8, control characters) are errors with a line and a key, found in one cheap pass.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import yaml
 
 from monitor.errors import WatchlistError, WatchlistIssue
 
 KeyPath = tuple[str | int, ...]
+
+MAX_DEPTH = 32  # a watchlist needs about 5 levels; Python's composer recurses per level
+MAX_EXPANSION = 100_000  # values aliases may add beyond ten per value written in the file
+
+
+def decode(data: bytes, filename: str) -> str:
+    """UTF-8 text of a watchlist; bytes that are not UTF-8 are an error on their line and key."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        text = data.decode("utf-8", errors="replace")
+        bad = data[exc.start : exc.end].hex(" ")
+        message = f"not UTF-8 text (byte {bad}); save the file as UTF-8"
+        raise WatchlistError([WatchlistIssue(filename, line, key_at_line(text, line), message)]) from None
 
 
 def compose(
@@ -24,6 +43,7 @@ def compose(
     of the memory. Anything else, and every syntax error, takes the composed path, whose messages
     are the ones we show.
     """
+    _refuse_unprintable(text, filename)
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         loader = fast(text)
@@ -34,7 +54,114 @@ def compose(
             pass
         finally:
             loader.dispose()
+    _guard(text, filename)
     return _compose_with(yaml.SafeLoader, text, filename)
+
+
+def _refuse_unprintable(text: str, filename: str) -> None:
+    """A NUL or another control character: YAML refuses it with a character offset; give the line."""
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    cleaned = yaml.reader.Reader.NON_PRINTABLE.sub(" ", text)
+    message = f"control character U+{ord(found.group()[0]):04X} is not allowed in YAML; remove it"
+    raise WatchlistError([WatchlistIssue(filename, line, key_at_line(cleaned, line), message)])
+
+
+def key_at_line(text: str, line: int) -> str:
+    """The deepest key on or before ``line``: where a problem found outside YAML's reading lies."""
+    try:
+        _, lines, _ = compose(text, "", note_lines=True)
+    except WatchlistError:
+        return ""
+    before = [path for path, at in lines.items() if at <= line]
+    return key_text(max(before, key=lambda path: (lines[path], len(path)), default=()))
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while guarding: what it holds so far and where we are in it."""
+
+    anchor: str | None
+    mapping: bool
+    values: int = 1
+    at: str | int = 0  # the current key of a mapping, the index in a sequence
+    key_next: bool = True  # in a mapping: the next node is a key
+
+
+def _guard(text: str, filename: str) -> None:
+    """Refuse deep nesting and alias bombs before composing, from the parser's events.
+
+    Composing nests Python calls per level, and reading the composed tree copies every alias:
+    9 levels of 9 aliases are 387 million values from 10 lines. Counting values as aliases would
+    expand them costs one pass over the events and memory per anchor. libyaml stops at 1,000
+    levels with an error of its own; the pure Python parser, which does not recurse, then looks.
+    """
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is None or not _guard_with(fast, text, filename):
+        _guard_with(yaml.SafeLoader, text, filename)
+
+
+def _guard_with(loader_class: type[yaml.SafeLoader], text: str, filename: str) -> bool:
+    """True when the whole file was read; False at a syntax error (composing reports it)."""
+    loader = loader_class(text)
+    sizes: dict[str, int] = {}
+    stack: list[_Frame] = []
+    written = expanded = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                written += 1
+                stack.append(_Frame(event.anchor, isinstance(event, yaml.MappingStartEvent)))
+                if len(stack) > MAX_DEPTH:
+                    _refuse(filename, event, stack[:-1], f"nested more than {MAX_DEPTH} levels deep")
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                frame = stack.pop()
+                _node_done(stack, frame.anchor, frame.values, sizes, None)
+            elif isinstance(event, yaml.ScalarEvent):
+                written += 1
+                _node_done(stack, event.anchor, 1, sizes, event.value)
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(event.anchor or "", 1)
+                expanded += size
+                if expanded > MAX_EXPANSION + 10 * written:
+                    message = (
+                        f"aliases expand this file to over {expanded:,} values (an alias bomb?); "
+                        "expected plain data"
+                    )
+                    _refuse(filename, event, stack, message)
+                _node_done(stack, None, size, sizes, None)
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+    return True
+
+
+def _node_done(
+    stack: list[_Frame], anchor: str | None, values: int, sizes: dict[str, int], key: object
+) -> None:
+    if anchor:
+        sizes[anchor] = values
+    if not stack:
+        return
+    parent = stack[-1]
+    parent.values += values
+    if not parent.mapping:
+        parent.at = int(parent.at) + 1
+    elif parent.key_next:
+        parent.at, parent.key_next = (key if isinstance(key, str) else "?"), False
+    else:
+        parent.key_next = True
+
+
+def _refuse(filename: str, event: yaml.Event, within: list[_Frame], message: str) -> None:
+    line = event.start_mark.line + 1 if event.start_mark is not None else None
+    path = tuple(f.at for f in within if not (f.mapping and f.key_next))
+    raise WatchlistError([WatchlistIssue(filename, line, key_text(path[:3]), message)])
 
 
 class _NotPlain(Exception):
@@ -69,6 +196,10 @@ class _EventReader:
         event = self.loader.get_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _NotPlain
+        if len(path) > MAX_DEPTH:
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            message = f"nested more than {MAX_DEPTH} levels deep"
+            raise WatchlistError([WatchlistIssue(self.filename, line, key_text(path[:3]), message)])
         if self.note_lines:
             self.lines.setdefault(path, event.start_mark.line + 1)
         if isinstance(event, yaml.MappingStartEvent):

@@ -6,6 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
@@ -122,6 +123,10 @@ def test_show_an_unknown_change_is_a_clear_error(tmp_path: Path, site: Site) -> 
     path = write(tmp_path, site)
     code, out = run(path, "show", "42")
     assert code == 1
+    assert out.strip() == f"Error: no database at {tmp_path / 'pledge-monitor.db'}"  # nothing checked yet
+    assert run(path, "db", "upgrade")[0] == 0
+    code, out = run(path, "show", "42")
+    assert code == 1
     assert out.strip() == "Error: no change with id 42 (see `pledge-monitor history`)"
 
 
@@ -151,3 +156,41 @@ def test_every_command_has_an_example_in_its_help() -> None:
                 assert "Example" in sub_help, f"{name} {sub} --help has no example"
         else:
             assert "Example" in result.output, f"{name} --help has no example"
+
+
+def test_a_page_of_a_million_tiny_elements_is_a_failed_check_with_its_reason(
+    tmp_path: Path, site: Site
+) -> None:
+    bomb = b"<html><body>" + b"<i>x</i>" * 1_000_000 + b"</body></html>"  # 8 MB, under max_body
+    site.put("/letter", policy_page(ARTICLE))
+    site.put("/bomb", bomb)
+    path = write(tmp_path, site)
+    path.write_text(
+        path.read_text().replace("pledges:", f"  - id: bomb\n    url: {site.url('/bomb')}\npledges:")
+    )
+    code, out = run(path, "check", "--all")
+    assert code == 0, out
+    assert "checked 2 sources" in out and "1 baseline, 1 failed" in out
+    assert (
+        f"  failed: bomb: page too large to read at {site.url('/bomb')}: over 100,000 elements"
+        " (8,000,026 bytes); a policy page has a few thousand"
+    ) in out
+    code, out = run(path, "status")
+    assert re.search(r"bomb\s+1 failed\s+last good check never", out)
+
+
+def test_validate_warns_of_a_header_variable_that_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "sources:\n  - id: members\n    url: https://example.org/members\n"
+        '    headers: {Authorization: "Bearer ${PM_TEST_UNSET_TOKEN}"}\n'
+    )
+    monkeypatch.delenv("PM_TEST_UNSET_TOKEN", raising=False)
+    code, out = run(path, "validate")
+    assert code == 0, out
+    assert (
+        f"Warning: {path}: source members: header Authorization: ${{PM_TEST_UNSET_TOKEN}}"
+        " is not set in the environment" in out
+    )

@@ -135,6 +135,7 @@ def test_out_writes_a_file_and_says_so(db: Path, tmp_path: Path) -> None:
 
 def test_empty_exports_are_still_valid(tmp_path: Path) -> None:
     db = tmp_path / "empty.db"
+    open_engine(f"sqlite:///{db}").dispose()  # migrated, nothing recorded
     assert run(db, "--format", "json").output == "[]\n"
     assert run(db, "--format", "jsonl").output == ""
     assert run(db, "--format", "csv").output.splitlines() == [

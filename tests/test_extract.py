@@ -466,8 +466,25 @@ def test_deeply_nested_blocks_are_refused_quickly() -> None:
 
 
 def test_deeply_nested_inline_markup_is_read_without_recursion() -> None:
-    body = b"<p>top</p>" + b"<span>" * 100_000 + b"deep text" + b"</span>" * 100_000
+    body = b"<p>top</p>" + b"<span>" * 50_000 + b"deep text" + b"</span>" * 50_000
     assert extract(body, content_type="text/html") == "top\ndeep text"
+
+
+def test_a_page_of_a_million_tiny_elements_is_refused_before_it_is_built() -> None:
+    """8 MB, under max_body: lexbor would take 437 MB for it (benchmarks/page_bombs.py)."""
+    body = b"<html><body>" + b"<i>x</i>" * 1_000_000 + b"</body></html>"
+    with pytest.raises(ExtractError) as caught:
+        extract(body, content_type="text/html", url="https://a.example/bomb")
+    assert str(caught.value) == (
+        "page too large to read at https://a.example/bomb: over 100,000 elements (8,000,026 bytes);"
+        " a policy page has a few thousand"
+    )
+
+
+def test_a_large_real_page_is_still_read() -> None:
+    rows = "".join(f"<tr><td>Clause {n}</td><td>text</td></tr>" for n in range(20_000))  # 60,000 elements
+    text = extract(f"<table>{rows}</table><p>End.</p>".encode(), content_type="text/html")
+    assert text.startswith("Clause 0 | text\n") and text.endswith("Clause 19999 | text\nEnd.")
 
 
 def test_nul_and_invalid_bytes_do_not_break_extraction() -> None:

@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from monitor import pledge_state
 from monitor.audit import history as h
+from monitor.clauses import clause_key
 from monitor.cli import main
 from monitor.store.audit_queries import CheckRow
+from monitor.store.db import open_engine
 from tests.audit_history import PLEDGE, Recorded, copy_of, record
 
 T0 = datetime(2026, 1, 3, 6, 0, tzinfo=UTC)
@@ -34,8 +37,23 @@ class Ev:
     title: str = "t"
 
 
-def day(n: int) -> datetime:
+def day(n: float) -> datetime:
     return T0 + timedelta(days=n)
+
+
+CLAUSE = "we will not sell it"
+
+
+def spans(
+    events: list[Ev], recorded: str = "exact", clauses: tuple[str, ...] = (CLAUSE,)
+) -> list[h.ClauseSpan]:
+    """The pledge's spans from its events, its clauses recorded in ``recorded`` state on source a."""
+    keys = {("a", clause_key(c)) for c in clauses}
+    return pledge_state.spans(events, pledge_state.Clauses(frozenset(keys), dict.fromkeys(keys, recorded)))
+
+
+def about(details: dict[str, Any], clause: str = CLAUSE) -> dict[str, Any]:
+    return {"clause": clause, **details}
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -87,17 +105,16 @@ def test_runs_stream_without_holding_the_checks() -> None:
 
 def test_the_summary_quotes_the_clause_story_in_plain_words() -> None:
     events = [
-        Ev(7, "pledge.weakened", day(254), {"previous_state": "exact"}),
-        Ev(9, "pledge.restored", day(300), {"previous_state": "weakened"}),
+        Ev(7, "pledge.weakened", day(254), about({"previous_state": "exact"})),
+        Ev(9, "pledge.restored", day(300), about({"previous_state": "weakened"})),
         Ev(8, "source.changed", day(260)),
     ]
-    spans = h.clause_spans(events, "intact")
     runs = [
         h.Run("a", "fetched", 1, 1, day(0), 300, day(200), 300, True),
         h.Run("a", "failed", 1, 301, day(201), 302, day(202), 2, False),
         h.Run("a", "fetched", 1, 303, day(203), 412, day(321), 110, False),
     ]
-    assert h.attest(runs, spans).text() == (
+    assert h.attest(runs, spans(events)).text() == (
         "checked 412 times between 2026-01-03 and 2026-11-20 (2 failed); clause intact on every successful "
         "check until 2026-09-14; weakened from 2026-09-14 (event #7); intact again from 2026-10-30 (event #9)"
     )
@@ -105,36 +122,60 @@ def test_the_summary_quotes_the_clause_story_in_plain_words() -> None:
 
 def test_without_failures_or_events_the_clause_held_on_every_check() -> None:
     runs = [h.Run("a", "fetched", 1, 1, day(0), 412, day(321), 412, True)]
-    assert h.attest(runs, h.clause_spans([], "intact")).text() == (
+    assert h.attest(runs, spans([])).text() == (
         "checked 412 times between 2026-01-03 and 2026-11-20; clause intact on every check"
     )
 
 
 def test_a_removal_counts_from_the_first_check_that_missed_the_clause() -> None:
     first_missed = day(10).isoformat()
-    events = [Ev(3, "pledge.removed", day(11), {"first_missed": first_missed})]
-    spans = h.clause_spans(events, "removed")
-    assert [(s.state, s.start, s.end) for s in spans] == [
-        ("found", None, day(10)),
+    events = [Ev(3, "pledge.removed", day(11), about({"first_missed": first_missed}))]
+    assert [(s.state, s.start, s.end) for s in spans(events, "not_found")] == [
+        ("intact", None, day(10)),
         ("removed", day(10), None),
     ]
 
 
 def test_clauses_that_change_together_are_one_step_of_the_story() -> None:
+    other = "we will delete the templates"
     events = [
-        Ev(11, "pledge.removed", day(30), {"first_missed": day(29).isoformat()}),
-        Ev(12, "pledge.removed", day(30), {"first_missed": day(29).isoformat()}),
+        Ev(11, "pledge.removed", day(30), about({"first_missed": day(29).isoformat()})),
+        Ev(12, "pledge.removed", day(30), about({"first_missed": day(29).isoformat()}, other)),
     ]
     runs = [h.Run("a", "fetched", 1, 1, day(0), 40, day(31), 40, True)]
-    assert h.attest(runs, h.clause_spans(events, "removed"), clauses=2).text() == (
-        "checked 40 times between 2026-01-03 and 2026-02-03; clauses found on every check until 2026-02-01; "
+    assert h.attest(runs, spans(events, "not_found", (CLAUSE, other)), clauses=2).text() == (
+        "checked 40 times between 2026-01-03 and 2026-02-03; clauses intact on every check until 2026-02-01; "
         "removed from 2026-02-01 (events #11, #12)"
     )
 
 
+def test_same_day_transitions_show_their_times() -> None:
+    events = [
+        Ev(4, "pledge.weakened", day(10.25), about({"previous_state": "exact"})),
+        Ev(5, "pledge.restored", day(10.5), about({"previous_state": "weakened"})),
+    ]
+    runs = [h.Run("a", "fetched", 1, 1, day(0), 40, day(11), 40, True)]
+    assert h.attest(runs, spans(events)).text() == (
+        "checked 40 times between 2026-01-03 and 2026-01-14; clause intact on every check until "
+        "2026-01-13 12:00 UTC; weakened from 2026-01-13 12:00 UTC (event #4); intact again from "
+        "2026-01-13 18:00 UTC (event #5)"
+    )
+
+
+def test_an_expired_pledge_says_so_in_its_attestation() -> None:
+    events = [Ev(6, "pledge.expired", day(20), {"expires_on": "2026-01-23"})]
+    keys = frozenset({("a", clause_key(CLAUSE))})
+    clauses = pledge_state.Clauses(keys, dict.fromkeys(keys, "exact"), "2026-01-23")
+    runs = [h.Run("a", "fetched", 1, 1, day(0), 40, day(25), 40, True)]
+    assert h.attest(runs, pledge_state.spans(events, clauses)).text() == (
+        "checked 40 times between 2026-01-03 and 2026-01-28; clause intact on every check until "
+        "2026-01-23; expired from 2026-01-23 (event #6)"
+    )
+
+
 def test_a_window_starts_in_the_state_the_clause_was_in_then() -> None:
-    events = [Ev(7, "pledge.reworded", day(5), {"previous_state": "exact"})]
-    clipped = h.clip(h.clause_spans(events, "reworded"), day(8))
+    events = [Ev(7, "pledge.reworded", day(5), about({"previous_state": "exact"}))]
+    clipped = h.clip(spans(events, "reworded"), day(8))
     runs = [h.Run("a", "fetched", 1, 1, day(8), 4, day(9), 4, False)]
     assert h.attest(runs, clipped, clauses=2).text() == (
         "checked 4 times between 2026-01-11 and 2026-01-12; clauses reworded on every check"
@@ -142,7 +183,7 @@ def test_a_window_starts_in_the_state_the_clause_was_in_then() -> None:
 
 
 def test_nothing_checked_says_so() -> None:
-    assert h.attest([], h.clause_spans([], "unknown")).text() == "not checked yet"
+    assert h.attest([], spans([], "unknown")).text() == "not checked yet"
 
 
 # -- the command, on a recorded history -------------------------------------------------------------
@@ -239,6 +280,7 @@ def test_unknown_ids_and_two_scopes_are_clear_errors(db: Path) -> None:
 
 
 def test_an_empty_database_says_how_to_start(tmp_path: Path) -> None:
+    open_engine(f"sqlite:///{tmp_path / 'empty.db'}").dispose()  # migrated, nothing recorded
     result = run(tmp_path / "empty.db")
     assert result.exit_code == 0
     assert result.output == "No history yet: run `pledge-monitor check`.\n"

@@ -260,24 +260,68 @@ def test_404_once_then_back_is_no_lapse(
     assert pledge_state(store) == "intact"
 
 
-def test_404_confirmed_is_source_gone(
+def test_404_is_gone_only_once_every_check_across_gone_after_saw_it(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
+    """A 404 that outlasts the 10-minute re-check is a deploy or a migration, not a gone page:
+    until gone_after (1 day, at least 3 checks) it is a failing source."""
     site.put("/policy", policy_page(BASE))
     wl, clock = watchlist(write_watchlist, site), Clock()
     check(store, wl, fetcher, clock)
     site.put("/policy", "Gone", status=410)
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == []
     clock.advance(minutes=10)
     check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == []
+    assert store.source_row("policy").next_check_at <= clock.now + timedelta(hours=12)  # gone_after / 2
+    clock.advance(hours=12)
+    check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing"]  # failing_after: 3
+    clock.advance(hours=12)  # a day since the first 410
+    check(store, wl, fetcher, clock)
     events = store.events()
-    assert [e.kind for e in events] == ["source.gone"]
-    assert events[0].severity == "critical"  # it carries a clause
+    assert [e.kind for e in events] == ["source.failing", "source.gone"]
+    gone = events[-1]
+    assert gone.severity == "critical"  # it carries a clause
+    assert gone.details["checks"] == 4 and gone.details["why"] == "HTTP 410"
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == ["source.gone"]  # said once
+    assert [e.kind for e in store.events()] == ["source.failing", "source.gone"]  # said once
+    assert pledge_kinds(store) == [] and pledge_state(store) == "intact"
+
+
+def test_gone_needs_the_404_on_every_check_in_between(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl, clock = watchlist(write_watchlist, site), Clock()
+    check(store, wl, fetcher, clock)
+    for body, status in [("nf", 404), ("nf", 404), ("down", 503), ("nf", 404), ("nf", 404)]:
+        site.put("/policy", body, status=status)
+        clock.advance(hours=8)
+        check(store, wl, fetcher, clock)
+    # 32 hours of failures, but the 404s since the 503 span only 8 hours
+    assert [e.kind for e in store.events()] == ["source.failing"]
+    for _ in range(2):
+        clock.advance(hours=8)
+        check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.failing", "source.gone"]
+
+
+def test_gone_after_is_per_source(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(BASE))
+    wl = write_watchlist(watchlist_text(site).replace("    select:", "    gone_after: 1h\n    select:"))
+    assert wl.source("policy").gone_after == timedelta(hours=1)
+    clock = Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", "nf", status=404)
+    for _ in range(3):
+        clock.advance(minutes=30)
+        check(store, wl, fetcher, clock)
+    assert [e.kind for e in store.events()] == ["source.gone"]  # the third check: gone says more than failing
 
 
 def test_transient_failures_are_failing_then_recovered_never_a_lapse(
@@ -330,9 +374,10 @@ def test_permanent_redirect_to_a_page_with_the_clause_is_a_move(
     assert events[0].details["moved_to"] == site.url("/legal/face-policy")
 
 
-def test_redirect_to_the_home_page_is_a_lapse_candidate(
+def test_a_redirect_home_that_persists_is_source_gone_never_a_removal(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:
+    """The home page matches the selector and lacks the clause: still a gone page, not a lapse."""
     site.put("/policy", policy_page(BASE))
     wl, clock = watchlist(write_watchlist, site), Clock()
     check(store, wl, fetcher, clock)
@@ -340,10 +385,20 @@ def test_redirect_to_the_home_page_is_a_lapse_candidate(
     site.put("/", policy_page("<p>Welcome to Example Corp. We make the cloud.</p>"))
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == []
     clock.advance(minutes=10)
     check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == ["pledge.removed"]
+    assert [e.kind for e in store.events()] == []
+    for _ in range(2):
+        clock.advance(hours=12)
+        check(store, wl, fetcher, clock)
+    events = store.events()
+    assert [e.kind for e in events] == ["source.failing", "source.gone"]
+    assert events[-1].severity == "critical" and "redirected to" in events[-1].details["why"]
+    assert pledge_state(store) == "intact"
+    with store.session() as s:
+        from monitor.store import models as m
+
+        assert s.query(m.Snapshot).count() == 1  # the home page is kept nowhere as the policy
 
 
 def test_new_extraction_rules_are_a_baseline_not_a_removal(
@@ -405,9 +460,11 @@ def test_a_redirect_to_the_home_page_stores_nothing_of_it(
     site.put("/policy", "", status=301, location=site.url("/"))
     site.put("/", policy_page("<p>Welcome home.</p>"))
     for _ in range(3):
-        clock.advance(minutes=15)
+        clock.advance(hours=12)
         check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == ["source.gone"]
+    events = store.events()
+    assert [e.kind for e in events] == ["source.gone"]
+    assert events[-1].severity == "warning"  # it carries no clause
     assert "redirected to an unrelated page" in (store.checks()[0].error or "")
     with store.session() as s:
         from monitor.store import models as m

@@ -252,3 +252,32 @@ def test_a_missing_browser_fails_in_ci_and_is_skipped_elsewhere(monkeypatch: pyt
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
         browser.chromium()
+
+
+def test_the_report_never_writes_through_a_symlink_it_did_not_make(store: Store, tmp_path: Path) -> None:
+    """A published folder may be writable by others: a planted link must not redirect a write."""
+    out, victim = tmp_path / "site", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("precious\n")
+    (out / "index.html").symlink_to(victim)
+    (out / "feed.xml").symlink_to(tmp_path / "created-through-a-link.xml")  # dangling: not created
+    reporter.build(AuditStore(store), out, now=NOW)
+    assert victim.read_text() == "precious\n"
+    assert not (tmp_path / "created-through-a-link.xml").exists()
+    assert not (out / "index.html").is_symlink() and "<html" in (out / "index.html").read_text()
+    assert not (out / "feed.xml").is_symlink()
+    assert not [p for p in out.rglob(".*") if p.is_file()], "no temporary file is left behind"
+
+
+def test_a_linked_folder_inside_the_report_is_refused(store: Store, tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "change").symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(main, ["report", "--out", str(out), "--db", str(store.engine.url.database)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {out / 'change'} is a symlink: the report does not write through links it did not make;"
+        " remove it\n"
+    )
+    assert list(elsewhere.iterdir()) == []

@@ -312,9 +312,17 @@ def test_a_second_run_on_the_same_sqlite_database_is_refused(
     eventually(started(db, first), 10, "the first daemon to start", first.log)
 
     code, out = launcher.run(wl, db.url, "run")
-    lock = tmp_path / "pledge-monitor.db.lock"
+    database = tmp_path / "pledge-monitor.db"
     assert code == 1
-    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds {lock}"
+    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds the database {database}"
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "elsewhere" / "linked.db"
+    os.link(database, link)  # the same file under another name: the same lock
+    code, out = launcher.run(wl, f"sqlite:///{link}", "run")
+    assert code == 1
+    assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds the database {link}"
+    code, out = launcher.run(wl, str(link), "check", "--all")  # cron's check, by a plain path
+    assert code == 1 and "another pledge-monitor run" in out
     code, out = launcher.run(wl, db.url, "run", "--once")  # cron on top of a daemon: refused too
     assert code == 1 and "another pledge-monitor run" in out
     assert first.popen.poll() is None  # the first one runs on, untroubled
@@ -490,3 +498,45 @@ def test_a_repeated_stop_signal_waits_and_a_later_one_exits_at_once(
     site.delays.clear()
     assert len(db.checks("policy")) == 1
     assert db.sources()["policy"].claimed_by is not None  # left to its lease
+
+
+BAD_WATCHLISTS = ROOT / "tests" / "fixtures" / "watchlists" / "bad"
+HOSTILE = [
+    "yaml-alias-bomb",
+    "yaml-nul-byte",
+    "yaml-nested-brackets",
+    "not-utf8",
+    "interval-overflowing",
+    "interval-over-a-year",
+    "route-unknown-scheme",
+]
+
+
+def test_hostile_edits_are_rejected_the_fix_is_applied_and_sigterm_still_stops_it(
+    site: CountingSite, db: Db, launcher: Launcher, tmp_path: Path
+) -> None:
+    """Each file that once hung, crashed or bloated the daemon: rejected with file, line and key
+    while the last good watchlist runs on; the fix written after them is applied; SIGTERM stops it."""
+    site.put("/policy", policy_page(ARTICLE))
+    site.put("/new", policy_page("<p>A new statement on facial recognition.</p>"))
+    wl = tmp_path / "watchlist.yaml"
+    wl.write_text(watchlist_yaml(site, {"policy": "/policy"}, interval="1s"))
+    proc = launcher.start(wl, db.url, "run", "--poll", "0.2")
+    eventually(lambda: len(db.checks("policy")) >= 1, 10, "the first check", proc.log)
+
+    for name in HOSTILE:
+        data = (BAD_WATCHLISTS / f"{name}.yaml").read_bytes()
+        expected = data.decode("utf-8", "replace").splitlines()[0].removeprefix(f"# expect: {name}.yaml")
+        wl.write_bytes(data)
+        eventually(lambda e=expected: f"{wl}{e}" in proc.text(), 10, f"{name} rejected", proc.log)
+        assert proc.popen.poll() is None
+    checks = len(db.checks("policy"))
+    eventually(
+        lambda: len(db.checks("policy")) >= checks + 2, 8, "the last good watchlist checking on", proc.log
+    )
+
+    wl.write_text(watchlist_yaml(site, {"policy": "/policy", "added": "/new"}, interval="1s"))
+    eventually(lambda: len(db.checks("added")) >= 1, 10, "the fixed file's new source checked", proc.log)
+    assert f"{wl} reloaded: 2 sources (+1: added)" in proc.text()
+    assert proc.terminate(timeout=10) == 0
+    assert "Traceback" not in proc.text()

@@ -209,7 +209,7 @@ def test_the_watcher_sees_edits_not_touches(tmp_path: Path) -> None:
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched, same bytes
     assert watcher.poll() is None
     path.write_text("sources: []\n# edited\n")
-    assert watcher.poll() == "sources: []\n# edited\n"
+    assert watcher.poll() == b"sources: []\n# edited\n"
     assert watcher.poll() is None and watcher.poll(force=True) is None
     path.unlink()
     with pytest.raises(FileNotFoundError):
@@ -352,12 +352,20 @@ def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist:
 def test_one_lock_holder_at_a_time(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pm.db'}"
     first = database_lock(url)
-    assert first is not None and first.path == tmp_path / "pm.db.lock"
+    assert first is not None and first.path == tmp_path / "pm.db"
     with first:
         second = ProcessLock(first.path)
         with pytest.raises(LockError) as info:
             second.acquire()
-        assert str(info.value) == f"another pledge-monitor run (pid {os.getpid()}) holds {first.path}"
+        assert (
+            str(info.value)
+            == f"another pledge-monitor run (pid {os.getpid()}) holds the database {first.path}"
+        )
+        (tmp_path / "elsewhere").mkdir()
+        link = tmp_path / "elsewhere" / "link.db"
+        os.link(first.path, link)  # another name for the same file: the same lock
+        with pytest.raises(LockError, match="another pledge-monitor run"):
+            ProcessLock(link).acquire()
     with ProcessLock(first.path):  # released
         pass
 
@@ -367,7 +375,7 @@ def test_only_sqlite_files_need_a_lock(tmp_path: Path) -> None:
     assert sqlite_path("sqlite://") is None and sqlite_path("sqlite:///:memory:") is None
     assert sqlite_path(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"
     with pytest.raises(LockError, match=r"folder .*missing does not exist"):
-        ProcessLock(tmp_path / "missing" / "a.db.lock").acquire()
-    (tmp_path / "locked.db.lock").mkdir()  # something in the way
-    with pytest.raises(LockError, match="cannot create the lock file"):
-        ProcessLock(tmp_path / "locked.db.lock").acquire()
+        ProcessLock(tmp_path / "missing" / "a.db").acquire()
+    (tmp_path / "locked.db").mkdir()  # something in the way
+    with pytest.raises(LockError, match=r"cannot open the database .*locked\.db: Is a directory"):
+        ProcessLock(tmp_path / "locked.db").acquire()

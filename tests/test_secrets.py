@@ -1,11 +1,27 @@
-"""Route secrets: ${VAR} templates resolved only when sending, and redacted everywhere else."""
+"""Route and header secrets: ${VAR} templates resolved only when used, and redacted everywhere else."""
 
 from __future__ import annotations
 
-import pytest
+import gzip
+from pathlib import Path
 
-from monitor.errors import AlertError
-from monitor.secrets import has_literal_secret, redact_url, referenced_env_vars, resolve_url
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from monitor.cli import main
+from monitor.errors import AlertError, FetchError
+from monitor.secrets import (
+    has_literal_header_secret,
+    has_literal_secret,
+    is_sensitive_header,
+    redact_headers,
+    redact_url,
+    referenced_env_vars,
+    resolve_headers,
+    resolve_url,
+)
 
 SLACK = "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#pledge-alerts"
 MAIL = "mailtos://${SMTP_USER}:${SMTP_PASS}@smtp.example.org?to=audit@example.org"
@@ -80,3 +96,131 @@ def test_redacting_a_resolved_url_leaks_no_secret(template: str) -> None:
 )
 def test_literal_secrets_are_recognised(template: str, literal: bool) -> None:
     assert has_literal_secret(template) is literal
+
+
+# --------------------------------------------------------------------------- source headers
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("Authorization", True),
+        ("proxy-authorization", True),
+        ("Cookie", True),
+        ("X-API-Key", True),
+        ("Api-Key", True),
+        ("X-Auth-Token", True),
+        ("Private-Token", True),
+        ("X-Client-Secret", True),
+        ("Accept-Language", False),
+        ("User-Agent", False),
+        ("Referer", False),
+    ],
+)
+def test_sensitive_headers(name: str, sensitive: bool) -> None:
+    assert is_sensitive_header(name) is sensitive
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("Bearer ${API_TOKEN}", False),
+        ("${API_KEY}", False),
+        ("Basic ${BASIC_CREDENTIALS}", False),
+        ("session=${SESSION}; csrf=${CSRF}", False),
+        ("Bearer abc123", True),
+        ("abc123", True),
+        ("Bearer abc${API_TOKEN}", True),
+        ("session=${SESSION}; theme=dark", True),
+        ("", False),
+    ],
+)
+def test_a_literal_credential_in_a_header_is_told_apart_from_a_template(value: str, literal: bool) -> None:
+    assert has_literal_header_secret(value) is literal
+
+
+def test_resolve_headers_fills_references_and_names_what_is_missing() -> None:
+    headers = {"Authorization": "Bearer ${API_TOKEN}", "Accept-Language": "en"}
+    resolved = resolve_headers(headers, {"API_TOKEN": "t0k"}, "https://example.org/p")
+    assert resolved == {"Authorization": "Bearer t0k", "Accept-Language": "en"}
+    with pytest.raises(FetchError) as caught:
+        resolve_headers(headers, {}, "https://example.org/p")
+    assert caught.value.transient and caught.value.kind == "config"
+    assert str(caught.value) == (
+        "https://example.org/p: environment variable API_TOKEN is not set (needed by header Authorization)"
+    )
+
+
+def test_redact_headers_keeps_the_shape_not_the_secret() -> None:
+    assert redact_headers(
+        {
+            "Authorization": "Bearer t0k",
+            "Cookie": "session=s3ss; csrf=c5rf",
+            "Set-Cookie": "sid=s1d; Path=/; HttpOnly",
+            "X-Api-Key": "k3y",
+            "Content-Type": "text/html",
+        }
+    ) == {
+        "Authorization": "Bearer ***",
+        "Cookie": "session=***; csrf=***",
+        "Set-Cookie": "sid=***; Path=***; HttpOnly",
+        "X-Api-Key": "***",
+        "Content-Type": "text/html",
+    }
+
+
+TOKEN = "tok-5f1d9c2e-never-stored"
+SESSION = "sess-8a7b6c5d-never-stored"
+ISSUED = "sid-issued-4e3d2c1b-never-stored"
+
+
+def test_a_header_secret_is_sent_resolved_and_kept_nowhere(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token reaches the site; the database, WARC evidence, exports, report and output never hold it."""
+    sent: list[tuple[str | None, str | None]] = []
+
+    def handle(request: Request) -> Response:
+        sent.append((request.headers.get("Authorization"), request.headers.get("Cookie")))
+        body = f"<html><body><p>Members' policy, version {len(sent)}.</p></body></html>"
+        return Response(body, content_type="text/html", headers={"Set-Cookie": f"sid={ISSUED}; Path=/"})
+
+    httpserver.expect_request("/members").respond_with_handler(handle)
+    wl = tmp_path / "watchlist.yaml"
+    wl.write_text(
+        "defaults:\n  per_host_delay: 0s\nsources:\n  - id: members\n"
+        f"    url: {httpserver.url_for('/members')}\n"
+        '    headers: {Authorization: "Bearer ${PM_TEST_TOKEN}", Cookie: "session=${PM_TEST_SESSION}"}\n'
+    )
+    monkeypatch.delenv("PM_TEST_TOKEN", raising=False)
+    monkeypatch.setenv("PM_TEST_SESSION", SESSION)
+
+    outputs = [cli(wl, "check", "--all")]  # the variable is not set: a clear failure, nothing sent
+    assert "failed: members: " in outputs[0]
+    assert "environment variable PM_TEST_TOKEN is not set (needed by header Authorization)" in outputs[0]
+    assert sent == []
+
+    monkeypatch.setenv("PM_TEST_TOKEN", TOKEN)
+    outputs += [cli(wl, "check", "--all"), cli(wl, "check", "--all")]
+    assert sent == [(f"Bearer {TOKEN}", f"session={SESSION}")] * 2
+    outputs += [
+        cli(wl, "evidence", "1", "--out", str(tmp_path / "change-1.warc.gz")),
+        cli(wl, "export", "--what", "checks", "--format", "jsonl"),
+        cli(wl, "export", "--what", "changes", "--format", "json"),
+        cli(wl, "report", "--out", str(tmp_path / "site")),
+        cli(wl, "history"),
+        cli(wl, "show", "1"),
+    ]
+    warc = gzip.decompress((tmp_path / "change-1.warc.gz").read_bytes())
+    assert b"Authorization: Bearer ***" in warc and b"Cookie: session=***" in warc
+    assert b"Set-Cookie: sid=***" in warc
+    stored = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".gz"]
+    for secret in (TOKEN, SESSION, ISSUED):
+        assert not any(secret.encode() in data for data in [warc, *stored]), secret
+        assert not any(secret in out for out in outputs), secret
+
+
+def cli(watchlist: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["-w", str(watchlist), *args])
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -275,6 +275,9 @@ def test_a_matching_item_page_is_rechecked_like_a_page(
     )
     clock.now += timedelta(hours=7)
     check(store, wl, fetcher, clock, ids=[page_source])
+    assert [e for e in store.events() if e.kind == "source.changed"] == []  # most words gone: re-check
+    clock.now += timedelta(minutes=10)
+    check(store, wl, fetcher, clock, ids=[page_source])
     changed = [e for e in store.events() if e.kind == "source.changed"]
     assert len(changed) == 1 and changed[0].source_id == page_source
     assert changed[0].details["pledges"] == ["amazon-moratorium"]
@@ -303,3 +306,74 @@ def test_new_listing_rules_are_a_baseline_not_news(
     check(store, write_watchlist(narrow.path.read_text().replace("ul.latest li", "ul li")), fetcher, clock)
     assert statements(store) == []
     assert store.checks()[0].outcome == "rebaseline"
+
+
+PRESS = """
+  - id: press
+    kind: listing
+    url: {url}
+    item_select: "ul.news li"
+pledges:"""
+
+
+def test_one_statement_through_a_feed_and_a_listing_is_one_alert_per_pledge(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    """The feed links the release with a parameter of its own; the listing links it plainly; the
+    page names its canonical address: one statement.new for the pledge, not two."""
+
+    def listing(*paths: tuple[str, str]) -> str:
+        lis = "".join(f"<li><a href='{p}'>{t}</a></li>" for t, p in paths)
+        return f"<html><body><ul class='news'>{lis}</ul></body></html>"
+
+    put_feed(site, *OLD)
+    site.put("/news", listing(*((t, p) for t, p, _ in OLD)))
+    wl = write_watchlist(
+        watchlist(write_watchlist, site)
+        .path.read_text()
+        .replace("\npledges:", PRESS.format(url=site.url("/news")))
+        .replace("sources: [policy, newsroom]", "sources: [policy, newsroom, press]")
+    )
+    clock = Clock(PUBLISHED)
+    both = ["newsroom", "press"]
+    check(store, wl, fetcher, clock, ids=both)
+    title, path, summary = MATCHING
+    put_feed(site, (title, path + "?from=rss", summary), *OLD)
+    release = (
+        f"<html><head><link rel='canonical' href='{site.url(path)}?utm_source=x'></head>"
+        f"<body><article><h1>{title}</h1><p>Facial recognition and police.</p></article></body></html>"
+    )
+    site.put(path, release)
+    site.put(path + "?from=rss", release)
+    site.put("/news", listing((title, path + "#top"), *((t, p) for t, p, _ in OLD)))
+    check(store, wl, fetcher, clock, ids=both)  # both in one pass
+    check(store, wl, fetcher, clock, ids=both)
+    [event] = statements(store)
+    assert event.details["statement"] == site.url(path)
+    with store.session() as s:
+        assert s.query(m.FeedItem).filter(m.FeedItem.title == title).count() == 2  # both kept as evidence
+
+
+def test_the_same_release_found_later_through_another_source_is_not_told_again(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    put_feed(site, *OLD)
+    wl = write_watchlist(
+        watchlist(write_watchlist, site)
+        .path.read_text()
+        .replace("\npledges:", PRESS.format(url=site.url("/news")))
+    )
+    site.put("/news", "<html><body><ul class='news'><li><a href='/news/q4'>Q4</a></li></ul></body></html>")
+    clock = Clock(PUBLISHED)
+    check(store, wl, fetcher, clock, ids=["newsroom", "press"])
+    put_feed(site, MATCHING, *OLD)
+    check(store, wl, fetcher, clock, ids=["newsroom"])
+    assert len(statements(store)) == 1
+    site.put(
+        "/news",
+        f"<html><body><ul class='news'><li><a href='{MATCHING[1]}'>{MATCHING[0]}</a></li>"
+        "<li><a href='/news/q4'>Q4</a></li></ul></body></html>",
+    )
+    clock.now += timedelta(days=2)
+    check(store, wl, fetcher, clock, ids=["press"])
+    assert len(statements(store)) == 1

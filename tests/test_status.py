@@ -127,6 +127,17 @@ def test_health_fails_on_failed_alerts(tmp_path: Path) -> None:
     assert code == 1 and "1 alert(s) failed for good" in out
 
 
+def test_status_works_without_a_watchlist_from_the_database_alone(tmp_path: Path) -> None:
+    path, _ = setup(tmp_path)
+    path.unlink()
+    result = CliRunner().invoke(
+        main, ["status", "-w", str(path), "--db", str(tmp_path / "pledge-monitor.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"(no watchlist at {path}: the database as last synced)" in result.output
+    assert re.search(r"ibm-exit\s+IBM\s+not checked yet", result.output)
+
+
 def test_a_failing_source_shows_why_and_when_it_was_last_reported(
     tmp_path: Path, site: Site, fetcher: Fetcher
 ) -> None:

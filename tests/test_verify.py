@@ -24,7 +24,7 @@ from monitor.audit import chain
 from monitor.audit import verify as verifier
 from monitor.audit.prune import prune
 from monitor.cli import main
-from monitor.errors import IntegrityError
+from monitor.errors import IntegrityError, MonitorError
 from monitor.store.audit_queries import AuditStore
 from tests.audit_history import Recorded, copy_of, open_store, record
 from tests.pg import pg_url
@@ -362,16 +362,65 @@ def test_a_published_head_catches_a_cut_tail(db: Path) -> None:
     result = run_verify(db, "--head", str(head))
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: the published chain head {head} is not in the chain: "
-        "the history up to it was rewritten, or cut short\n"
+        f"Error: chain head {head} not found: no ledger entry's hash starts with it. Check it was copied "
+        "whole from a report of this database; if it was, the history up to it was rewritten or cut short\n"
     )
 
 
 def test_a_published_head_that_is_still_there_is_confirmed(db: Path) -> None:
-    (early,) = one(db, "SELECT hash FROM ledger WHERE seq = ?", seq_of(db, "change", 1))
+    seq = seq_of(db, "change", 1)
+    (early,) = one(db, "SELECT hash FROM ledger WHERE seq = ?", seq)
     result = run_verify(db, "--head", str(early))
     assert result.exit_code == 0
-    assert result.output.endswith(f"the published head {early} is in the chain\n")
+    assert result.output.endswith(f"the published head {early} (seq {seq}) is in the chain\n")
+
+
+@pytest.mark.parametrize("shown", ["{h:.8}", "{h:.4}...", "{h:.12}\u2026", " {H:.10} "])
+def test_a_published_head_may_be_given_by_a_unique_prefix(db: Path, shown: str) -> None:
+    (early,) = one(db, "SELECT hash FROM ledger WHERE seq = 4")
+    prefix = shown.format(h=str(early), H=str(early).upper())
+    assert sum(1 for (h,) in all_hashes(db) if h.startswith(str(early)[:4])) == 1, (
+        "the fixture's heads differ"
+    )
+    result = run_verify(db, "--head", prefix)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"the published head {early} (seq 4) is in the chain\n")
+
+
+def test_an_unknown_head_is_not_found_and_not_called_a_rewrite(db: Path) -> None:
+    hashes = {str(h) for (h,) in all_hashes(db)}
+    unknown = next(c * 8 for c in "0123456789abcdef" if not any(h.startswith(c * 8) for h in hashes))
+    result = run_verify(db, "--head", unknown)
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: chain head {unknown} not found: no ledger entry's hash starts with it."
+    )
+    assert "verified" not in result.output
+
+
+def test_an_ambiguous_or_malformed_head_is_refused(db: Path) -> None:
+    for bad in ("3f2", "not-a-hash", "x" * 10):
+        result = run_verify(db, "--head", bad)
+        assert result.exit_code == 1
+        assert result.output == f"Error: --head {bad!r}: expected a chain head: 4 to 64 hex characters\n"
+    for seq in (2, 3):  # two entries made to share a start (the chain breaks; the lookup is what is tested)
+        sql(db, "UPDATE ledger SET hash = 'abcd' || substr(hash, 5) WHERE seq = ?", seq)
+    with pytest.raises(MonitorError, match="chain head abcd is ambiguous: entries seq 2 and 3 start with it"):
+        verifier.find_published(AuditStore(open_store(db)), "abcd")
+
+
+def all_hashes(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return [tuple(row) for row in connection.execute("SELECT hash FROM ledger")]
+
+
+def test_a_database_that_is_not_there_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for given in (str(missing), f"sqlite:///{missing}"):
+        result = CliRunner().invoke(main, ["verify", "--db", given])
+        assert result.exit_code == 1
+        assert result.output == f"Error: no database at {missing}\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_database_verifies(tmp_path: Path) -> None:

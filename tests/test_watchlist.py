@@ -41,7 +41,7 @@ def good() -> Watchlist:
 
 @pytest.mark.parametrize("path", BAD_FILES, ids=[p.stem for p in BAD_FILES])
 def test_bad_file_reports_its_rule_with_file_line_and_key(path: Path) -> None:
-    first_line = path.read_text().splitlines()[0]
+    first_line = path.read_bytes().decode("utf-8", "replace").splitlines()[0]
     assert first_line.startswith("# expect: "), f"{path.name} must say what it expects"
     expected = first_line.removeprefix("# expect: ")
     assert expected.startswith(f"{path.name}:"), "the expectation names the file and the line"
@@ -56,7 +56,7 @@ def test_bad_file_reports_its_rule_with_file_line_and_key(path: Path) -> None:
 
 
 def test_bad_files_cover_distinct_rules() -> None:
-    expectations = [p.read_text().splitlines()[0] for p in BAD_FILES]
+    expectations = [p.read_bytes().decode("utf-8", "replace").splitlines()[0] for p in BAD_FILES]
     assert len(BAD_FILES) >= 50
     assert len(set(expectations)) == len(expectations)
 
@@ -70,6 +70,7 @@ def test_good_example_defaults(good: Watchlist) -> None:
     assert d.timeout == timedelta(seconds=20)
     assert d.user_agent == "pledge-monitor/0.1 (+https://example.org/pledge-monitor)"
     assert d.confirm_after == timedelta(minutes=15)
+    assert d.gone_after == timedelta(days=2)
     assert d.failing_after == 4
     assert d.max_body == 5_000_000
     assert (d.concurrency, d.per_host) == (8, 1)
@@ -116,6 +117,7 @@ def test_sources_inherit_unset_settings_from_defaults(good: Watchlist) -> None:
     )
     amazon = good.source("amazon-moratorium-post")
     assert (amazon.interval, amazon.confirm_after) == (timedelta(hours=1), timedelta(minutes=5))
+    assert (amazon.gone_after, ibm.gone_after) == (timedelta(hours=12), timedelta(days=2))
     assert amazon.timeout == timedelta(seconds=20)
     feed = good.source("microsoft-on-the-issues")
     assert (feed.interval, feed.timeout, feed.failing_after) == (timedelta(hours=6), timedelta(minutes=1), 6)
@@ -130,6 +132,7 @@ def test_without_defaults_section_sources_get_the_built_in_defaults() -> None:
         timedelta(minutes=10),
         3,
     )
+    assert source.gone_after == timedelta(days=1)
     d = watchlist.defaults
     assert d.user_agent == "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
     assert (d.max_body, d.concurrency, d.per_host, d.expiry_reminders) == (10_000_000, 10, 2, (30, 7))
@@ -389,6 +392,37 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match=r"expected a duration like 30m, 6h or 1d, got '"):
         parse_duration(text)
+
+
+def test_durations_are_bounded_to_a_year_unless_a_command_says_otherwise() -> None:
+    assert parse_duration("365d") == timedelta(days=365)
+    assert parse_duration("52w1d") == timedelta(days=365)
+    for text in ("366d", "53w", "8761h", "99999999999999999999d"):
+        with pytest.raises(ValueError, match=r"expected a duration of at most 365d"):
+            parse_duration(text)
+    assert parse_duration("400d", at_most=timedelta(days=36500)) == timedelta(days=400)
+
+
+def test_a_source_checked_once_a_year_is_valid_and_schedules_without_overflow() -> None:
+    watchlist = parse_watchlist(f"sources:\n  - id: yearly\n    url: {IBM_URL}\n    interval: 365d\n")
+    assert watchlist.source("yearly").interval == timedelta(days=365)
+
+
+def test_known_apprise_schemes_and_templated_schemes_are_accepted() -> None:
+    text = dedent(
+        """\
+        routes:
+          many:
+            urls:
+              - console://
+              - "json://hooks.example.org/pledges"
+              - "mailtos://${SMTP_USER}:${SMTP_PASS}@smtp.example.org?to=a@example.org"
+              - "${SCHEME}://hooks.example.org"
+              - "${WHOLE_URL}"
+        sources: []
+        """
+    )
+    assert len(parse_watchlist(text).route("many").urls) == 5
 
 
 @pytest.mark.parametrize(

@@ -180,3 +180,36 @@ def test_forwarded_proto_and_host_make_absolute_links(store: Store, tmp_path: Pa
         headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
         feed = feedparser.parse(requests.get(base + "/feed.xml", headers=headers, timeout=30).content)
         assert feed.entries[0].link.startswith("https://")
+
+
+def test_calendar_lines_fold_at_75_octets_and_text_is_escaped() -> None:
+    from datetime import UTC, date, datetime
+
+    from monitor.web.feeds import ics
+
+    pledge = {
+        "id": "p1",
+        "company": "Ünïcode, Inc; “Example”",
+        "title": "A very long pledge title " * 5,
+        "state": "intact",
+        "active": True,
+        "expires_on": date(2027, 6, 10),
+        "spec": {"effective_expiry": "2027-12-31"},
+    }
+    text = ics([pledge], "https://pledges.example/", datetime(2026, 1, 1, tzinfo=UTC))
+    lines = text.split("\r\n")
+    assert all(len(line.encode()) <= 75 for line in lines)
+    assert "DTSTART;VALUE=DATE:20271231" in lines  # the deadline after renewal
+    unfolded = text.replace("\r\n ", "")
+    assert "SUMMARY:Ünïcode\\, Inc\\; “Example”: A very long pledge title" in unfolded
+
+
+def test_a_pledge_renewed_indefinitely_has_no_deadline() -> None:
+    from datetime import date
+
+    from monitor.web.feeds import deadline
+
+    base = {"expires_on": date(2021, 6, 10)}
+    assert deadline({**base, "spec": {"effective_expiry": None, "renewed": True}}) is None
+    assert deadline({**base, "spec": {"effective_expiry": "2022-06-10"}}) == date(2022, 6, 10)
+    assert deadline({**base, "spec": {}}) == date(2021, 6, 10)

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from monitor.errors import WatchlistError
-from monitor.yaml_lines import compose, key_text
+from monitor.yaml_lines import compose, decode, key_text
 
 PLAIN = textwrap.dedent(
     """\
@@ -67,3 +67,47 @@ def test_a_syntax_error_names_the_line() -> None:
 def test_key_text_points_at_a_key_as_a_maintainer_would() -> None:
     assert key_text(("sources", 1, "interval")) == "sources[1].interval"
     assert key_text(()) == ""
+
+
+def test_many_aliases_of_a_small_anchor_are_not_taken_for_a_bomb() -> None:
+    sources = "".join(f"  - <<: *common\n    id: s{n}\n" for n in range(3000))
+    data, _, issues = compose(
+        f"common: &common {{interval: 6h, timeout: 30s, select: article}}\nsources:\n{sources}", "w.yaml"
+    )
+    assert issues == []
+    assert isinstance(data, dict) and len(data["sources"]) == 3000
+    assert data["sources"][2999] == {"interval": "6h", "timeout": "30s", "select": "article", "id": "s2999"}
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    with pytest.raises(WatchlistError, match=r"w\.yaml:\d+: \w\[0\]: aliases expand this file to over"):
+        compose("\n".join(lines) + "\n", "w.yaml")
+
+
+@pytest.mark.parametrize("nested", ["[" * 40 + "]" * 40, "[" * 10_000 + "]" * 10_000])
+def test_deep_nesting_is_an_error_on_both_readers(nested: str) -> None:
+    for text in (f"sources: {nested}\n", f"x: &x 1\nsources: {nested}\n"):  # events, then nodes
+        with pytest.raises(
+            WatchlistError, match=r"w\.yaml:\d+: sources\[0\]\[0\]: nested more than 32 levels"
+        ):
+            compose(text, "w.yaml")
+
+
+def test_a_control_character_is_named_with_its_line_and_key() -> None:
+    with pytest.raises(WatchlistError) as caught:
+        compose("sources:\n  - id: a\n    url: x\x07y\n", "w.yaml")
+    assert (
+        str(caught.value)
+        == "w.yaml:3: sources[0].url: control character U+0007 is not allowed in YAML; remove it"
+    )
+
+
+def test_bytes_that_are_not_utf8_are_named_with_their_line_and_key() -> None:
+    with pytest.raises(WatchlistError) as caught:
+        decode(b"sources:\n  - id: a\n    select: caf\xe9\n", "w.yaml")
+    assert (
+        str(caught.value) == "w.yaml:3: sources[0].select: not UTF-8 text (byte e9); save the file as UTF-8"
+    )

@@ -7,21 +7,15 @@ per source but only a handful of runs, which is what a person (and ``prune``) ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from monitor import pledge_state
+
 FAILED = "failed"
-# a clause event -> the pledge's clause state from then on
-STATE_AFTER = {
-    "pledge.reworded": "reworded",
-    "pledge.weakened": "weakened",
-    "pledge.removed": "removed",
-    "pledge.restored": "intact",
-}
-# ClauseRecord.state as recorded in an event's details -> the same words as above
-STATE_BEFORE = {"exact": "intact", "reworded": "reworded", "weakened": "weakened", "not_found": "removed"}
 
 
 class CheckLike(Protocol):
@@ -131,50 +125,7 @@ def runs(rows: Iterable[CheckLike]) -> Iterator[Run]:
 
 # -- clause state over time -------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class ClauseSpan:
-    """A stretch of time over which a pledge's clauses stayed in one state."""
-
-    state: str  # intact|found|reworded|weakened|removed|unknown
-    start: datetime | None  # None: from the first check
-    end: datetime | None  # None: still so
-    event_ids: tuple[int, ...] = ()  # the events that began it (one per clause and source)
-
-
-def clause_spans(events: Sequence[EventLike], current_state: str) -> list[ClauseSpan]:
-    """The pledge's clause state from its clause events; with none, it has been ``current_state``."""
-    clause_events = sorted((e for e in events if e.kind in STATE_AFTER), key=lambda e: (e.created_at, e.id))
-    if not clause_events:
-        return [ClauseSpan(current_state, None, None)]
-    spans = [ClauseSpan(_state_before(clause_events[0]), None, None)]
-    for event in clause_events:
-        at, state = effective_time(event), STATE_AFTER[event.kind]
-        last = spans[-1]
-        if last.event_ids and last.state == state and last.start == at:  # several clauses at once
-            spans[-1] = replace(last, event_ids=(*last.event_ids, event.id))
-            continue
-        spans[-1] = replace(last, end=at)
-        spans.append(ClauseSpan(state, at, None, (event.id,)))
-    return spans
-
-
-def _state_before(event: EventLike) -> str:
-    previous = STATE_BEFORE.get(str(event.details.get("previous_state")))
-    if previous:
-        return previous
-    return "found" if event.kind == "pledge.removed" else "unknown"
-
-
-def effective_time(event: EventLike) -> datetime:
-    """When the page first showed what the event reports: a removal is confirmed later than seen."""
-    first_missed = event.details.get("first_missed") if event.kind == "pledge.removed" else None
-    if isinstance(first_missed, str):
-        try:
-            return datetime.fromisoformat(first_missed)
-        except ValueError:
-            pass
-    return event.created_at
+ClauseSpan = pledge_state.Span  # the pledge's state over time, as pledge_state folds it
 
 
 def clip(spans: Sequence[ClauseSpan], since: datetime | None) -> list[ClauseSpan]:
@@ -221,13 +172,20 @@ class Attestation:
         first, rest = self.spans[0], self.spans[1:]
         if first.state == "unknown" and not rest:
             return f"{noun} not assessed yet"
-        line = f"{noun} {first.state} on {every}" + (f" until {_day(first.end)}" if first.end else "")
+        when = _moments([s.start for s in rest if s.start is not None])
+        line = f"{noun} {first.state} on {every}" + (f" until {when(first.end)}" if first.end else "")
         for span in rest:
             again = " again" if span.state == "intact" else ""
             event = _events(span.event_ids)
-            since = f" from {_day(span.start)}" if span.start else ""
+            since = f" from {when(span.start)}" if span.start else ""
             line += f"; {span.state}{again}{since}{event}"
         return line
+
+
+def _moments(times: Sequence[datetime]) -> Callable[[datetime], str]:
+    """Days, and the time of day where two transitions fell on the same day."""
+    days = Counter(_day(t) for t in times)
+    return lambda at: f"{at:%Y-%m-%d %H:%M} UTC" if days[_day(at)] > 1 else _day(at)
 
 
 def _events(ids: tuple[int, ...]) -> str:
@@ -321,12 +279,6 @@ def format_entry(entry: Entry) -> str:
     return f"{span:<36}  {entry.text}"
 
 
-def best_clause_state(states: Mapping[str, Sequence[str]]) -> list[str]:
-    """Per clause, the best state over its sources (found anywhere counts as found)."""
-    order = ("exact", "reworded", "weakened", "not_found", "unknown")
-    return [min(found, key=order.index) for found in states.values() if found]
-
-
 # -- one scope, start to end ------------------------------------------------------------------
 
 
@@ -337,7 +289,7 @@ class Scope:
     kind: str  # "pledge" | "source" | "all"
     id: str | None = None
     source_ids: tuple[str, ...] | None = None  # None: every source
-    clause_state: str | None = None  # a pledge's current clause state (for when no event says more)
+    pledge: pledge_state.Clauses | None = None  # a pledge's clauses, to fold its state from
     clauses: int = 0
 
     @property
@@ -363,9 +315,9 @@ def build(
     """The timeline and the summary of one scope. ``events`` may reach back before ``since``:
     a clause's state at the start of the window comes from them."""
     all_runs = list(runs(checks))
-    spans: list[ClauseSpan] = []
-    if scope.kind == "pledge":
-        spans = clip(clause_spans(events, scope.clause_state or "unknown"), since)
+    spans: list[pledge_state.Span] = []
+    if scope.kind == "pledge" and scope.pledge is not None:
+        spans = clip(pledge_state.spans(events, scope.pledge), since)
     shown_events = [e for e in events if since is None or e.created_at >= since]
     shown_changes = [c for c in changes if since is None or c.detected_at >= since]
     attestation = attest(all_runs, spans, max(scope.clauses, 1))

@@ -18,7 +18,9 @@ Layout of the output folder::
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,8 +106,10 @@ class Report:
 
     def build(self) -> Built:
         try:
+            self.out.mkdir(parents=True, exist_ok=True)
             for folder in ("pledge", "source", "change", "snapshot"):
-                (self.out / folder).mkdir(parents=True, exist_ok=True)
+                _refuse_symlink(self.out / folder)
+                (self.out / folder).mkdir(exist_ok=True)
         except OSError as exc:
             raise MonitorError(f"cannot write the report to {self.out}: {exc.strerror}") from exc
         sources = self.audit.store.sources()
@@ -133,10 +137,21 @@ class Report:
         self._write(path, text)
 
     def _write(self, path: str, text: str) -> None:
+        """A new file renamed over the name: a symlink planted there is replaced, never written
+        through (a published folder may be writable by others)."""
+        target = self.out / path
         try:
-            (self.out / path).write_text(text, encoding="utf-8")
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(temporary, 0o644)
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
         except OSError as exc:
-            raise MonitorError(f"cannot write {self.out / path}: {exc.strerror}") from exc
+            raise MonitorError(f"cannot write {target}: {exc.strerror}") from exc
         self.pages += 1
 
     # -- pages -------------------------------------------------------------------------------
@@ -330,6 +345,13 @@ def _event_summary(event: m.Event) -> str:
         if isinstance(value, str) and value:
             parts.append(f"{key}: {value}")
     return "\n".join(parts)
+
+
+def _refuse_symlink(folder: Path) -> None:
+    if folder.is_symlink():
+        raise MonitorError(
+            f"{folder} is a symlink: the report does not write through links it did not make; remove it"
+        )
 
 
 def build(audit: AuditStore, out: Path, *, now: datetime, base_url: str | None = None) -> Built:

@@ -18,6 +18,7 @@ certificate the watchlist names). Publishing the chain head (``report`` prints i
 from __future__ import annotations
 
 import bisect
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.audit import chain
-from monitor.errors import IntegrityError
+from monitor.errors import IntegrityError, MonitorError, NotFoundError
 from monitor.store import stamps
 from monitor.store.audit_queries import AuditStore, LedgerEntry
 
@@ -53,6 +54,7 @@ class Verified:
     tokens: tuple[Any, ...] = ()  # the Timestamp rows checked, oldest head first
     unrooted: tuple[str, ...] = ()  # TSAs with tokens but no root certificate configured
     unsealed: int = 0  # recent checks not in a digest yet
+    published: tuple[int, str] | None = None  # (seq, hash) of the published head, when one was given
 
     def line(self) -> str:
         parts = ", ".join(
@@ -112,15 +114,23 @@ def verify(
             _check_record(audit, walk, entry, rows[entry.record_type].get(entry.record_id))
             walk.prev_seq, walk.prev_hash, walk.head = entry.seq, entry.hash, entry
             walk.records += 1
+    published = find_published(audit, published_head) if published_head is not None else None
     _check_unledgered(audit)
     unsealed = _check_unsealed(audit)
     _check_other_blobs(audit, walk)
-    if published_head is not None:
-        _check_published(audit, published_head)
     tokens, unrooted = _check_tokens(audit, roots or {})
     counts = audit.counts()
     return Verified(
-        walk.records, counts, len(walk.blobs), walk.head, walk.checks, walk.pruned, tokens, unrooted, unsealed
+        walk.records,
+        counts,
+        len(walk.blobs),
+        walk.head,
+        walk.checks,
+        walk.pruned,
+        tokens,
+        unrooted,
+        unsealed,
+        published,
     )
 
 
@@ -350,9 +360,27 @@ def _check_other_blobs(audit: AuditStore, walk: _Walk) -> None:
                 raise IntegrityError(f"stored content {digest}: {problem}")
 
 
-def _check_published(audit: AuditStore, published: str) -> None:
-    if audit.seq_of_hash(published.strip().lower()) is None:
-        raise IntegrityError(
-            f"the published chain head {published} is not in the chain: "
-            "the history up to it was rewritten, or cut short"
+HEAD_PREFIX = re.compile(r"[0-9a-f]{4,64}")
+
+
+def find_published(audit: AuditStore, published: str) -> tuple[int, str]:
+    """The entry a published head names, whole or by a unique prefix (``3f2a9c``, ``3f2a...``).
+
+    A head matching no entry is "not found": a typo, a head of another database, or a chain
+    rewritten or cut short; the walk before this has already checked the chain itself.
+    """
+    prefix = published.strip().lower().rstrip(".…")
+    if not HEAD_PREFIX.fullmatch(prefix):
+        raise MonitorError(f"--head {published!r}: expected a chain head: 4 to 64 hex characters")
+    found = audit.entries_with_prefix(prefix)
+    if not found:
+        raise NotFoundError(
+            f"chain head {prefix} not found: no ledger entry's hash starts with it. Check it was copied "
+            "whole from a report of this database; if it was, the history up to it was rewritten or cut short"
         )
+    if len(found) > 1:
+        raise MonitorError(
+            f"chain head {prefix} is ambiguous: entries seq {found[0][0]} and {found[1][0]} start with it; "
+            "give more characters"
+        )
+    return found[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,7 +24,7 @@ from monitor.watchlist import parse_duration
 
 
 def audit_store(app: App) -> AuditStore:
-    return AuditStore(app.store)
+    return AuditStore(app.existing_store)
 
 
 @click.command()
@@ -77,7 +78,7 @@ def history(
     click.echo("")
     click.echo(f"{scope.label}: {summary(found)}")
     if scope.kind == "all":
-        for pledge in app.store.pledges():
+        for pledge in app.existing_store.pledges():
             one = audit.history(audit.scope(pledge_id=pledge.id), start)
             click.echo(f"pledge {pledge.id}: {summary(one)}")
 
@@ -172,7 +173,9 @@ def report(app: App, out_dir: Path, base_url: str | None) -> None:
 
 @click.command()
 @click.option(
-    "--head", "published_head", help="A chain head published earlier: check it is still in the chain."
+    "--head",
+    "published_head",
+    help="A chain head published earlier (whole, or a unique prefix): check it is still in the chain.",
 )
 @click.option(
     "--pack",
@@ -192,7 +195,7 @@ def verify(app: App, published_head: str | None, pack_path: Path | None) -> None
     Examples:
       pledge-monitor verify
       verified 212 records (40 snapshots, 39 changes, 133 events; 80 blobs); chain head 3f2a... (seq 212)
-      pledge-monitor verify --head 3f2a...    # the hash published with an earlier report
+      pledge-monitor verify --head 3f2a9c     # the hash published with an earlier report, or its start
       pledge-monitor verify --pack change-12-evidence.zip
     """
     if pack_path is not None:
@@ -205,8 +208,9 @@ def verify(app: App, published_head: str | None, pack_path: Path | None) -> None
         return
     result = verify_chain(audit_store(app), published_head=published_head, roots=tsa_roots(app))
     click.echo(result.line())
-    if published_head:
-        click.echo(f"the published head {published_head} is in the chain")
+    if result.published is not None:
+        seq, digest = result.published
+        click.echo(f"the published head {digest} (seq {seq}) is in the chain")
 
 
 def tsa_roots(app: App) -> dict[str, list[Any]]:
@@ -339,7 +343,7 @@ def prune(app: App, older_than: str, dry_run: bool) -> None:
       pledge-monitor prune --checks-older-than 180d --dry-run
     """
     try:
-        age = parse_duration(older_than)
+        age = parse_duration(older_than, at_most=timedelta(days=36500))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--checks-older-than") from exc
     result = prune_checks(audit_store(app), age, utcnow(), dry_run=dry_run)

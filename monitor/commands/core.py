@@ -14,7 +14,7 @@ from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.lock import database_lock
 from monitor.process import limit_malloc_arenas
-from monitor.watchlist import load_watchlist, missing_env_vars
+from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
 
 
 def fetcher_for(app: App) -> Fetcher:
@@ -41,6 +41,11 @@ def validate(app: App, file: str | None, online: bool) -> None:
     watchlist = load_watchlist(path)
     for route, var in missing_env_vars(watchlist, os.environ):
         click.echo(f"Warning: {path}: routes.{route}: ${{{var}}} is not set in the environment", err=True)
+    for source, header, var in missing_header_vars(watchlist, os.environ):
+        click.echo(
+            f"Warning: {path}: source {source}: header {header}: ${{{var}}} is not set in the environment",
+            err=True,
+        )
     click.echo(
         f"{path}: OK ({len(watchlist.sources)} sources, {len(watchlist.pledges)} pledges, "
         f"{len(watchlist.routes)} routes)"
@@ -126,7 +131,7 @@ def show(app: App, change_id: int, fmt: str) -> None:
       pledge-monitor show 12
       pledge-monitor show 12 --format unified
     """
-    store = app.store
+    store = app.existing_store
     change = store.change(change_id)
     old_snap, new_snap = store.snapshot(change.from_snapshot_id), store.snapshot(change.to_snapshot_id)
     click.echo(f"change #{change.id} of {change.source_id}: {change.summary}")
@@ -150,7 +155,7 @@ def diff_command(app: App, snapshot_a: int, snapshot_b: int, fmt: str) -> None:
     Example:
       pledge-monitor diff 3 17
     """
-    store = app.store
+    store = app.existing_store
     a, b = store.snapshot(snapshot_a), store.snapshot(snapshot_b)
     if a.source_id != b.source_id:
         raise MonitorError(

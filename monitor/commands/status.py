@@ -10,7 +10,7 @@ from monitor.cli import App, pass_app, utcnow
 from monitor.errors import MonitorError
 from monitor.store import outbox
 from monitor.store.repo import FailingSource, Store
-from monitor.watchlist import Watchlist, parse_duration
+from monitor.watchlist import parse_duration
 
 STATE_MARK = {
     "intact": "ok",
@@ -53,7 +53,7 @@ def _failing_line(failing: FailingSource, now: datetime) -> str:
     return f"failing: {checks}, last error: {error}; {reported}"
 
 
-def status_lines(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
+def status_lines(store: Store, now: datetime) -> list[str]:
     """The whole picture in plain lines: pledges, sources, alerts."""
     lines = ["Pledges:"]
     pledges = [p for p in store.pledges() if p.active]
@@ -121,7 +121,7 @@ def status(app: App, health: bool, stale_after: str) -> None:
       pledge-monitor status
       pledge-monitor status --health     # for a container HEALTHCHECK
     """
-    store, now = app.store, utcnow()
+    store, now = app.existing_store, utcnow()
     if health:
         try:
             window = parse_duration(stale_after)
@@ -132,9 +132,11 @@ def status(app: App, health: bool, stale_after: str) -> None:
             raise MonitorError("unhealthy: " + "; ".join(problems))
         click.echo("healthy")
         return
-    watchlist = app.watchlist
-    store.sync(watchlist, now)
-    for line in status_lines(store, watchlist, now):
+    if app.watchlist_path.exists():
+        store.sync(app.watchlist, now)  # the picture as the watchlist now has it
+    else:
+        click.echo(f"(no watchlist at {app.watchlist_path}: the database as last synced)", err=True)
+    for line in status_lines(store, now):
         click.echo(line)
 
 

@@ -343,7 +343,7 @@ def _status(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
         from monitor.commands.status import status_lines
     except ImportError:
         return _own_status(store)
-    return status_lines(store, watchlist, now)
+    return status_lines(store, now)
 
 
 def _own_status(store: Store) -> list[str]:

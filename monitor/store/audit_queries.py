@@ -15,10 +15,10 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 
-from monitor.audit.history import History, Scope, best_clause_state, build
+from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
-from monitor.store.recording import load_blob, pledge_state, record_prune, seal_checks
+from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
 from monitor.store.repo import Store
 
 BATCH = 1000
@@ -134,13 +134,10 @@ class AuditStore:
                     raise NotFoundError(
                         f"no pledge '{pledge_id}' in the database (see `pledge-monitor status`)"
                     )
-                states: dict[str, list[str]] = {}
-                for row in s.scalars(select(m.ClauseState).where(m.ClauseState.pledge_id == pledge_id)):
-                    states.setdefault(row.clause_key, []).append(row.state)
                 spec = pledge.spec or {}
                 sources = tuple(spec.get("sources", ()))
-                state = pledge_state(best_clause_state(states))
-                return Scope("pledge", pledge_id, sources, state, len(spec.get("clauses", ())))
+                clauses = pledge_clauses(s, pledge)
+                return Scope("pledge", pledge_id, sources, clauses, len(spec.get("clauses", ())))
             if source_id is not None:
                 if s.get(m.Source, source_id) is None:
                     raise NotFoundError(
@@ -255,6 +252,14 @@ class AuditStore:
         stmt = _ledger_select().where(m.Ledger.seq >= first, m.Ledger.seq <= last).order_by(m.Ledger.seq)
         with self.store.session() as s:
             return [LedgerEntry(*row) for row in s.execute(stmt)]
+
+    def entries_with_prefix(self, prefix: str, limit: int = 2) -> list[tuple[int, str]]:
+        """(seq, hash) of ledger entries whose hash starts with ``prefix`` (lowercase hex)."""
+        with self.store.session() as s:
+            query = select(m.Ledger.seq, m.Ledger.hash).where(
+                m.Ledger.hash.startswith(prefix, autoescape=True)
+            )
+            return [(row.seq, row.hash) for row in s.execute(query.order_by(m.Ledger.seq).limit(limit))]
 
     def seq_of_hash(self, digest: str) -> int | None:
         with self.store.session() as s:

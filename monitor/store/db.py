@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # The newest migration in migrations/versions (tests/test_db.py checks it against Alembic's head).
 # A database already there is opened without loading Alembic at all: 10 MB less in every process.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 DB_ENV = "PLEDGE_MONITOR_DB"
 DEFAULT_DB_NAME = "pledge-monitor.db"
@@ -28,9 +28,31 @@ def default_url(watchlist_path: Path | None) -> str:
     """``--db`` wins, then PLEDGE_MONITOR_DB, then a SQLite file next to the watchlist."""
     env = os.environ.get(DB_ENV)
     if env:
-        return env
+        return database_url(env)
     folder = watchlist_path.resolve().parent if watchlist_path else Path.cwd()
     return f"sqlite:///{folder / DEFAULT_DB_NAME}"
+
+
+def database_url(value: str) -> str:
+    """A URL as given, or the path of a SQLite file (``pm.db``, ``/srv/pm.db``) as its URL."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def require_database(url: str) -> None:
+    """A SQLite file must be there (and not empty) for a command that only reads it."""
+    from monitor.lock import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise StoreError(f"no database at {path}") from None
+    if size == 0 or not path.is_file():
+        raise StoreError(f"no database at {path} (the file is empty or not a file)")
 
 
 def is_sqlite(url: str) -> bool:

@@ -76,6 +76,9 @@ class Source(Base):
     health: Mapped[str] = mapped_column(String(20), default="new")  # new|ok|failing|gone
     failures: Mapped[int] = mapped_column(Integer, default=0)
     gone_since: Mapped[datetime | None]
+    gone_checks: Mapped[int] = mapped_column(Integer, default=0)  # checks in a row that saw it gone
+    suspect_hash: Mapped[str | None] = mapped_column(String(64))  # a text awaiting its re-check
+    suspect_since: Mapped[datetime | None]
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(String(64))
     body_hash: Mapped[str | None] = mapped_column(String(64))

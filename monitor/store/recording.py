@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from monitor import pledge_state
 from monitor.audit import chain
 from monitor.check import CheckResult
 from monitor.clauses import clause_key
@@ -61,7 +62,10 @@ def record_batch(
 def add_events(s: Session, drafts: Iterable[EventDraft], watchlist: Watchlist, now: datetime) -> list[int]:
     _lock_ledger(s)
     ledger = _Ledger(s)
-    return [_add_event(s, ledger, d, None, None, now, watchlist) for d in drafts]
+    drafts = list(drafts)
+    ids = [_add_event(s, ledger, d, None, None, now, watchlist) for d in drafts]
+    refresh_pledges(s, {d.pledge_id for d in drafts if d.pledge_id}, now)  # an expiry changes the state
+    return ids
 
 
 class _Ledger:
@@ -174,7 +178,9 @@ def _record_one(
     for item in result.items:
         _record_item(s, ledger, source, item, result.at, next_at)
     event_ids = [
-        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist) for draft in _drafts(result)
+        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist)
+        for draft in _drafts(result)
+        if not _told_before(s, draft)
     ]
     return Recorded(result.source_id, check.id, result.outcome, change_id, tuple(event_ids))
 
@@ -234,6 +240,19 @@ def _record_item(
     source.snapshot_id = snap.id
 
 
+def _told_before(s: Session, draft: EventDraft) -> bool:
+    """One statement, one alert per pledge: a press release reached through a feed and through a
+    listing (the same canonical address) was already told the first time."""
+    statement = draft.details.get("statement")
+    if draft.kind != "statement.new" or not draft.pledge_id or not statement:
+        return False
+    s.flush()
+    told = s.scalars(
+        select(m.Event.details).where(m.Event.kind == "statement.new", m.Event.pledge_id == draft.pledge_id)
+    )
+    return any((d or {}).get("statement", (d or {}).get("link")) == statement for d in told)
+
+
 def _is_quiet(result: CheckResult) -> bool:
     """A good check that stores no snapshot, raises no event and moves no clause."""
     t = result.transition
@@ -265,6 +284,9 @@ _TOUCH_SOURCE = (
         health=bindparam("b_health"),
         failures=bindparam("b_failures"),
         gone_since=bindparam("b_gone_since"),
+        gone_checks=bindparam("b_gone_checks"),
+        suspect_hash=bindparam("b_suspect_hash"),
+        suspect_since=bindparam("b_suspect_since"),
         moved_to=bindparam("b_moved_to"),
         next_check_at=bindparam("b_next"),
     )
@@ -300,6 +322,9 @@ def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
         "b_health": health.state,
         "b_failures": health.failures,
         "b_gone_since": health.gone_since,
+        "b_gone_checks": health.gone_checks,
+        "b_suspect_hash": health.suspect,
+        "b_suspect_since": health.suspect_since,
         "b_moved_to": health.moved_to,
         "b_next": min(next_at, recheck) if recheck else next_at,
     }
@@ -436,6 +461,8 @@ def _update_health(source: m.Source, result: CheckResult, next_at: datetime) -> 
         health = transition.health
         source.health, source.failures = health.state, health.failures
         source.gone_since, source.moved_to = health.gone_since, health.moved_to
+        source.gone_checks = health.gone_checks
+        source.suspect_hash, source.suspect_since = health.suspect, health.suspect_since
     recheck = transition.recheck_at if transition else None
     source.next_check_at = min(next_at, recheck) if recheck else next_at
 
@@ -491,16 +518,51 @@ def _concerned(draft: EventDraft, watchlist: Watchlist) -> list[PledgeSpec]:
     return [p for p in watchlist.pledges if p.id in ids]
 
 
-STATE_ORDER = ("intact", "reworded", "weakened", "removed")
+STATE_EVENTS = (*pledge_state.AFTER, pledge_state.EXPIRED)
 
 
-def pledge_state(clause_states: Sequence[str]) -> str:
-    """A pledge is as bad as its worst clause; a clause counts as found if any source has it."""
-    if not clause_states or all(c == "unknown" for c in clause_states):
-        return "unknown"
-    mapping = {"exact": "intact", "reworded": "reworded", "weakened": "weakened", "not_found": "removed"}
-    known = [mapping[c] for c in clause_states if c in mapping]
-    return max(known, key=STATE_ORDER.index) if known else "unknown"
+def pledge_clauses(s: Session, pledge: m.Pledge) -> pledge_state.Clauses:
+    """What the store knows of a pledge's clauses, as ``pledge_state`` reads it: the (source,
+    clause) pairs the watchlist has it watch now, and each one's recorded state."""
+    spec = pledge.spec or {}
+    watched = frozenset(
+        (source_id, clause_key(clause))
+        for source_id in spec.get("sources", ())
+        for clause in spec.get("clauses", ())
+    )
+    rows = s.execute(
+        select(m.ClauseState.source_id, m.ClauseState.clause_key, m.ClauseState.state).where(
+            m.ClauseState.pledge_id == pledge.id
+        )
+    )
+    return pledge_state.Clauses(
+        watched, {(sid, key): state for sid, key, state in rows}, spec.get("effective_expiry")
+    )
+
+
+def pledge_events(s: Session, pledge_id: str) -> list[m.Event]:
+    """The events a pledge's state is folded from."""
+    return list(
+        s.scalars(
+            select(m.Event)
+            .where(m.Event.pledge_id == pledge_id, m.Event.kind.in_(STATE_EVENTS))
+            .order_by(m.Event.id)
+        )
+    )
+
+
+def refresh_pledges(s: Session, pledge_ids: Iterable[str], at: datetime) -> None:
+    """Store each pledge's state as ``pledge_state`` computes it, so every reader sees the same."""
+    ids = set(pledge_ids)
+    if not ids:
+        return
+    s.flush()
+    for pledge in s.scalars(select(m.Pledge).where(m.Pledge.id.in_(ids))):
+        now = pledge_state.current(pledge_events(s, pledge.id), pledge_clauses(s, pledge))
+        if now.state != pledge.state:
+            pledge.state, pledge.state_since = now.state, now.start or at
+        elif now.start is not None:
+            pledge.state_since = now.start
 
 
 def _refresh_pledges(s: Session, pledge_ids: set[str], items: Sequence[tuple[CheckResult, datetime]]) -> None:
@@ -508,20 +570,5 @@ def _refresh_pledges(s: Session, pledge_ids: set[str], items: Sequence[tuple[Che
     for result, _ in items:
         if result.transition:
             touched.update(pid for pid, _key in result.transition.clauses)
-    if not touched:
-        return
-    at = items[0][0].at if items else None
-    for pledge in s.scalars(select(m.Pledge).where(m.Pledge.id.in_(touched))):
-        rows = s.scalars(select(m.ClauseState).where(m.ClauseState.pledge_id == pledge.id))
-        watched = {clause_key(c) for c in pledge.spec.get("clauses", ())}  # as the watchlist says now
-        best: dict[str, str] = {}
-        for row in (r for r in rows if r.clause_key in watched):  # found on any of its sources: found
-            rank = ("exact", "reworded", "weakened", "not_found", "unknown")
-            current = best.get(row.clause_key)
-            if current is None or rank.index(row.state) < rank.index(current):
-                best[row.clause_key] = row.state
-        state = pledge_state(list(best.values()))
-        if pledge.state == "expired" and state == "intact":
-            continue
-        if state != pledge.state:
-            pledge.state, pledge.state_since = state, at
+    if touched and items:
+        refresh_pledges(s, touched, items[0][0].at)

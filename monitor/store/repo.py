@@ -63,14 +63,20 @@ class Store:
                     if plain.active != active:
                         s.execute(update(m.Source).where(m.Source.id == sid).values(active=active))
             pledges = {row.id: row for row in s.scalars(select(m.Pledge))}
+            respecified = []
             for pledge in watchlist.pledges:
                 prow = pledges.pop(pledge.id, None)
                 if prow is None:
                     prow = m.Pledge(id=pledge.id, state="unknown", state_since=now)
                     s.add(prow)
+                before = prow.spec
                 _fill_pledge(prow, pledge)
+                if before is not None and before != prow.spec:
+                    respecified.append(pledge.id)
             for prow in pledges.values():
                 prow.active = False
+            # new clauses, sources or an expiry change what the pledge's state is
+            recording.refresh_pledges(s, respecified, now)
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -109,7 +115,11 @@ class Store:
                     m.Source.failures,
                     m.Source.gone_since,
                     m.Source.moved_to,
+                    m.Source.gone_checks,
+                    m.Source.suspect_hash,
+                    m.Source.suspect_since,
                     m.Snapshot.text_hash,
+                    m.Snapshot.body_hash.label("snapshot_body_hash"),
                     m.Snapshot.rules,
                 )
                 .outerjoin(m.Snapshot, m.Snapshot.id == m.Source.snapshot_id)
@@ -136,7 +146,16 @@ class Store:
                 text_hash=row.text_hash,
                 rules=row.rules,
                 snapshot_id=row.snapshot_id,
-                health=Health(row.health, row.failures, row.gone_since, row.moved_to),
+                snapshot_body_hash=row.snapshot_body_hash,
+                health=Health(
+                    row.health,
+                    row.failures,
+                    row.gone_since,
+                    row.moved_to,
+                    row.gone_checks or 0,
+                    row.suspect_hash,
+                    row.suspect_since,
+                ),
                 clauses=clauses.get(row.id, {}),
                 seen=frozenset(seen.get(row.id, ())),
             )
@@ -246,12 +265,6 @@ class Store:
         if source_ids:
             with self.session.begin() as s:
                 s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health=health))
-
-    def set_pledge_state(self, pledge_id: str, state: str, at: datetime) -> None:
-        with self.session.begin() as s:
-            row = s.get(m.Pledge, pledge_id)
-            if row is not None and row.state != state:
-                row.state, row.state_since = state, at
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -393,6 +406,7 @@ def _new_source_values(spec: SourceSpec, now: datetime) -> dict[str, Any]:
         "next_check_at": now,
         "health": "new",
         "failures": 0,
+        "gone_checks": 0,
     }
 
 

@@ -100,7 +100,7 @@ def pledges(request: Request) -> Response:
     q = request.query_params
     rows = [
         p
-        for p in web.queries.pledges()
+        for p in web.pledges()
         if (not q.get("company") or p["company"] == q["company"])
         and (not q.get("tag") or q["tag"] in (p["spec"] or {}).get("tags", ()))
         and (not q.get("state") or p["state"] == q["state"])

@@ -7,6 +7,7 @@ at all and no framing; pages are server-rendered from the report's autoescaped t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ SECURITY_HEADERS = {
 }
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+PLEDGES_FRESH_S = 10.0  # the pledge list changes only when the watchlist is synced
 
 
 def utcnow() -> datetime:
@@ -63,6 +65,17 @@ class Web:
         self.queries = WebStore(self.store)
         self.actions = ActionStore(self.store)
         self.env = environment()
+        self._pledges: tuple[float, list[dict[str, Any]]] | None = None
+
+    def pledges(self) -> list[dict[str, Any]]:
+        """Every pledge, re-read at most every ``PLEDGES_FRESH_S`` seconds: thousands of rows
+        that the tracker, company pages, feeds and the calendar all filter in memory."""
+        now = time.monotonic()
+        cached = self._pledges
+        if cached is None or now - cached[0] > PLEDGES_FRESH_S:
+            cached = (now, self.queries.pledges())
+            self._pledges = cached
+        return cached[1]
 
     def route_names(self) -> list[str]:
         return sorted(set(self.routes) | set(self.queries.routes()))

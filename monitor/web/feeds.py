@@ -88,7 +88,7 @@ def pledge_feed(request: Request) -> Response:
 def company_feed(request: Request) -> Response:
     web = web_of(request)
     name = request.path_params["name"]
-    ids = [p["id"] for p in web.queries.pledges() if p["company"] == name]
+    ids = [p["id"] for p in web.pledges() if p["company"] == name]
     if not ids:
         raise NotFoundError(f"no pledges of a company named {name!r}")
     rows = web.queries.events(pledge_ids=ids, limit=FEED_ENTRIES).rows
@@ -104,7 +104,7 @@ def company_feed(request: Request) -> Response:
 
 def calendar(request: Request) -> Response:
     web = web_of(request)
-    text = ics(web.queries.pledges(), site_url(request), web.clock())
+    text = ics(web.pledges(), site_url(request), web.clock())
     return Response(
         text,
         media_type="text/calendar; charset=utf-8",
@@ -158,6 +158,8 @@ def escape(text: str) -> str:
 
 def fold(line: str) -> str:
     """Lines longer than 75 octets continue on the next line after a space (never mid-character)."""
+    if len(line) <= 75 and len(line.encode()) <= 75:
+        return line
     out: list[str] = []
     current = b""
     for ch in line:

@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from monitor import diff as differ
 from monitor.audit.evidence import gather, write_warc
-from monitor.audit.history import STATE_BEFORE, Entry, summary
+from monitor.audit.history import Entry, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
+from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.web.app import BadRequest, Web, base, health, int_param, page_size, web_of
-from monitor.web.feeds import calendar, company_feed, events_feed, pledge_feed
+from monitor.web.feeds import calendar, company_feed, deadline, events_feed, pledge_feed
 
 STATES = ("intact", "reworded", "weakened", "removed", "expired", "unknown")
 TRACKER_PAGE = 100
@@ -70,7 +71,7 @@ def pledge_rows(web: Web, pledges: Sequence[Mapping[str, Any]]) -> list[dict[str
             {
                 **p,
                 "tags": list(spec.get("tags", ())),
-                "deadline": spec.get("effective_expiry") or (p["expires_on"] and str(p["expires_on"])),
+                "deadline": deadline(p),
                 "last_good": max(goods) if goods else None,
             }
         )
@@ -86,7 +87,7 @@ def tracker(request: Request) -> Response:
     web = web_of(request)
     q = request.query_params
     company, tag, state = q.get("company", ""), q.get("tag", ""), q.get("state", "")
-    everything = web.queries.pledges()
+    everything = web.pledges()
     chosen = [
         p
         for p in everything
@@ -122,7 +123,7 @@ def tracker(request: Request) -> Response:
 def company_page(request: Request) -> Response:
     web = web_of(request)
     name = request.path_params["name"]
-    pledges = [p for p in web.queries.pledges() if p["company"] == name]
+    pledges = [p for p in web.pledges() if p["company"] == name]
     if not pledges:
         raise NotFoundError(f"no pledges of a company named {name!r}")
     events = web.queries.events(pledge_ids=[p["id"] for p in pledges], limit=50).rows
@@ -151,7 +152,7 @@ def pledge_page(request: Request) -> Response:
         request,
         "pledge_page.html",
         pledge=pledge,
-        deadline=spec.get("effective_expiry") or pledge["expires_on"],
+        deadline=deadline(pledge),
         clauses=spec.get("clauses", []),
         sources=[
             {"id": sid, "href": f"{base(request)}/source/{sid}"}
@@ -164,8 +165,8 @@ def pledge_page(request: Request) -> Response:
             {
                 "clause": c.clause,
                 "source_id": c.source_id,
-                "state": STATE_BEFORE.get(c.state, c.state),
-                "pending": STATE_BEFORE.get(c.pending or "", c.pending),
+                "state": OF_CLAUSE.get(c.state, c.state),
+                "pending": OF_CLAUSE.get(c.pending or "", c.pending),
                 "passage": c.passage,
                 "similarity": c.similarity,
                 "updated_at": c.updated_at,
@@ -345,7 +346,7 @@ def source_page(request: Request) -> Response:
     if source is None:
         raise NotFoundError(f"no source '{source_id}'")
     history = web.audit.history(web.audit.scope(source_id=source_id))
-    carried = [p for p in web.queries.pledges() if source_id in (p["spec"] or {}).get("sources", ())]
+    carried = [p for p in web.pledges() if source_id in (p["spec"] or {}).get("sources", ())]
     mutes = [
         mt
         for mt in web.actions.active_mutes(web.clock())
