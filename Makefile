@@ -30,6 +30,7 @@ system-deps:
 
 bench: setup
 	$(BIN)/python benchmarks/cycle.py
+	$(BIN)/python benchmarks/clauses.py
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python benchmarks/pledges.py

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -80,6 +81,7 @@ WHAT = {
 _SHOWN = {
     "clause", "passage", "previous_passage", "previous_state", "similarity", "word_ops", "signals",
     "url", "last_passage", "first_missed", "confirmed", "summary", "added", "removed",
+    "clause_marks", "passage_marks", "related", "now_before", "now_after",
 }  # fmt: skip
 
 
@@ -171,24 +173,58 @@ def event_view(event: Event) -> dict[str, Any]:
 
 
 def _clause_view(details: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The pledged words and the page's words, changed runs marked (from ``word_ops``)."""
+    """The clause as pledged and the passage as published, each with its changed words marked.
+
+    ``clause_marks`` and ``passage_marks`` are spans of the exact texts, so punctuation, case and
+    possessives show as on the page and only the words that changed are marked. Events recorded
+    before marks existed fall back to ``word_ops`` (words only, joined by spaces).
+    """
     ops = [(int(op), str(words)) for op, words in details.get("word_ops") or ()]
-    if not ops:
-        if not details.get("passage"):
-            return None
-        ops = [(0, str(details["passage"]))]
+    passage = details.get("passage")
+    if not ops and not passage:
+        return None
+    if "passage_marks" in details and passage:
+        clause = str(details.get("clause") or "")
+        before = _marked(clause, details.get("clause_marks") or ())
+        after = _marked(str(passage), details.get("passage_marks") or ())
+    else:
+        ops = ops or [(0, str(passage))]
+        before, after = _side(ops, -1), _side(ops, 1)
     similarity = details.get("similarity")
     return {
-        "before": _side(ops, -1),
-        "after": _side(ops, 1),
-        "removed_words": [w for op, w in ops if op == -1 and w.strip()],
-        "added_words": [w for op, w in ops if op == 1 and w.strip()],
+        "before": before,
+        "after": after,
+        "removed_words": [w for kind, w in before if kind == "changed"],
+        "added_words": [w for kind, w in after if kind == "changed"],
         "similarity": f"{float(similarity):.0%}" if similarity is not None else None,
+        "related": bool(details.get("related")),
     }
 
 
+def _marked(text: str, marks: Sequence[Sequence[int]]) -> list[tuple[str, str]]:
+    """``text`` as runs of ("same" | "changed", exact text): the runs joined give ``text`` back."""
+    runs: list[tuple[str, str]] = []
+    at = 0
+    for start, end in sorted((int(a), int(b)) for a, b in marks):
+        start, end = max(start, at), min(end, len(text))
+        if start >= end:
+            continue
+        if start > at:
+            runs.append(("same", _one_line(text[at:start])))
+        runs.append(("changed", _one_line(text[start:end])))
+        at = end
+    if at < len(text):
+        runs.append(("same", _one_line(text[at:])))
+    return runs
+
+
+def _one_line(text: str) -> str:
+    """A quote is one line: line breaks inside a passage read as spaces."""
+    return re.sub(r"\s+", " ", text)
+
+
 def _side(ops: Sequence[tuple[int, str]], keep: int) -> list[tuple[str, str]]:
-    """One side of a word diff as runs of ("same" | "changed", words)."""
+    """One side of a word diff as runs of ("same" | "changed", words), spaces between runs."""
     runs: list[tuple[str, str]] = []
     for op, text in ops:
         words = " ".join(text.split())
@@ -199,7 +235,12 @@ def _side(ops: Sequence[tuple[int, str]], keep: int) -> list[tuple[str, str]]:
             runs[-1] = (kind, f"{runs[-1][1]} {words}")
         else:
             runs.append((kind, words))
-    return runs
+    spaced: list[tuple[str, str]] = []
+    for index, (kind, words) in enumerate(runs):
+        if index:
+            spaced.append(("same", " "))
+        spaced.append((kind, words))
+    return spaced
 
 
 def _explanation(signal: object) -> str:
@@ -210,6 +251,9 @@ def _removed_view(details: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "clause": details.get("clause"),
         "last_passage": details.get("last_passage"),
+        "now_before": details.get("now_before") or None,
+        "now_after": details.get("now_after") or None,
+        "stands": "now_before" in details or "now_after" in details,
         "first_missed": _when(details.get("first_missed")),
         "confirmed": _when(details.get("confirmed")),
     }

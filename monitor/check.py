@@ -19,7 +19,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.errors import ExtractError, FetchError, GlitchError, MonitorError
 from monitor.events import default_severity
-from monitor.extract import Extracted, extract_page
+from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.glitch import not_found as not_found_page
 from monitor.glitch import suspect as suspect_text
@@ -120,8 +120,17 @@ def run_check(
     same_rules = state.rules == source.rules_fingerprint()
     if fetched.not_modified or (same_rules and fetched.body and sha256(fetched.body) == state.body_hash):
         outcome = "not_modified" if fetched.not_modified else "unchanged"
-        fresh = _new_clauses(source, pledges, state, load_text)
-        transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
+        fresh = _new_clauses(source, pledges, state, load_text, fetched)
+        transition = assess_source(
+            source,
+            pledges,
+            state.clauses,
+            fresh,
+            fetched,
+            now,
+            health=state.health,
+            around=_where_missing(state, load_text),
+        )
         return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
     if _unrelated_redirect(source, fetched):
         # a home page is not a new version of the page: keep nothing of it, the page may be gone
@@ -135,8 +144,11 @@ def run_check(
     text, base = page.text, replace(base, note=page.note)
     text_hash = sha256(text.encode())
     if text_hash == state.text_hash and same_rules:
-        fresh = _new_clauses(source, pledges, state, lambda _digest: text)
-        transition = assess_source(source, pledges, state.clauses, fresh, fetched, now, health=state.health)
+        fresh = _new_clauses(source, pledges, state, lambda _digest: text, fetched)
+        around = _where_missing(state, lambda _digest: text)
+        transition = assess_source(
+            source, pledges, state.clauses, fresh, fetched, now, health=state.health, around=around
+        )
         return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
     previous = load_text(state.text_hash) if state.text_hash is not None and same_rules else None
     glitch = _glitch(source, state, fetched, text, text_hash, previous, now, load_body)
@@ -148,7 +160,11 @@ def run_check(
     snapshot = replace(snapshot, base_text=previous if change is not None else None)
     if outcome == "rebaseline":
         state = replace(state, clauses=_forgotten(state.clauses))
-    matches = _assess_clauses(pledges, state, text) if source.kind == "page" else {}
+    matches = (
+        _assess_clauses(pledges, state, text, fetched, previous if change is not None else None, change)
+        if source.kind == "page"
+        else {}
+    )
     transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
     if outcome == "changed" and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
@@ -258,7 +274,8 @@ def _assess_new_text(
     first = assess_source(source, pledges, state.clauses, matches, fetched, confirmed, health=state.health)
     assert first.health is not None
     after = {**state.clauses, **first.clauses}
-    second = assess_source(source, pledges, after, None, fetched, now, health=first.health)
+    around = {key: m.around for key, m in matches.items() if m.around is not None}
+    second = assess_source(source, pledges, after, None, fetched, now, health=first.health, around=around)
     return Transition(
         health=second.health,
         clauses={**first.clauses, **second.clauses},
@@ -376,7 +393,11 @@ def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[st
 
 
 def _new_clauses(
-    source: SourceSpec, pledges: tuple[PledgeSpec, ...], state: SourceState, load_text: Callable[[str], str]
+    source: SourceSpec,
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    load_text: Callable[[str], str],
+    fetched: Fetched,
 ) -> dict[tuple[str, str], clause_matching.ClauseMatch] | None:
     """Clauses added to the watchlist since the page last changed: find them in the text we hold,
     so their baseline is today's page, not the page of whenever it next changes."""
@@ -391,26 +412,68 @@ def _new_clauses(
     if not missing:
         return None
     text = load_text(state.text_hash)
+    page_language = page_language_of(fetched)
     return {
         (pledge.id, clause_matching.clause_key(clause)): clause_matching.in_context(
-            clause_matching.find_clause(clause, text), text, None
+            clause_matching.find_clause(clause, text, language=pledge.language or page_language), text, None
         )
         for pledge, clause in missing
     }
 
 
+def _where_missing(
+    state: SourceState, load_text: Callable[[str], str]
+) -> dict[tuple[str, str], tuple[str, str]] | None:
+    """For clauses awaiting a re-check of their removal: what stands where each one stood."""
+    pending = {k: r for k, r in state.clauses.items() if r.pending == "not_found" and r.location is not None}
+    if not pending or state.text_hash is None:
+        return None
+    text = load_text(state.text_hash)
+    return {key: clause_matching.stood_around(text, r.location or 0) for key, r in pending.items()}
+
+
+def page_language_of(fetched: Fetched) -> str | None:
+    """The page's declared language (``<html lang>``, Content-Language), if it says."""
+    return declared_language(fetched.body, fetched.header("Content-Language")) if fetched.body else None
+
+
 def _assess_clauses(
-    pledges: tuple[PledgeSpec, ...], state: SourceState, text: str
+    pledges: tuple[PledgeSpec, ...],
+    state: SourceState,
+    text: str,
+    fetched: Fetched,
+    previous_text: str | None = None,
+    change: differ.TextDiff | None = None,
 ) -> dict[tuple[str, str], clause_matching.ClauseMatch]:
+    """Each clause near where it was last found (carried over the change into this text); a clause
+    missing here may have been narrowed, so the previous text says which sentences stood already."""
+    page_language = page_language_of(fetched)
     matches: dict[tuple[str, str], clause_matching.ClauseMatch] = {}
     for pledge in pledges:
         for clause in pledge.clauses:
             key = (pledge.id, clause_matching.clause_key(clause))
             previous = state.clauses.get(key)
             location = previous.location if previous else None
-            match = clause_matching.find_clause(clause, text, last_location=location)
+            if location is not None and change is not None:
+                location = differ.new_offset(change, location)
+            match = clause_matching.find_clause(
+                clause,
+                text,
+                last_location=location,
+                language=pledge.language or page_language,
+                stood=_stood(previous_text, previous),
+            )
             matches[key] = clause_matching.in_context(match, text, previous.context if previous else None)
     return matches
+
+
+def _stood(previous_text: str | None, record: ClauseRecord | None) -> Callable[[], frozenset[str]] | None:
+    """The previous text's sentences, read only if a clause is missing; the passage a clause was
+    last found reworded in still counts as its rewording."""
+    if previous_text is None:
+        return None
+    keep = record.passage if record is not None and record.state in ("reworded", "weakened") else None
+    return lambda: clause_matching.sentences_of(previous_text, keep)
 
 
 def _failed(

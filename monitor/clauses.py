@@ -1,10 +1,15 @@
 """Find a pledge clause in a page's text, exactly or approximately, and explain how it was weakened.
 
-A clause is *exact* when its words appear in order on the page once case, quotes, dashes, hyphens,
-whitespace and punctuation at word edges are set aside, anywhere on the page; *reworded* when the
-best passage (near its last known location first, then anywhere) is similar enough word for word;
-*weakened* when that rewording adds a hedge, drops a negation, limits time or narrows scope (the rules
-are data, in ``monitor.weakening``); else *not found*.
+A clause is *exact* when its words appear in order on the page once case, accents, quotes, dashes,
+hyphens, whitespace and punctuation at word edges are set aside, anywhere on the page; *reworded* when
+the best passage (near its last known location first, then anywhere) is similar enough word for word,
+or, failing that, when a sentence or paragraph still carries enough of the clause's content words
+(a narrowed pledge is a rewording, not a removal); *weakened* when that rewording adds a hedge, drops
+a negation or a commitment, a condition, a deadline or a number, limits time or narrows scope (the
+rules are data, per language, in ``monitor.weakening``); else *not found*.
+
+A passage is quoted as published (punctuation and case kept), snapped to the phrase it stands in, and
+only the words that changed are marked (``clause_marks``, ``passage_marks``).
 
 Everything here is a pure function of its arguments. Offsets refer to the text as given, or to its
 NFKC form when it was not NFKC already (``extract.normalize_text`` output always is).
@@ -22,15 +27,23 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
-from monitor.weakening import NUMBER_WORDS, RULES, UNIT_DAYS, WeakeningRule
+from monitor.weakening import (
+    FUNCTION_WORDS,
+    NUMBER_WORDS,
+    RULES,
+    UNIT_DAYS,
+    WeakeningRule,
+    language_code,
+    rules_for,
+)
 
 DEFAULT_THRESHOLD = 0.75
 NEAR_CHARS = 10_000  # searched on each side of the last known location before the whole text
@@ -39,6 +52,12 @@ CANDIDATES = 3  # best character-level alignments that are refined word by word
 KEEP_WORDS_TOLERANCE = 0.05  # a span scoring this much under the best may win by keeping more words
 EXTEND_AFTER = 10  # a weakening qualifier this many words after the best match, in the same
 EXTEND_BEFORE = 6  # sentence, or this many before it, joins the passage
+SNAP_WORDS = 8  # a passage grows to the punctuation that ends its phrase when it is this close
+RELATED_SHARE = 0.4  # of a clause's content words a sentence must keep to be its rewording
+RELATED_MIN_WORDS = 3  # and at least this many: two shared words relate nothing
+RELATED_SIMILARITY = 0.45  # and match it this well word for word (the rewording threshold's floor)
+RELATED_MAX_WORDS = 400  # a longer paragraph is searched around its clause words only
+RELATED_MAX_CHARS = 5_000  # a longer "paragraph" (a page without line breaks) relates nothing
 
 _SINGLE_QUOTES = "'‘’‚‛′`´"
 _DOUBLE_QUOTES = '"“”„‟″'
@@ -48,6 +67,10 @@ _STRAIGHT = str.maketrans({**dict.fromkeys(_SINGLE_QUOTES, "'"), **dict.fromkeys
 _WORD = re.compile(rf"[^\s{re.escape(_DASHES)}]+")
 _GAP = rf"[{re.escape(_EDGE)}\s{re.escape(_DASHES)}]"
 _SEPARATOR = rf"{_GAP}*[\s{re.escape(_DASHES)}]{_GAP}*"
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+Stood = Collection[str] | Callable[[], Collection[str]] | None
 
 
 class Outcome(StrEnum):
@@ -86,6 +109,12 @@ class ClauseMatch:
     word_ops: tuple[tuple[int, str], ...]
     signals: tuple[Signal, ...]
     sentence: str | None = None  # the sentence around the passage, set by in_context()
+    clause_marks: tuple[tuple[int, int], ...] = ()  # removed words: spans in ``clause``
+    passage_marks: tuple[tuple[int, int], ...] = ()  # added words: spans in ``passage``
+    related: bool = False  # found below the rewording threshold, by its content words
+    stood_at: int | None = None  # not found: where it was last found, in this text
+    around: tuple[str, str] | None = None  # not found: what now stands before and after there
+    language: str = "en"  # whose weakening rules judged it
 
 
 class _Word(NamedTuple):
@@ -98,7 +127,16 @@ class _Word(NamedTuple):
 @dataclass(frozen=True)
 class _Page:
     text: str
-    folded: str  # lower case and as long as ``text``, so offsets carry over
+    folded: str  # lower case, no accents, and as long as ``text``, so offsets carry over
+
+    @functools.cached_property
+    def sentences(self) -> list[tuple[int, int]]:
+        """Where each sentence (or line) starts and ends: only needed when a clause is missing."""
+        return _spans(self.text, _SENTENCE_END, capital=True)
+
+    @functools.cached_property
+    def paragraphs(self) -> list[tuple[int, int]]:
+        return _spans(self.text, _PARAGRAPH_END, capital=False)
 
 
 @dataclass(frozen=True)
@@ -142,10 +180,31 @@ def clause_key(clause: str) -> str:
 
 
 def find_clause(
-    clause: str, text: str, *, last_location: int | None = None, threshold: float = DEFAULT_THRESHOLD
+    clause: str,
+    text: str,
+    *,
+    last_location: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    language: str | None = None,
+    stood: Stood = None,
 ) -> ClauseMatch:
-    """Locate one clause; exact anywhere beats approximate near ``last_location``."""
-    return _find(_prepare(clause), _page(text), last_location, threshold)
+    """Locate one clause; exact anywhere beats approximate near ``last_location``.
+
+    ``language`` (a pledge's, or the page's ``lang``) picks the weakening rules; English by default.
+    ``stood`` gives the sentences of the previous version (``sentences_of``): one that stood there
+    all along is no rewording of a clause that vanished, however related its words.
+    """
+    code = language_code(language)
+    return _find(_prepare(clause), _page(text), last_location, threshold, code, stood)
+
+
+def sentences_of(text: str, keep: str | None = None) -> frozenset[str]:
+    """The sentences and paragraphs of a text, normalized, but those holding ``keep`` (where the
+    clause was last found reworded: that passage may still be its best rewording)."""
+    page = _page(text)
+    kept = " ".join(_fold(_nfkc(keep)).split()) if keep else None
+    units = (_normalized_unit(page, unit) for unit in (*page.sentences, *page.paragraphs))
+    return frozenset(u for u in units if kept is None or kept not in u)
 
 
 def assess(
@@ -154,18 +213,42 @@ def assess(
     *,
     last_locations: Mapping[str, int] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
+    language: str | None = None,
+    stood: Stood = None,
 ) -> tuple[ClauseMatch, ...]:
     """Locate every clause of a source in one text, preparing the text once."""
     page = _page(text)
     locations = last_locations or {}
-    return tuple(_find(_prepare(c), page, locations.get(c), threshold) for c in clauses)
+    code = language_code(language)
+    return tuple(_find(_prepare(c), page, locations.get(c), threshold, code, stood) for c in clauses)
 
 
 def weakening_signals(
-    clause: str, passage: str, *, rules: Sequence[WeakeningRule] = RULES
+    clause: str,
+    passage: str,
+    *,
+    rules: Sequence[WeakeningRule] | None = None,
+    language: str | None = None,
 ) -> tuple[Signal, ...]:
     """Why ``passage`` promises less than ``clause``, one Signal per weakening found."""
-    return _signals(rules, _words(_nfkc(clause)), _words(_nfkc(passage)))
+    chosen = rules if rules is not None else rules_for(language)
+    return _signals(chosen, _words(_nfkc(clause)), _words(_nfkc(passage)))
+
+
+def stood_around(text: str, at: int) -> tuple[str, str]:
+    """What stands on either side of ``at``: the sentence (part) before it and the one after it.
+
+    Where a removed clause stood, this is what a reader of the page now finds there.
+    """
+    at = min(max(at, 0), len(text))
+    while 0 < at < len(text) and not _is_separator(text[at - 1]):
+        at -= 1  # not inside a word
+    stops = (". ", "! ", "? ", "\n")
+    head = text[:at].rstrip()
+    lo = max(head.rfind(stop, 0, max(0, len(head) - 1)) for stop in stops) + 1
+    ends = [i for i in (text.find(stop, at) for stop in stops) if i != -1]
+    hi = min(ends) + 1 if ends else len(text)
+    return text[lo:at].strip(), text[at:hi].strip()
 
 
 def sentence_around(text: str, start: int, end: int) -> str:
@@ -185,31 +268,49 @@ def in_context(match: ClauseMatch, text: str, intact: str | None) -> ClauseMatch
     when a rewording pulls them into the passage. A dropped negation is judged against the
     clause itself, so it always stands.
     """
-    if match.start is None or match.end is None:
+    start, end = match.start, match.end
+    if start is None or end is None:
         return match
-    sentence = sentence_around(text, match.start, match.end)
+    sentence = sentence_around(text, start, end)
     match = replace(match, sentence=sentence)
     if intact is None:
         return match
     before = f" {normalize_for_match(intact)} "
+    intact_words = _words(_nfkc(intact))
+    clause_words = _words(_nfkc(match.clause))
     if match.outcome is Outcome.EXACT:
         signals = tuple(
             s
-            for s in weakening_signals(intact, sentence)
+            for s in weakening_signals(intact, sentence, language=match.language)
             if f" {normalize_for_match(s.words)} " not in before
         )
         if not signals:
             return match
-        ops = _word_ops(_words(_nfkc(intact)), _words(_nfkc(sentence)))
-        return replace(match, outcome=Outcome.WEAKENED, signals=signals, passage=sentence, word_ops=ops)
+        found = text.find(sentence, max(0, start - len(sentence)))
+        lo = found if found != -1 else start
+        return replace(
+            match,
+            outcome=Outcome.WEAKENED,
+            signals=signals,
+            passage=sentence,
+            start=lo,
+            end=lo + len(sentence),
+            **_changes(match.clause, clause_words, sentence, _words(_nfkc(sentence)), intact_words),
+        )
     kept = tuple(
         s
         for s in match.signals
-        if s.kind == "negation_dropped" or f" {normalize_for_match(s.words)} " not in before
+        if s.kind in _ALWAYS_STANDS or f" {normalize_for_match(s.words)} " not in before
     )
-    if kept == match.signals:
-        return match
-    return replace(match, signals=kept, outcome=Outcome.WEAKENED if kept else Outcome.REWORDED)
+    assert match.passage is not None
+    marked = _changes(match.clause, clause_words, match.passage, _words(_nfkc(match.passage)), intact_words)
+    return replace(match, signals=kept, outcome=Outcome.WEAKENED if kept else Outcome.REWORDED, **marked)
+
+
+# judged against the clause itself: what the clause said and the page no longer does
+_ALWAYS_STANDS = frozenset(
+    {"negation_dropped", "commitment_dropped", "condition_dropped", "deadline_dropped", "number_dropped"}
+)
 
 
 def explain(match: ClauseMatch) -> str:
@@ -219,6 +320,8 @@ def explain(match: ClauseMatch) -> str:
     if match.outcome is Outcome.NOT_FOUND:
         return f'Not found: "{_shorten(match.clause)}"'
     head = f"{match.outcome.value.capitalize()} ({match.similarity:.0%} similar)"
+    if match.related:
+        head += ", a narrower passage in its place"
     changes = _describe(match.word_ops)
     if match.signals:
         reasons = "; ".join(signal.explanation for signal in match.signals)
@@ -241,9 +344,36 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _base_char(char: str) -> str:
+    """A letter without its accents ("é" -> "e"), one character for one so offsets carry over."""
+    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    return base if len(base) == 1 else char
+
+
+def _fold(text: str) -> str:
+    """Lower case and no accents, as long as ``text``: accents matter no more than case."""
+    folded = _lower(text)
+    if folded.isascii():
+        return folded
+    accented = {c: _base_char(c) for c in set(_NON_ASCII.findall(folded)) if _base_char(c) != c}
+    if not accented:
+        return folded
+    pattern = re.compile("|".join(map(re.escape, accented)))
+    return pattern.sub(lambda m: accented[m.group()], folded)
+
+
+def _key(word: str) -> str:
+    """What is compared of a word: case-folded, without accents, straight quotes."""
+    folded = word.casefold().translate(_STRAIGHT)
+    if folded.isascii():
+        return folded
+    return "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
+
+
 def _page(text: str) -> _Page:
     text = _nfkc(text)
-    return _Page(text, _lower(text))
+    return _Page(text, _fold(text))
 
 
 def _prepare(clause: str) -> _Clause:
@@ -251,7 +381,7 @@ def _prepare(clause: str) -> _Clause:
     if not words:
         raise ValueError(f"clause {clause!r} has no words to look for")
     keys = [w.key for w in words]
-    pattern = _SEPARATOR.join(_literal(_lower(w.text)) for w in words)
+    pattern = _SEPARATOR.join(_literal(_fold(w.text)) for w in words)
     return _Clause(clause, words, keys, " ".join(keys), _compile(pattern))
 
 
@@ -262,7 +392,7 @@ def _words(text: str, lo: int = 0, hi: int | None = None) -> list[_Word]:
         core = raw.strip(_EDGE)
         if core:
             start = match.start() + len(raw) - len(raw.lstrip(_EDGE))
-            words.append(_Word(start, start + len(core), core, core.casefold().translate(_STRAIGHT)))
+            words.append(_Word(start, start + len(core), core, _key(core)))
     return words
 
 
@@ -291,7 +421,14 @@ def _is_separator(char: str) -> bool:
 # --- searching -----------------------------------------------------------------------------------
 
 
-def _find(clause: _Clause, page: _Page, last_location: int | None, threshold: float) -> ClauseMatch:
+def _find(
+    clause: _Clause,
+    page: _Page,
+    last_location: int | None,
+    threshold: float,
+    language: str = "en",
+    stood: Stood = None,
+) -> ClauseMatch:
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     everywhere = (0, len(page.text))
@@ -299,12 +436,24 @@ def _find(clause: _Clause, page: _Page, last_location: int | None, threshold: fl
     span = _find_exact(page, clause, *near) if near else None
     span = span or _find_exact(page, clause, *everywhere)
     if span:
-        return _exact(clause, page.text, *span)
+        return replace(_exact(clause, page.text, *span), language=language)
     scored = _find_similar(page, clause, *near, threshold) if near else None
     scored = scored or _find_similar(page, clause, *everywhere, threshold)
+    related = False
     if scored is None:
-        return ClauseMatch(clause.text, Outcome.NOT_FOUND, 0.0, None, None, None, (), ())
-    return _reworded(clause, page.text, scored)
+        previous = stood() if callable(stood) else stood or frozenset()
+        scored, related = _find_related(page, clause, last_location, language, previous), True
+    if scored is None:
+        return _not_found(clause, page.text, last_location, language)
+    return _reworded(clause, page.text, scored, language, related=related)
+
+
+def _not_found(clause: _Clause, text: str, location: int | None, language: str) -> ClauseMatch:
+    match = ClauseMatch(clause.text, Outcome.NOT_FOUND, 0.0, None, None, None, (), (), language=language)
+    if location is None:
+        return match
+    at = min(max(location, 0), len(text))
+    return replace(match, stood_at=at, around=stood_around(text, at))
 
 
 def _near(page: _Page, clause: _Clause, location: int | None) -> tuple[int, int] | None:
@@ -387,6 +536,123 @@ def _word_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
     return lo, hi
 
 
+# --- a related passage: the clause narrowed or cut down beyond the rewording threshold -----------
+
+
+def _find_related(
+    page: _Page, clause: _Clause, location: int | None, language: str, stood: Collection[str]
+) -> _Scored | None:
+    """The sentence (or paragraph) that keeps most of the clause's content words, near where the
+    clause was last found first; then the span of it that matches the clause best, word for word.
+    A sentence in ``stood`` was on the page beside the clause: it cannot have replaced it."""
+    content = _content(clause.keys, language)
+    if not content:
+        return None
+    near = _near(page, clause, location)
+    for units in (page.sentences, page.paragraphs):
+        shares = _shares(page, units, content)
+        candidates = [
+            (share, i)
+            for i, (share, kept) in shares.items()
+            if share >= RELATED_SHARE
+            and kept >= RELATED_MIN_WORDS
+            and units[i][1] - units[i][0] <= RELATED_MAX_CHARS
+        ]
+        candidates = [c for c in candidates if _normalized_unit(page, units[c[1]]) not in stood]
+        in_reach = [c for c in candidates if near is not None and near[0] <= units[c[1]][0] < near[1]]
+        for group in (in_reach, candidates):
+            if not group:
+                continue
+            a, b = units[max(group, key=lambda c: (c[0], -c[1]))[1]]
+            words = _around_content(_words(page.text, a, b), content)
+            span = _best_span(clause.keys, words)
+            if span is not None and span.score >= RELATED_SIMILARITY:
+                return span
+    return None
+
+
+def _content(keys: Sequence[str], language: str) -> Counter[str]:
+    """The words that say what a clause is about, lightly stemmed ("departments'" = "department")."""
+    skip = FUNCTION_WORDS.get(language, FUNCTION_WORDS["en"])
+    return Counter(_stem(k) for k in keys if k not in skip and not k.isdigit())
+
+
+def _stem(key: str) -> str:
+    key = key.removesuffix("'s").removesuffix("'")
+    return key[:-1] if len(key) > 3 and key.endswith("s") and not key.endswith("ss") else key
+
+
+def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) -> dict[int, tuple[float, int]]:
+    """For each unit holding any of them, the share and the number of the clause's content words
+    it holds.
+    One regular expression over the whole page: a 300 KB page takes milliseconds."""
+    quote = f"[{re.escape(_SINGLE_QUOTES)}]"
+    forms = "|".join(re.escape(stem).replace("'", quote) for stem in sorted(content, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{forms})(?:s|{quote}s?)?(?!\w)")
+    starts = [a for a, _ in units]
+    found: dict[int, Counter[str]] = {}
+    for match in pattern.finditer(page.folded):
+        unit = bisect.bisect_right(starts, match.start()) - 1
+        if unit >= 0 and match.end() <= units[unit][1]:
+            found.setdefault(unit, Counter())[_stem(_key(match.group()))] += 1
+    total = sum(content.values())
+    kept = {
+        unit: sum(min(count, content[key]) for key, count in counts.items()) for unit, counts in found.items()
+    }
+    return {unit: (count / total, count) for unit, count in kept.items()}
+
+
+def _normalized_unit(page: _Page, unit: tuple[int, int]) -> str:
+    return " ".join(page.folded[unit[0] : unit[1]].split())
+
+
+def _spans(text: str, boundary: re.Pattern[str], capital: bool) -> list[tuple[int, int]]:
+    """Split ``text`` at ``boundary`` matches; a full stop or colon ends a sentence only when a
+    capital follows ("U.S. police" is one sentence)."""
+    spans, start = [], 0
+    for match in boundary.finditer(text):
+        mark = match.group()[0]
+        ends_line = "\n" in match.group()
+        if capital and mark in ".:" and not ends_line and not text[match.end() : match.end() + 1].isupper():
+            continue
+        if match.start() > start:
+            spans.append((start, match.start() + (0 if mark.isspace() else 1)))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+_SENTENCE_END = re.compile(r"[.!?;:]+[\s\"'’”)\]]*\s|\n")
+_PARAGRAPH_END = re.compile(r"\n")
+
+
+def _around_content(words: list[_Word], content: Counter[str]) -> list[_Word]:
+    """A long paragraph is cut to the stretch from its first to its last content word of the clause."""
+    if len(words) <= RELATED_MAX_WORDS:
+        return words
+    hits = [i for i, w in enumerate(words) if _stem(w.key) in content]
+    return words[hits[0] : hits[-1] + 1][:RELATED_MAX_WORDS]
+
+
+def _best_span(clause_keys: list[str], words: list[_Word]) -> _Scored | None:
+    """The span of ``words`` most similar to the clause; among near-equals, the one keeping most."""
+    n, keys = len(clause_keys), [w.key for w in words]
+    spans = []
+    for i in range(len(keys)):
+        for j in range(i + 1, min(len(keys), i + 2 * n) + 1):
+            score = Indel.normalized_similarity(clause_keys, keys[i:j])
+            spans.append((score, round(score * (n + j - i) / 2), i, j))
+    if not spans:
+        return None
+    best = max(score for score, *_ in spans)
+    _, _, i, j = max(
+        (s for s in spans if s[0] >= best - KEEP_WORDS_TOLERANCE),
+        key=lambda s: (s[1], s[0], -abs(s[3] - s[2] - n), -s[2]),
+    )
+    return _Scored(best, words[i:j])
+
+
 # --- building the result -------------------------------------------------------------------------
 
 
@@ -394,22 +660,103 @@ def _exact(clause: _Clause, text: str, start: int, end: int) -> ClauseMatch:
     return ClauseMatch(clause.text, Outcome.EXACT, 1.0, text[start:end], start, end, (), ())
 
 
-def _reworded(clause: _Clause, text: str, scored: _Scored) -> ClauseMatch:
+def _reworded(
+    clause: _Clause, text: str, scored: _Scored, language: str = "en", *, related: bool = False
+) -> ClauseMatch:
+    rules = rules_for(language)
     core = scored.words
     if [w.key for w in core] == clause.keys:
-        return _exact(clause, text, core[0].start, core[-1].end)
-    words = _with_qualifiers(text, clause.words, _with_replaced_edges(text, clause.keys, core))
-    signals = _signals(RULES, clause.words, words)
+        return replace(_exact(clause, text, core[0].start, core[-1].end), language=language)
+    words = _with_qualifiers(text, clause.words, _with_replaced_edges(text, clause.keys, core), rules)
+    words = _snapped(text, words)
+    signals = _signals(rules, clause.words, words)
+    passage = text[words[0].start : words[-1].end]
     return ClauseMatch(
         clause=clause.text,
         outcome=Outcome.WEAKENED if signals else Outcome.REWORDED,
         similarity=scored.score,
-        passage=text[words[0].start : words[-1].end],
+        passage=passage,
         start=words[0].start,
         end=words[-1].end,
-        word_ops=_word_ops(clause.words, words),
         signals=signals,
+        related=related,
+        language=language,
+        **_changes(clause.text, clause.words, passage, _words(passage), None),
     )
+
+
+def _snapped(text: str, words: list[_Word]) -> list[_Word]:
+    """Grow a passage to the punctuation that opens and closes its phrase, when that is near:
+    "... in the United States until there is a" ends "... until there is a national law in place"."""
+    before = _words_before(text, words[0].start, SNAP_WORDS + 1, _ends_phrase)
+    after = _words_after(text, words[-1].end, SNAP_WORDS + 1, _ends_phrase)
+    return (before if len(before) <= SNAP_WORDS else []) + words + (after if len(after) <= SNAP_WORDS else [])
+
+
+def _changes(
+    clause: str,
+    clause_words: list[_Word],
+    passage: str,
+    passage_words: list[_Word],
+    intact_words: list[_Word] | None,
+) -> dict[str, Any]:
+    """Which words changed, clause -> passage: as word ops and as marked spans of each text.
+
+    A passage word is unchanged when it matches the clause, or when it stood in the same place of
+    the sentence the clause was last found intact in (``intact_words``): only changes are marked.
+    """
+    stood = set()
+    if intact_words:
+        old = difflib.SequenceMatcher(
+            None, [w.key for w in intact_words], [w.key for w in passage_words], autojunk=False
+        )
+        stood = {j for block in old.get_matching_blocks() for j in range(block.b, block.b + block.size)}
+    matcher = difflib.SequenceMatcher(
+        None, [w.key for w in clause_words], [w.key for w in passage_words], autojunk=False
+    )
+    ops: list[tuple[int, str]] = []
+    removed: list[_Word] = []
+    added: list[_Word] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            _add_op(ops, 0, passage_words[j1:j2])
+            continue
+        if i2 > i1:
+            _add_op(ops, -1, clause_words[i1:i2])
+            removed += clause_words[i1:i2]
+        for j in range(j1, j2):
+            new = j not in stood
+            _add_op(ops, 1 if new else 0, passage_words[j : j + 1])
+            if new:
+                added.append(passage_words[j])
+    same_text = unicodedata.is_normalized("NFKC", clause)
+    return {
+        "word_ops": tuple(ops),
+        "clause_marks": _marks(clause, removed) if same_text else (),
+        "passage_marks": _marks(passage, added),
+    }
+
+
+def _add_op(ops: list[tuple[int, str]], op: int, words: Sequence[_Word]) -> None:
+    if not words:
+        return
+    if ops and ops[-1][0] == op:
+        ops[-1] = (op, f"{ops[-1][1]} {_join(words)}")
+    else:
+        ops.append((op, _join(words)))
+
+
+def _marks(text: str, words: Sequence[_Word]) -> tuple[tuple[int, int], ...]:
+    """Spans of ``text`` (whose offsets ``words`` carry) to mark, one per run of neighbouring words
+    (only spaces or dashes between them: "one-year" is one mark; a comma stays outside marks)."""
+    marks: list[tuple[int, int]] = []
+    for word in sorted(words, key=lambda w: w.start):
+        start, end = word.start, word.end
+        if marks and all(char.isspace() or char in _DASHES for char in text[marks[-1][1] : start]):
+            marks[-1] = (marks[-1][0], end)
+        else:
+            marks.append((start, end))
+    return tuple(marks)
 
 
 def _with_replaced_edges(text: str, clause_keys: list[str], core: list[_Word]) -> list[_Word]:
@@ -427,14 +774,16 @@ def _with_replaced_edges(text: str, clause_keys: list[str], core: list[_Word]) -
     return before + core + after
 
 
-def _with_qualifiers(text: str, clause_words: list[_Word], core: list[_Word]) -> list[_Word]:
+def _with_qualifiers(
+    text: str, clause_words: list[_Word], core: list[_Word], rules: Sequence[WeakeningRule] = RULES
+) -> list[_Word]:
     """Take in a hedge or qualifier added just before or after the core, in the same sentence:
     "a moratorium ... technology until further notice" must not lose its last three words."""
     before = _words_before(text, core[0].start, EXTEND_BEFORE, _ends_sentence)
     after = _words_after(text, core[-1].end, EXTEND_AFTER, _ends_sentence)
     span = before + core + after
     lo, hi = len(before), len(before) + len(core)
-    for flag in _flags(RULES, clause_words, span):
+    for flag in _flags(rules, clause_words, span):
         if not flag.on_clause and flag.found.rule.extends_passage:
             lo, hi = min(lo, flag.found.first), max(hi, flag.found.last)
     return span[lo:hi]
@@ -481,22 +830,6 @@ def _ends_phrase(gap: str, following: str) -> bool:
     return "\n" in gap or any(char in _EDGE for char in gap)
 
 
-def _word_ops(clause_words: list[_Word], passage_words: list[_Word]) -> tuple[tuple[int, str], ...]:
-    """Clause -> passage, word by word, as (op, words) with diff-match-patch's -1/0/1."""
-    matcher = difflib.SequenceMatcher(
-        None, [w.key for w in clause_words], [w.key for w in passage_words], autojunk=False
-    )
-    ops: list[tuple[int, str]] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            ops.append((0, _join(passage_words[j1:j2])))
-        if tag in ("delete", "replace"):
-            ops.append((-1, _join(clause_words[i1:i2])))
-        if tag in ("insert", "replace"):
-            ops.append((1, _join(passage_words[j1:j2])))
-    return tuple(ops)
-
-
 def _join(words: Sequence[_Word]) -> str:
     return " ".join(w.text for w in words)
 
@@ -539,7 +872,7 @@ def _flags(
     rules: Sequence[WeakeningRule], clause_words: list[_Word], passage_words: list[_Word]
 ) -> list[_Flag]:
     """Every rule that fires, in rule order; a match overlapping an earlier one of its kind is dropped."""
-    clause_keys, passage_keys = [w.key for w in clause_words], [w.key for w in passage_words]
+    clause_keys, passage_keys = _keyed(clause_words), _keyed(passage_words)
     flags: list[_Flag] = []
     taken: dict[tuple[str, bool], list[tuple[int, int]]] = {}
     counted_kinds: set[str] = set()
@@ -566,11 +899,22 @@ def _rule_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])")
 
 
-def _matches(rule: WeakeningRule, keys: Sequence[str]) -> list[_Found]:
-    joined = " ".join(keys)
-    starts = list(itertools.accumulate((len(k) + 1 for k in keys[:-1]), initial=0))
+class _Keys(NamedTuple):
+    """Words as the rules read them: joined by single spaces, with where each word starts."""
+
+    joined: str
+    starts: list[int]
+
+
+def _keyed(words: Sequence[_Word]) -> _Keys:
+    keys = [w.key for w in words]
+    return _Keys(" ".join(keys), list(itertools.accumulate((len(k) + 1 for k in keys[:-1]), initial=0)))
+
+
+def _matches(rule: WeakeningRule, keys: _Keys) -> list[_Found]:
+    starts = keys.starts
     found = []
-    for match in _rule_pattern(rule.pattern).finditer(joined):
+    for match in _rule_pattern(rule.pattern).finditer(keys.joined):
         if match.end() > match.start():
             first = bisect.bisect_right(starts, match.start()) - 1
             last = bisect.bisect_right(starts, match.end() - 1)
@@ -621,7 +965,7 @@ def _shorter(in_clause: list[_Found], in_passage: list[_Found]) -> list[_Flag]:
     return [_Flag(now, on_clause=False, before=before)] if now.days < before.days else []
 
 
-def _removed(group: Sequence[WeakeningRule], clause_keys: list[str], passage_keys: list[str]) -> list[_Flag]:
+def _removed(group: Sequence[WeakeningRule], clause_keys: _Keys, passage_keys: _Keys) -> list[_Flag]:
     """Clause matches the passage lost, counted over all rules of one kind ("not" -> "n't" is kept)."""
     in_clause = _non_overlapping([f for rule in group for f in _matches(rule, clause_keys)])
     in_passage = _non_overlapping([f for rule in group for f in _matches(rule, passage_keys)])

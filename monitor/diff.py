@@ -227,6 +227,21 @@ def _merge(ops: Sequence[Op]) -> list[Op]:
     return merged
 
 
+def new_offset(diff: TextDiff, old_offset: int) -> int:
+    """Where an offset of the old text is in the new one: a deleted stretch maps to where it was cut."""
+    old_at = new_at = 0
+    for op, text in diff.ops:
+        if op == INSERT:
+            new_at += len(text)
+            continue
+        if old_offset < old_at + len(text):
+            return new_at + (old_offset - old_at if op == EQUAL else 0)
+        old_at += len(text)
+        if op == EQUAL:
+            new_at += len(text)
+    return new_at
+
+
 def to_delta(diff: TextDiff) -> str:
     """Compact storage: lengths for kept and deleted text, only inserted text spelled out."""
     return str(_dmp().diff_toDelta(list(diff.ops)))

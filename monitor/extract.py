@@ -626,3 +626,22 @@ def _close_link(page: _Page, target: str, start: int) -> None:
     words = text.rstrip()
     cut = len(words.rstrip(_CLOSING_PUNCTUATION)) or len(words)
     page.out[start:] = [text[:cut], f" <{target}>", text[cut:]]
+
+
+# --- language ------------------------------------------------------------------------------------
+
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I)
+
+
+def declared_language(body: bytes, content_language: str | None = None) -> str | None:
+    """The language a page says it is in: ``<html lang>``, else the Content-Language header.
+
+    It chooses the weakening rules for clauses whose pledge names no ``language``.
+    """
+    found = _HTML_LANG.search(body[:65_536])
+    if found:
+        return found.group(1).decode("ascii").lower()
+    if content_language:
+        first = content_language.split(",")[0].strip()
+        return first.lower() or None
+    return None

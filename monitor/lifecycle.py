@@ -48,6 +48,7 @@ class EventDraft:
     pledge_id: str | None
     source_id: str
     details: dict[str, Any]
+    change_at: datetime | None = None  # the check whose Change this event is about, when earlier
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,11 @@ def assess_source(
     error: FetchError | ExtractError | None = None,
     gone: str | None = None,
     health: Health = NEW,
+    around: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> Transition:
-    """The transition for one check. ``matches`` is None when the text did not change;
-    ``gone`` says why the page looks gone (a not-found page served with 200, say)."""
+    """The transition for one check. ``matches`` is None when the text did not change; then
+    ``around`` says what stands where each pending clause stood, for the removal alert. ``gone``
+    says why the page looks gone (a not-found page served with 200, say)."""
     if gone is not None:
         return _gone_candidate(source, pledges, health, now, gone)
     if error is not None:
@@ -100,7 +103,7 @@ def assess_source(
     events: list[EventDraft] = []
     health_before = health
     health = _recovered(source, health_before, events)
-    updates, clause_events, recheck = _clauses(source, pledges, clauses, matches, fetched, now)
+    updates, clause_events, recheck = _clauses(source, pledges, clauses, matches, fetched, now, around or {})
     events.extend(clause_events)
     moved = _moved(source, pledges, health_before, fetched, updates, clauses)
     if moved is not None:
@@ -258,6 +261,7 @@ def _clauses(
     matches: Mapping[tuple[str, str], ClauseMatch] | None,
     fetched: Fetched,
     now: datetime,
+    around: Mapping[tuple[str, str], tuple[str, str]],
 ) -> tuple[dict[tuple[str, str], ClauseRecord], list[EventDraft], datetime | None]:
     by_id = {p.id: p for p in pledges}
     updates: dict[tuple[str, str], ClauseRecord] = {}
@@ -269,7 +273,8 @@ def _clauses(
         pledge = by_id[key[0]]
         record = before.get(key)
         match = (matches or {}).get(key)
-        new, event = _clause_step(source, pledge, record, match, key, fetched, now)
+        stands = match.around if match is not None else around.get(key)
+        new, event = _clause_step(source, pledge, record, match, key, fetched, now, stands)
         if new != record:
             updates[key] = new
         if event is not None:
@@ -288,12 +293,13 @@ def _clause_step(
     key: tuple[str, str],
     fetched: Fetched,
     now: datetime,
+    stands: tuple[str, str] | None = None,
 ) -> tuple[ClauseRecord, EventDraft | None]:
     if record is None:
         assert match is not None
         record = ClauseRecord(pledge_id=pledge.id, clause=match.clause)
     if match is None:  # text unchanged since a pending outcome: the page still says the same
-        return _confirm_pending(source, pledge, record, fetched, now)
+        return _confirm_pending(source, pledge, record, fetched, now, stands)
     outcome = match.outcome.value
     located = replace(
         record,
@@ -305,10 +311,12 @@ def _clause_step(
         context = match.sentence if outcome == "exact" else None
         return replace(located, state=outcome, pending=None, pending_since=None, context=context), None
     if outcome == Outcome.NOT_FOUND.value:
+        # where it stood, in this text: the re-check reads what stands there now
+        record = replace(record, location=match.stood_at if match.stood_at is not None else record.location)
         if record.state == "not_found":
             return replace(record, pending=None, pending_since=None), None
         if record.pending == "not_found":
-            return _confirm_pending(source, pledge, record, fetched, now)
+            return _confirm_pending(source, pledge, record, fetched, now, stands)
         return replace(record, pending="not_found", pending_since=now), None
     settled = replace(located, state=outcome, pending=None, pending_since=None)
     if outcome == "exact":
@@ -323,7 +331,12 @@ def _clause_step(
 
 
 def _confirm_pending(
-    source: SourceSpec, pledge: PledgeSpec, record: ClauseRecord, fetched: Fetched, now: datetime
+    source: SourceSpec,
+    pledge: PledgeSpec,
+    record: ClauseRecord,
+    fetched: Fetched,
+    now: datetime,
+    stands: tuple[str, str] | None = None,
 ) -> tuple[ClauseRecord, EventDraft | None]:
     if record.pending != "not_found" or record.pending_since is None:
         return record, None
@@ -338,8 +351,18 @@ def _confirm_pending(
         "first_missed": record.pending_since.isoformat(),
         "confirmed": now.isoformat(),
     }
+    if stands is not None:
+        details["now_before"], details["now_after"] = stands
     title = f"{pledge.company}: {pledge.title}: clause removed"
-    event = EventDraft("pledge.removed", Severity.CRITICAL, title, pledge.id, source.id, details)
+    event = EventDraft(
+        "pledge.removed",
+        Severity.CRITICAL,
+        title,
+        pledge.id,
+        source.id,
+        details,
+        change_at=record.pending_since,  # the change that took it away, not this re-check
+    )
     return confirmed, event
 
 
@@ -359,6 +382,9 @@ def _clause_event(
         "previous_state": before.state,
         "similarity": round(match.similarity, 3),
         "word_ops": [list(op) for op in match.word_ops],
+        "clause_marks": [list(m) for m in match.clause_marks],
+        "passage_marks": [list(m) for m in match.passage_marks],
+        "related": match.related,
         "signals": [{"kind": s.kind, "words": s.words, "explanation": s.explanation} for s in match.signals],
         "url": fetched.final_url,
     }

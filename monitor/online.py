@@ -84,7 +84,7 @@ def try_source(
         return Trial(source, problems=(_reading_problem(exc),))
     problems = _length_problems(source, text, items)
     clauses = _findings(source, pledges, extra_clauses, text)
-    problems += [_clause_problem(f) for f in clauses if f.match.outcome is Outcome.NOT_FOUND]
+    problems += [_clause_problem(f) for f in clauses if f.match.outcome is not Outcome.EXACT]
     sleep(pause)
     blink, second = None, False
     try:
@@ -174,5 +174,14 @@ def _findings(
 
 
 def _clause_problem(finding: ClauseFinding) -> Problem:
+    """A clause not found exactly is a problem: a check would alert on it from the first change,
+    or take today's rewording as the baseline and never say that the pledge was weakened."""
     owner = f" of pledge {finding.pledge_id}" if finding.pledge_id else ""
-    return Problem("clause", f'clause{owner} not found on the page: "{finding.match.clause}"')
+    match = finding.match
+    if match.outcome is Outcome.NOT_FOUND:
+        return Problem("clause", f'clause{owner} not found on the page: "{match.clause}"')
+    how = f"{match.outcome.value} ({match.similarity:.0%} similar)"
+    return Problem(
+        "clause",
+        f'clause{owner} not found exactly, only {how}: "{match.clause}" (the page says: "{match.passage}")',
+    )

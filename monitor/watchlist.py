@@ -47,6 +47,7 @@ from monitor.secrets import (
     redact_url,
     referenced_env_vars,
 )
+from monitor.weakening import LANGUAGES
 from monitor.yaml_lines import KeyPath, compose, decode, key_text
 
 # --------------------------------------------------------------------------- values
@@ -182,6 +183,18 @@ def _severity(value: object) -> Severity:
     if isinstance(value, str) and value.strip().lower() in SEVERITY_NAMES:
         return Severity.parse(value)
     raise _fail(f"expected one of {', '.join(SEVERITY_NAMES)}, got {_show(value)}")
+
+
+def _language(value: str) -> str:
+    """A pledge's language picks its weakening rules: one we have rules for, as a BCP 47 tag."""
+    tag = value.strip().replace("_", "-")
+    primary = tag.split("-")[0].lower()
+    if not re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", tag) or primary not in LANGUAGES:
+        raise _fail(
+            f"expected a language with weakening rules ({', '.join(LANGUAGES)}, or a tag like 'fr-CA'), "
+            f"got {_show(value)}"
+        )
+    return tag.lower()
 
 
 def _event_pattern(value: str) -> str:
@@ -454,6 +467,7 @@ class PledgeSpec(BaseModel):
     keywords: Texts = ()
     sources: Annotated[Slugs, Field(min_length=1)]
     tags: Texts = ()
+    language: Annotated[str, AfterValidator(_language)] | None = None  # else the page's lang
 
     def effective_expiry(self) -> date | None:
         """The deadline that counts: a recorded renewal replaces ``expires_on``."""

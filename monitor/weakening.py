@@ -22,6 +22,12 @@ for dates, which near a pledge usually say when it was made, not until when it h
 
 Templates are formatted with ``words`` (the page's words, or the clause's for ``removed``) and
 ``before`` (the clause's words, for ``shorter``).
+
+Rules are per language (``RULES_BY_LANGUAGE``: English, French, German, Spanish), chosen by a
+pledge's ``language`` or the page's ``lang`` (``rules_for``). Words are compared without accents,
+so patterns are written without them (``a l'heure actuelle``, ``vorubergehend``, ``ano``).
+``FUNCTION_WORDS`` are the words that say nothing of what a clause is about: a passage is related
+to a clause when it shares enough of the *other* words.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ _OPEN_ENDED = r"(?P<open>indefinite(?:ly)?|permanent(?:ly)?|forever|in perpetuit
 _TAIL = (
     r"(?: (?!(?:until|till|unless|except|through|and|or|but|that|which|who|where|when|if)(?![^ ]))[^ ]+){0,3}"
 )
+# Up to twelve following words: a dropped condition is quoted whole ("until strong regulation ...").
+_LONG_TAIL = _TAIL.replace("{0,3}", "{0,12}")
 _MONTH = r"january|february|march|april|may|june|july|august|september|october|november|december"
 _YEAR = r"(?:19|20)\d\d"
 _DATE = rf"(?:(?:{_MONTH})(?: \d{{1,2}})?(?: {_YEAR})|(?:{_MONTH}) \d{{1,2}}|{_YEAR})"
@@ -155,6 +163,40 @@ RULES: tuple[WeakeningRule, ...] = (
         'prohibition dropped: "{words}"',
         "removed",
     ),
+    # --- a promise became a statement of present fact ("will not sell" -> "does not currently sell")
+    WeakeningRule(
+        "commitment-future",
+        "commitment_dropped",
+        r"will|shall|won't|shan't|(?:commits?|committed|pledges?|pledged|promises?|promised|vows?) to"
+        r"|guarantees?",
+        'commitment turned into a statement of present fact: "{words}" dropped',
+        "removed",
+    ),
+    # --- what bound the pledge is gone: its condition, its deadline, its number
+    WeakeningRule(
+        "condition-dropped",
+        "condition_dropped",
+        rf"(?P<key>until|till|unless|pending)(?= [^ ]){_LONG_TAIL}",
+        'condition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "deadline-dropped",
+        "deadline_dropped",
+        rf"(?:within|in) (?:the next )?(?:{_NUMBER}|a|an) (?:day|week|month|year)s?"
+        rf"|(?:by|before|no later than) (?:the end of )?{_DATE}",
+        'time limit dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "number-dropped",
+        "number_dropped",
+        r"(?:(?:at least|more than|no less than|no more than|over|up to|all) )?"
+        r"(?!(?:19|20)\d\d(?![^ ]))\d[\d.,]*(?! (?:day|week|month|year)s?(?![^ ]))"
+        r"(?: (?:percent|per cent|million|billion))?",
+        'number dropped: "{words}"',
+        "removed",
+    ),
     # --- time: a deadline, a condition or a shorter term appeared
     WeakeningRule(
         "time-shortened",
@@ -186,7 +228,7 @@ RULES: tuple[WeakeningRule, ...] = (
     WeakeningRule(
         "time-until",
         "time_limited",
-        rf"(?P<key>until|till|pending)(?= [^ ]){_TAIL}",
+        rf"(?P<key>until|till|pending)(?= [^ ]){_LONG_TAIL}",
         'condition added: "{words}"',
     ),
     WeakeningRule(
@@ -248,4 +290,392 @@ RULES: tuple[WeakeningRule, ...] = (
         r"general purpose|off the shelf|commercially available",
         'scope narrowed: "{words}"',
     ),
+    WeakeningRule(
+        "scope-feature",
+        "scope_narrowed",
+        r"(?:[^ ]+ ){0,2}?(?:feature|features|functionality|capability|capabilities|module|api)",
+        'scope narrowed: "{words}"',
+        "introduced",
+    ),
 )
+
+
+# --- French ---------------------------------------------------------------------------------------
+_FR_TAIL = r"(?: (?!(?:et|ou|mais|qui|que|lorsque|si|sauf)(?![^ ]))[^ ]+){0,12}"
+_FR_UNTIL = r"jusqu'(?:a|au|aux|en|ce que|a ce que)|tant que|en attendant"
+_FR_COUNT = r"\d+|un|une|deux|trois|quatre|cinq|six|douze|dix huit"
+FRENCH: tuple[WeakeningRule, ...] = (
+    WeakeningRule(
+        "fr-hedge-for-now",
+        "hedge_added",
+        r"pour le moment|pour l'instant|pour l'heure|actuellement|a l'heure actuelle|a ce jour"
+        r"|en ce moment|a present|aujourd'hui",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-hedge-modal",
+        "hedge_added",
+        r"peut|peuvent|pourrait|pourraient|pourrons|pourra|eventuellement|le cas echeant",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-hedge-usually",
+        "hedge_added",
+        r"generalement|en general|en principe|habituellement|normalement|dans la plupart des cas"
+        r"|le plus souvent",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-hedge-feasible",
+        "hedge_added",
+        r"dans la mesure du possible|si possible|lorsque c'est possible|autant que possible"
+        r"|dans la mesure ou",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-hedge-exception",
+        "hedge_added",
+        r"sauf(?: si)?|a l'exception d(?:e|es|u)|a moins que|excepte|hormis|sous reserve d(?:e|es|u)",
+        'exception added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-negation-never",
+        "negation_dropped",
+        r"(?:ne |n')?(?:[^ ]+ )?(?:jamais|plus)",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "fr-negation-not",
+        "negation_dropped",
+        r"(?:ne |n')?(?:[^ ]+ )?(?:pas|aucune?|nullement|point)|n'[^ ]+|ni",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "fr-negation-prohibit",
+        "negation_dropped",
+        r"interdi(?:t|te|ts|tes|sons|sent|re|ction)|proscri[^ ]*|refus(?:e|ons|ent|er)",
+        'prohibition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "fr-commitment-future",
+        "commitment_dropped",
+        r"[^ ]{2,}(?:rons|ront)|nous nous engageons a|s'engage a|nous engageons a|promettons|garantissons",
+        'commitment turned into a statement of present fact: "{words}" dropped',
+        "removed",
+    ),
+    WeakeningRule(
+        "fr-condition-dropped",
+        "condition_dropped",
+        rf"(?P<key>{_FR_UNTIL}|a moins que|sauf si)(?= [^ ]){_FR_TAIL}",
+        'condition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "fr-time-duration",
+        "time_limited",
+        rf"(?:(?:pendant|pour|durant) |d')?(?:{_FR_COUNT}) (?:ans?|annees?|mois|semaines?|jours?)",
+        'time limit added: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "fr-time-until",
+        "time_limited",
+        rf"(?P<key>{_FR_UNTIL}|jusqu'a nouvel ordre)(?= [^ ]){_FR_TAIL}",
+        'condition added: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-time-temporary",
+        "time_limited",
+        r"temporaire(?:s|ment)?|provisoire(?:s|ment)?|moratoire|suspend[^ ]*|pause",
+        'made temporary: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-scope-only",
+        "scope_narrowed",
+        r"uniquement|seulement|exclusivement|limitee?s? a(?:ux?)?|certaine?s?|specifiques?|particuliere?s?",
+        'scope narrowed: "{words}"',
+    ),
+    WeakeningRule(
+        "fr-scope-place",
+        "scope_narrowed",
+        r"(?:en|aux|au) (?:france|europe|etats unis|allemagne|espagne|canada|quebec)",
+        'scope narrowed: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "fr-scope-purpose",
+        "scope_narrowed",
+        rf"(?P<key>dans le cadre d(?:e|es|u|')|a des fins d(?:e|')|aux fins d(?:e|es|u|')|en lien avec"
+        rf"|en relation avec)(?= [^ ]){_FR_TAIL}",
+        'scope narrowed: "{words}"',
+    ),
+)
+
+# --- German ---------------------------------------------------------------------------------------
+_DE_TAIL = r"(?: (?!(?:und|oder|aber|die|der|das|wenn|falls|ausser)(?![^ ]))[^ ]+){0,12}"
+_DE_COUNT = r"\d+|ein|eine|einen|einem|zwei|drei|vier|funf|sechs|zwolf|achtzehn"
+GERMAN: tuple[WeakeningRule, ...] = (
+    WeakeningRule(
+        "de-hedge-for-now",
+        "hedge_added",
+        r"derzeit|zurzeit|zur zeit|momentan|vorerst|gegenwartig|aktuell|im moment|fur den moment"
+        r"|bis jetzt|heute",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-hedge-modal",
+        "hedge_added",
+        r"kann|konnen|konnte|konnten|durfen|darf|moglicherweise|gegebenenfalls|eventuell",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-hedge-usually",
+        "hedge_added",
+        r"grundsatzlich|in der regel|im allgemeinen|normalerweise|meistens|uberwiegend|weitgehend",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-hedge-feasible",
+        "hedge_added",
+        r"soweit (?:moglich|machbar|zumutbar)|wenn moglich|nach moglichkeit|wo moglich",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-hedge-exception",
+        "hedge_added",
+        r"ausser|ausgenommen|es sei denn|mit ausnahme (?:von|der|des)|vorbehaltlich",
+        'exception added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-negation-never",
+        "negation_dropped",
+        r"nie|niemals|nimmer|nicht mehr|keinesfalls|auf keinen fall",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "de-negation-not",
+        "negation_dropped",
+        r"nicht|kein|keine|keinen|keinem|keiner|keines",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "de-negation-prohibit",
+        "negation_dropped",
+        r"verbiete[nt]?|verboten|verbot|untersag[^ ]*|lehnen [^ ]+ ab",
+        'prohibition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "de-commitment-future",
+        "commitment_dropped",
+        r"werden|wird|verpflichten uns|verpflichtet sich|versprechen|garantieren",
+        'commitment turned into a statement of present fact: "{words}" dropped',
+        "removed",
+    ),
+    WeakeningRule(
+        "de-condition-dropped",
+        "condition_dropped",
+        rf"(?P<key>bis|solange|es sei denn|sofern nicht)(?= [^ ]){_DE_TAIL}",
+        'condition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "de-time-duration",
+        "time_limited",
+        rf"(?:fur |auf )?(?:{_DE_COUNT}) (?:jahr|jahre|jahren|monat|monate|monaten|woche|wochen|tage?n?)",
+        'time limit added: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "de-time-until",
+        "time_limited",
+        rf"(?P<key>bis auf weiteres|bis|solange)(?= [^ ]){_DE_TAIL}",
+        'condition added: "{words}"',
+    ),
+    WeakeningRule(
+        "de-time-temporary",
+        "time_limited",
+        r"vorubergehend|befristet|moratorium|zeitweise|vorlaufig|ausgesetzt|pausiert",
+        'made temporary: "{words}"',
+    ),
+    WeakeningRule(
+        "de-scope-only",
+        "scope_narrowed",
+        r"nur|ausschliesslich|lediglich|bestimmte[nmrs]?|spezielle[nmrs]?|beschrankt auf",
+        'scope narrowed: "{words}"',
+    ),
+    WeakeningRule(
+        "de-scope-place",
+        "scope_narrowed",
+        r"in (?:den usa|den vereinigten staaten|deutschland|europa|der eu|osterreich|der schweiz)",
+        'scope narrowed: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "de-scope-purpose",
+        "scope_narrowed",
+        rf"(?P<key>im zusammenhang mit|im rahmen (?:von|der|des)|zum zweck (?:der|des)"
+        rf"|fur zwecke (?:der|des))(?= [^ ]){_DE_TAIL}",
+        'scope narrowed: "{words}"',
+    ),
+)
+
+# --- Spanish --------------------------------------------------------------------------------------
+_ES_TAIL = r"(?: (?!(?:y|o|pero|que|cuando|si|salvo|excepto)(?![^ ]))[^ ]+){0,12}"
+_ES_COUNT = r"\d+|un|una|dos|tres|cuatro|cinco|seis|doce|dieciocho"
+SPANISH: tuple[WeakeningRule, ...] = (
+    WeakeningRule(
+        "es-hedge-for-now",
+        "hedge_added",
+        r"por ahora|por el momento|de momento|actualmente|en este momento|en la actualidad|hoy por hoy",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-hedge-modal",
+        "hedge_added",
+        r"puede|pueden|podria|podrian|podemos|podra|posiblemente|eventualmente",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-hedge-usually",
+        "hedge_added",
+        r"generalmente|en general|normalmente|por lo general|en principio|en la mayoria de los casos",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-hedge-feasible",
+        "hedge_added",
+        r"en la medida de lo posible|cuando sea posible|si es posible|siempre que sea posible",
+        'hedge added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-hedge-exception",
+        "hedge_added",
+        r"excepto|salvo|a menos que|con excepcion de|sujeto a|a excepcion de",
+        'exception added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-negation-never",
+        "negation_dropped",
+        r"nunca|jamas|ya no",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "es-negation-not",
+        "negation_dropped",
+        r"no|ningun|ninguna|ninguno|tampoco|ni",
+        'negation dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "es-negation-prohibit",
+        "negation_dropped",
+        r"prohib[^ ]*|rechaz[^ ]*",
+        'prohibition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "es-commitment-future",
+        "commitment_dropped",
+        r"[^ ]{2,}(?:aremos|eremos|iremos)|nos comprometemos a|se compromete a|vamos a|garantizamos",
+        'commitment turned into a statement of present fact: "{words}" dropped',
+        "removed",
+    ),
+    WeakeningRule(
+        "es-condition-dropped",
+        "condition_dropped",
+        rf"(?P<key>hasta que|mientras|a menos que|salvo que)(?= [^ ]){_ES_TAIL}",
+        'condition dropped: "{words}"',
+        "removed",
+    ),
+    WeakeningRule(
+        "es-time-duration",
+        "time_limited",
+        rf"(?:durante |por )?(?:{_ES_COUNT}) (?:anos?|mes|meses|semanas?|dias?)",
+        'time limit added: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "es-time-until",
+        "time_limited",
+        rf"(?P<key>hasta nuevo aviso|hasta que|hasta|mientras)(?= [^ ]){_ES_TAIL}",
+        'condition added: "{words}"',
+    ),
+    WeakeningRule(
+        "es-time-temporary",
+        "time_limited",
+        r"temporal(?:es|mente)?|provisional(?:es|mente)?|moratoria|suspend[^ ]*|pausa",
+        'made temporary: "{words}"',
+    ),
+    WeakeningRule(
+        "es-scope-only",
+        "scope_narrowed",
+        r"solo|solamente|unicamente|exclusivamente|ciertos|ciertas|determinados|determinadas|especificos"
+        r"|especificas|limitado a",
+        'scope narrowed: "{words}"',
+    ),
+    WeakeningRule(
+        "es-scope-place",
+        "scope_narrowed",
+        r"en (?:los estados unidos|estados unidos|espana|europa|la ue|mexico|america latina)",
+        'scope narrowed: "{words}"',
+        "introduced",
+    ),
+    WeakeningRule(
+        "es-scope-purpose",
+        "scope_narrowed",
+        rf"(?P<key>en relacion con|con fines de|en el marco de|con el proposito de|en el contexto de)"
+        rf"(?= [^ ]){_ES_TAIL}",
+        'scope narrowed: "{words}"',
+    ),
+)
+
+RULES_BY_LANGUAGE: dict[str, tuple[WeakeningRule, ...]] = {
+    "en": RULES,
+    "fr": FRENCH,
+    "de": GERMAN,
+    "es": SPANISH,
+}
+LANGUAGES = tuple(RULES_BY_LANGUAGE)
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": _set(
+        "a an the of to in on at by for with from and or but as is are was were be been it its our we us"
+        " this that these those their they any all no not will would shall do does did has have had which"
+        " who there"
+    ),
+    "fr": _set(
+        "le la les l' un une des de du d' a au aux en et ou mais pour par sur dans avec ne n' pas nous vous"
+        " il elle ils elles ce cette ces son sa ses leur leurs notre nos est sont qui que"
+    ),
+    "de": _set(
+        "der die das den dem des ein eine einen einem einer eines und oder aber zu in im an am auf fur mit"
+        " von vom bei nicht wir sie es ist sind wird werden unser unsere unseren"
+    ),
+    "es": _set(
+        "el la los las un una unos unas de del a al en y o pero para por con sin no nos su sus nuestro"
+        " nuestra es son que se lo"
+    ),
+}
+
+
+def language_code(language: str | None) -> str:
+    """The rules' language for a BCP 47 tag ("fr-CA" -> "fr"); English when unknown or unsupported."""
+    code = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return code if code in RULES_BY_LANGUAGE else "en"
+
+
+def rules_for(language: str | None) -> tuple[WeakeningRule, ...]:
+    """The weakening rules for a pledge's or a page's language."""
+    return RULES_BY_LANGUAGE[language_code(language)]

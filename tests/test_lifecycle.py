@@ -470,3 +470,103 @@ def test_a_redirect_to_the_home_page_stores_nothing_of_it(
         from monitor.store import models as m
 
         assert s.query(m.Snapshot).count() == 1
+
+
+# --- a narrowed pledge is a rewording, a removal says what stands there now ---------------------------
+
+MICROSOFT_FACE = (
+    "Microsoft will not sell facial recognition technology to police departments in the United States"
+    " until strong regulation, grounded in human rights, has been enacted"
+)
+AZURE_FACE = """<h1>Azure AI Face</h1>
+<p>Face is a Limited Access service.</p>
+<p>{}.</p>
+<p>Customers must apply for access to face identification.</p>"""
+MICROSOFT_NOW = (
+    "Microsoft does not currently sell facial recognition technology to police departments"
+    " in the United States"
+)
+
+
+def face_watchlist(write: WriteWatchlist, site: Site, clause: str, language: str = "") -> Watchlist:
+    text = watchlist_text(site, (clause,))
+    return write(text + (f"    language: {language}\n" if language else ""))
+
+
+def test_a_narrowed_pledge_is_weakened_and_quoted_not_removed(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    """Microsoft's "does not currently sell" keeps 67% of the clause's words: under the 75%
+    rewording threshold, but what stands in its place is a weakening, not a removal."""
+    site.put("/policy", policy_page(AZURE_FACE.format(MICROSOFT_FACE)))
+    wl, clock = face_watchlist(write_watchlist, site, MICROSOFT_FACE), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(AZURE_FACE.format(MICROSOFT_NOW)))
+    for hours in (7, 7):
+        clock.advance(hours=hours)
+        check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == ["pledge.weakened"]
+    assert pledge_state(store) == "weakened"
+    event = next(e for e in store.events() if e.kind == "pledge.weakened")
+    assert event.details["passage"] == MICROSOFT_NOW
+    assert event.details["related"] is True
+    assert [s["kind"] for s in event.details["signals"]] == [
+        "hedge_added",
+        "commitment_dropped",
+        "condition_dropped",
+    ]
+    marked = [MICROSOFT_NOW[a:b] for a, b in event.details["passage_marks"]]
+    assert marked == ["does", "currently"]
+    assert event.change_id is not None
+
+
+def test_a_removal_names_its_change_and_what_stands_there_now(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    site.put("/policy", policy_page(AZURE_FACE.format(MICROSOFT_FACE)))
+    wl, clock = face_watchlist(write_watchlist, site, MICROSOFT_FACE), Clock()
+    check(store, wl, fetcher, clock)
+    site.put("/policy", policy_page(AZURE_FACE.replace("<p>{}.</p>\n", "")))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == []  # not before a re-check agrees
+    for _ in range(2):
+        clock.advance(minutes=10)
+        check(store, wl, fetcher, clock)
+    (removing,) = store.changes("policy")
+    (event,) = [e for e in store.events() if e.kind == "pledge.removed"]
+    assert event.change_id == removing.id  # "Change N: pledge-monitor show N" in the alert
+    assert event.details["now_before"] == "Face is a Limited Access service."
+    assert event.details["now_after"] == "Customers must apply for access to face identification."
+
+
+@pytest.mark.parametrize("declared", ["page", "pledge"])
+def test_the_page_lang_or_the_pledge_language_picks_the_rules(
+    declared: str, site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    """ "keine" -> "eine" is a dropped negation in German; English rules would call it a rewording."""
+    clause = "Wir verkaufen keine Gesichtserkennung an Polizeibehörden in Deutschland"
+    article = "<h1>Grundsätze</h1>\n<p>{}.</p>\n<p>Kunden beantragen den Zugang.</p>"
+    lang = "de" if declared == "page" else "en"
+    site.put("/policy", policy_page(article.format(clause)).replace('lang="en"', f'lang="{lang}"'))
+    wl = face_watchlist(write_watchlist, site, clause, "de" if declared == "pledge" else "")
+    clock = Clock()
+    check(store, wl, fetcher, clock)
+    after = article.format(clause.replace("keine", "eine"))
+    site.put("/policy", policy_page(after).replace('lang="en"', f'lang="{lang}"'))
+    clock.advance(hours=7)
+    check(store, wl, fetcher, clock)
+    assert pledge_kinds(store) == ["pledge.weakened"]
+    (event,) = [e for e in store.events() if e.kind == "pledge.weakened"]
+    assert [(s["kind"], s["words"]) for s in event.details["signals"]] == [("negation_dropped", "keine")]
+
+
+def test_an_accent_difference_is_no_rewording(
+    site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
+) -> None:
+    clause = "Élysée ne vendra pas la reconnaissance faciale aux services de police"
+    article = "<p>{}.</p><p>Contact.</p>"
+    site.put("/policy", policy_page(article.format(clause.replace("Élysée", "ELYSEE"))))
+    wl, clock = face_watchlist(write_watchlist, site, clause, "fr"), Clock()
+    check(store, wl, fetcher, clock)
+    assert pledge_state(store) == "intact"

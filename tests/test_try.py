@@ -90,16 +90,43 @@ def test_try_shows_the_text_each_clause_and_that_the_text_is_stable(
     assert not (tmp_path / "pledge-monitor.db").exists()  # try writes nothing
 
 
-def test_an_approximate_clause_shows_the_passage_and_why(site: Site, watchlist_file: Path) -> None:
+def test_an_approximate_clause_is_a_problem_shown_with_the_passage_and_why(
+    site: Site, watchlist_file: Path
+) -> None:
+    """A clause found only approximately is not "no problems": checks would take the weakened
+    wording as the baseline (or alert at once), so try names it and exits 1."""
     site.put("/policy", policy_page(ARTICLE.replace("will not sell", "will not currently sell")))
     result = run("-w", str(watchlist_file), "try", "policy")
     lines = result.output.splitlines()
-    at = lines.index(f'    found approximately  no-police-sales: "{CLAUSE}"')
+    at = next(i for i, line in enumerate(lines) if line.endswith(f'no-police-sales: "{CLAUSE}"'))
+    assert lines[at].startswith("    WEAKENED (9") and "%)" in lines[at]
     assert lines[at + 1] == (
         '      on the page: "We will not currently sell facial recognition technology to police'
-        ' departments in the United States until there is a"'
-    )
+        ' departments in the United States until there is a national law in place, grounded in human rights"'
+    )  # quoted as published, to the end of its phrase
     assert lines[at + 2].startswith("      Weakened (") and 'hedge added: "currently"' in lines[at + 2]
+    assert result.exit_code == 1
+    assert "  2 problems:" in lines
+    problem = next(line for line in lines if "of pledge no-police-sales" in line)
+    assert problem.startswith(
+        "    clause: clause of pledge no-police-sales not found exactly, only weakened ("
+    )
+    assert "no problems" not in result.output
+
+
+def test_a_reworded_command_line_clause_is_a_problem(site: Site, no_sources: Path) -> None:
+    site.put("/policy", policy_page(ARTICLE))
+    reworded = f"{CLAUSE} until there is a federal law in place"
+    result = run(
+        "-w", str(no_sources), "try", site.url("/policy"), "--select", "#policy", "--clause", reworded
+    )
+    lines = result.output.splitlines()
+    assert any(
+        line.startswith("    REWORDED (") and line.endswith(f'--clause: "{reworded}"') for line in lines
+    ), result.output
+    assert lines[-2] == "  1 problem:"
+    assert lines[-1].startswith("    clause: clause not found exactly, only reworded (")
+    assert result.exit_code == 1
 
 
 def test_a_page_that_blinks_is_shown_with_its_diff(httpserver: HTTPServer, no_sources: Path) -> None:

@@ -481,3 +481,23 @@ def test_missing_env_vars_lists_route_and_variable(good: Watchlist) -> None:
         )
         == []
     )
+
+
+def test_a_pledge_language_is_checked_and_kept() -> None:
+    text = """
+    sources:
+      - id: page
+        url: https://www.example.org/engagements
+    pledges:
+      - id: p
+        company: Example SA
+        title: Engagement
+        made_on: 2020-06-10
+        language: fr-CA
+        sources: [page]
+        clauses: ["nous ne vendrons pas"]
+    """
+    assert parse_watchlist(dedent(text)).pledge("p").language == "fr-ca"
+    assert parse_watchlist(dedent(text.replace("        language: fr-CA\n", ""))).pledge("p").language is None
+    (issue,) = issues_of(text.replace("fr-CA", "pt"))
+    assert "pledges[0].language: expected a language with weakening rules (en, fr, de, es" in issue

@@ -37,9 +37,9 @@ def try_command(
     """Fetch a source now and show what pledge-monitor would see; writes nothing.
 
     Shows the extracted text, how each clause of the source's pledges is found (exactly,
-    approximately with the passage, or not at all), and fetches a second time to warn when
+    reworded or weakened with the passage, or not at all), and fetches a second time to warn when
     the text is not the same twice in a row (a page that would "blink" a change at every check).
-    Exit status 1 when a problem was found.
+    Exit status 1 when a problem was found; a clause not found exactly is one.
 
     \b
     Examples:
@@ -184,7 +184,8 @@ def _clause_lines(trial: Trial) -> list[str]:
         elif match.outcome is Outcome.NOT_FOUND:
             lines.append(f'    NOT FOUND            {owner}: "{match.clause}"')
         else:
-            lines.append(f'    found approximately  {owner}: "{match.clause}"')
+            label = f"{match.outcome.value.upper()} ({match.similarity:.0%})"
+            lines.append(f'    {label:<20} {owner}: "{match.clause}"')
             lines.append(f'      on the page: "{match.passage}"')
             lines.append(f"      {explain(match)}")
     return lines

@@ -178,11 +178,25 @@ def _record_one(
     for item in result.items:
         _record_item(s, ledger, source, item, result.at, next_at)
     event_ids = [
-        _add_event(s, ledger, draft, change_id, check.id, result.at, watchlist)
+        _add_event(s, ledger, draft, _change_of(s, draft, change_id), check.id, result.at, watchlist)
         for draft in _drafts(result)
         if not _told_before(s, draft)
     ]
     return Recorded(result.source_id, check.id, result.outcome, change_id, tuple(event_ids))
+
+
+def _change_of(s: Session, draft: EventDraft, change_id: int | None) -> int | None:
+    """An event is about this check's Change, or (a removal confirmed by a re-check) about the
+    last Change of its source up to the check that first missed the clause."""
+    if draft.change_at is None:
+        return change_id
+    earlier = s.scalar(
+        select(m.Change.id)
+        .where(m.Change.source_id == draft.source_id, m.Change.detected_at <= draft.change_at)
+        .order_by(m.Change.detected_at.desc(), m.Change.id.desc())
+        .limit(1)
+    )
+    return earlier if earlier is not None else change_id
 
 
 def _record_item(
