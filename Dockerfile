@@ -2,7 +2,9 @@
 #   docker build -t pledge-monitor .
 #   docker run -d -v pledge-data:/data -v "$PWD/watchlist.yaml:/config/watchlist.yaml:ro" \
 #     -e SLACK_TOKEN_A=... pledge-monitor
-FROM python:3.11-slim
+# For watchlists with browser: true sources, the browser variant adds Debian's chromium:
+#   docker build --target browser -t pledge-monitor:browser .
+FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -30,3 +32,17 @@ HEALTHCHECK --interval=5m --timeout=30s --start-period=2m \
 
 ENTRYPOINT ["pledge-monitor"]
 CMD ["run"]
+
+# The browser variant: Chromium from Debian's packages, driven through Playwright; nothing is
+# downloaded when it runs. Chromium's shared memory goes to /tmp (--disable-dev-shm-usage).
+FROM base AS browser
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
+RUN pip install ".[postgres,browser]"
+ENV PLEDGE_MONITOR_CHROMIUM=/usr/bin/chromium
+USER monitor
+
+# The default image (no --target): the main one, without a browser.
+FROM base AS main

@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/cycle.py --no-fail        # report, never exit 1
     .venv/bin/python benchmarks/cycle.py --py-spy prof/   # also profile each kind of cycle
                                                           # (pip install py-spy; raw stacks, GIL only)
+    .venv/bin/python benchmarks/cycle.py --browser        # 100 pages written by their script,
+                                                          # checked with browser: true (issue 15)
 
 A check cycle should be network-bound: on the same pages, an unchanged cycle should cost little
 more than fetching every page with plain ``requests`` (the floor), and a cycle where 10% of the
@@ -16,6 +18,11 @@ Three processes share the machine: the site (asyncio, one process, each response
 one send), the floor (this process) and pledge-monitor (a spawned child, so that its peak RSS is
 its own). Only one client runs at a time; on a 2-core machine the client gets one core, the site
 the other.
+
+With ``--browser`` each page's article is data that an inline script writes into the page after
+load, the sources say ``browser: true``, and one Chromium (kept across cycles, as ``run`` keeps it)
+renders ``browser_pages`` pages at once. Its memory is sampled every 100 ms over the whole process
+tree below pledge-monitor (Playwright's driver, Chromium, its renderers).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ CLAUSE = (
 CLAUSE_EVERY = 20  # one page in 20 carries a pledge clause
 CLAUSE_PARAGRAPH = 3
 CONCURRENCY = 10
+BROWSER_PAGES = 4  # pages open at once in the one Chromium (browser_pages)
 TARGET_UNCHANGED = 1.3
 TARGET_CHANGED = 2.0
 TARGET_RSS_MB = 150.0
@@ -130,9 +138,16 @@ def paragraphs(text: SiteText, page: int) -> list[list[str]]:
     return article
 
 
-def render(text: SiteText, page: int, article: list[list[str]]) -> bytes:
+def render(text: SiteText, page: int, article: list[list[str]], shell: bool = False) -> bytes:
     body = "\n".join(f"<p>{' '.join(sentences)}</p>" for sentences in article)
     digest = hashlib.md5(body.encode()).hexdigest()
+    if shell:  # the article is data; a script writes it into the page after load, as apps do
+        data = json.dumps([" ".join(sentences) for sentences in article]).replace("</", "<\\/")
+        body = (
+            f"<script>window.addEventListener('load', () => {{ const a = document.getElementById('policy');"
+            f" for (const t of {data}) {{ const p = document.createElement('p'); p.textContent = t;"
+            f" a.appendChild(p); }} }});</script>"
+        )
     related = "".join(
         f'<li><a href="/p/{(page + k * 37) % 99991}">Related story {k}</a></li>' for k in range(8)
     )
@@ -180,16 +195,17 @@ def response(body: bytes, *, validators: bool) -> bytes:
 class Site:
     """Pages by number; ``change`` edits one sentence of each of some pages, a new edit every time."""
 
-    def __init__(self, pages: int, validators: bool) -> None:
+    def __init__(self, pages: int, validators: bool, shell: bool = False) -> None:
         self.text = SiteText()
         self.validators = validators
+        self.shell = shell
         self.articles: dict[int, list[list[str]]] = {}
         self.etags: list[bytes] = [b""] * pages
         self.responses = [self._build(page) for page in range(pages)]
 
     def _build(self, page: int) -> bytes:
         article = self.articles.get(page) or paragraphs(self.text, page)
-        body = render(self.text, page, article)
+        body = render(self.text, page, article, self.shell)
         self.etags[page] = etag_of(body).encode()
         return response(body, validators=self.validators)
 
@@ -242,9 +258,9 @@ def _header(head: bytes, name: bytes) -> bytes | None:
     return None
 
 
-def serve_site(pages: int, validators: bool, ready: Connection) -> None:
+def serve_site(pages: int, validators: bool, shell: bool, ready: Connection) -> None:
     """The site's process: build every page, listen on a free port, say which, serve forever."""
-    site = Site(pages, validators)
+    site = Site(pages, validators, shell)
 
     async def main() -> None:
         server = await asyncio.start_server(site.handle, "127.0.0.1", 0, backlog=256)
@@ -287,10 +303,11 @@ def fetch_floor(urls: list[str]) -> Timing:
 # -- pledge-monitor, in its own process ----------------------------------------------------------
 
 
-def watchlist_yaml(urls: list[str]) -> str:
+def watchlist_yaml(urls: list[str], browser: bool = False) -> str:
     """Every page a source (select/remove like a real entry); a pledge for each page with a clause."""
     lines = [
         "defaults:",
+        *(["  browser: true", f"  browser_pages: {BROWSER_PAGES}"] if browser else []),
         "  interval: 6h",
         f"  concurrency: {CONCURRENCY}",
         f"  per_host: {CONCURRENCY}",
@@ -327,6 +344,53 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _children_mb(root: int) -> float:
+    """Resident memory of every process below ``root`` (Playwright's driver, Chromium and its renderers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    below, pending = set(), [root]
+    while pending:
+        parent = pending.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in below:
+                below.add(pid)
+                pending.append(pid)
+    total = 0
+    for pid in below:
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1])
+        except (OSError, ValueError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class TreeSampler:
+    """The peak of ``_children_mb`` during a cycle, sampled every 100 ms from a thread."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, _children_mb(os.getpid()))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 class MonitorWorker:
     """Runs in the child: the library path of `pledge-monitor check` over every source."""
 
@@ -349,6 +413,8 @@ class MonitorWorker:
         self.store.sync(self.watchlist, _now())
         self.sync_s = time.perf_counter() - started
         self.ids = [s.id for s in self.watchlist.sources]
+        self.browser = any(s.browser for s in self.watchlist.sources)
+        self.fetcher: Any = None  # browser runs keep one Fetcher (one Chromium), as `run` does
 
     def setup(self) -> dict[str, Any]:
         return {
@@ -364,13 +430,24 @@ class MonitorWorker:
         from monitor.fetch import Fetcher
 
         defaults = self.watchlist.defaults
+        sampler = TreeSampler() if self.browser else None
         started, cpu = time.perf_counter(), time.process_time()
-        with Fetcher(
-            user_agent=defaults.user_agent, pool_size=defaults.concurrency, max_body=defaults.max_body
-        ) as fetcher:
+        fetcher = self.fetcher or Fetcher(
+            user_agent=defaults.user_agent,
+            pool_size=defaults.concurrency,
+            max_body=defaults.max_body,
+            browser_pages=defaults.browser_pages,
+        )
+        try:
             summary = run_cycle(self.store, self.watchlist, fetcher, self.ids)
+        finally:
+            if self.browser:
+                self.fetcher = fetcher
+            else:
+                fetcher.close()
         seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
         return {
+            "browser_peak_mb": sampler.stop() if sampler else 0.0,
             "seconds": seconds,
             "cpu": cpu_s,
             "checked": summary.checked,
@@ -400,6 +477,8 @@ def monitor_process(workdir: str, conn: Connection) -> None:
     conn.send(worker.setup())
     while conn.recv() == "cycle":
         conn.send(worker.cycle())
+    if worker.fetcher is not None:
+        worker.fetcher.close()
 
 
 class Monitor:
@@ -498,6 +577,7 @@ def diff_benchmark() -> dict[str, Any]:
 class Results:
     pages: int
     validators: bool = False
+    browser: bool = False
     floor: list[Timing] = field(default_factory=list)
     floor_before_changed: list[Timing] = field(default_factory=list)
     unchanged: list[Timing] = field(default_factory=list)
@@ -535,15 +615,17 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> Results:
 
 def _run(args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) -> Results:
     context = multiprocessing.get_context("spawn")
-    results = Results(args.pages, validators=args.validators, load=[os.getloadavg()[0]])
+    results = Results(args.pages, validators=args.validators, browser=args.browser, load=[os.getloadavg()[0]])
     site_conn, site_child = multiprocessing.Pipe()
-    site = context.Process(target=serve_site, args=(args.pages, args.validators, site_child), daemon=True)
+    site = context.Process(
+        target=serve_site, args=(args.pages, args.validators, args.browser, site_child), daemon=True
+    )
     started = time.perf_counter()
     site.start()
     port = site_conn.recv()
     log(f"site: {args.pages} pages on 127.0.0.1:{port}, built in {time.perf_counter() - started:.1f}s")
     urls = [f"http://127.0.0.1:{port}/p/{n}" for n in range(args.pages)]
-    (workdir / "watchlist.yaml").write_text(watchlist_yaml(urls))
+    (workdir / "watchlist.yaml").write_text(watchlist_yaml(urls, browser=args.browser))
     monitor = Monitor(context, workdir)
     results.setup = monitor.setup
     log(
@@ -579,8 +661,9 @@ def _run(args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) ->
         site.terminate()
         site.join(timeout=10)
     results.load.append(os.getloadavg()[0])
-    results.diff = diff_benchmark()
-    log(f"diff: {results.diff['ms']:.0f} ms for {results.diff['chars'] / 1e6:.1f} MB")
+    results.diff = {} if args.browser else diff_benchmark()
+    if results.diff:
+        log(f"diff: {results.diff['ms']:.0f} ms for {results.diff['chars'] / 1e6:.1f} MB")
     return results
 
 
@@ -621,7 +704,33 @@ class Row:
     ok: bool | None
 
 
+def browser_rows(r: Results) -> Iterator[Row]:
+    """Browser checks have no target yet: the figures, beside the plain fetch of the same pages."""
+    n, k = r.pages, r.change_count
+    assert r.baseline is not None
+    yield Row(
+        f"plain fetch of the same pages: `requests`, {CONCURRENCY} threads",
+        _secs(median(r.floor + r.floor_before_changed), n),
+        "",
+        None,
+    )
+    yield Row("first cycle (baseline; includes starting Chromium)", _secs(r.baseline.seconds, n), "", None)
+    yield Row("unchanged cycle (every page rendered)", _secs(median(r.unchanged), n), "", None)
+    yield Row(f"cycle with 10% changed ({k} pages)", _secs(median(r.changed), n), "", None)
+    peak = r.peak_mb()
+    chromium = max(float(t.detail["browser_peak_mb"]) for t in [*r.unchanged, *r.changed, *r._base()])
+    yield Row(
+        f"peak RSS: pledge-monitor / Chromium and its {BROWSER_PAGES} pages (Playwright's driver included)",
+        f"{peak:.0f} MB / {chromium:.0f} MB",
+        "",
+        None,
+    )
+
+
 def rows(r: Results) -> Iterator[Row]:
+    if r.browser:
+        yield from browser_rows(r)
+        return
     floor, unchanged, changed = (
         median(r.floor + r.floor_before_changed),
         median(r.unchanged),
@@ -682,12 +791,14 @@ def rows(r: Results) -> Iterator[Row]:
 
 
 def _secs(seconds: float, pages: int) -> str:
-    return f"{seconds:.2f}s ({pages / seconds:,.0f} pages/s)"
+    rate = pages / seconds
+    return f"{seconds:.2f}s ({rate:,.0f} pages/s)" if rate >= 10 else f"{seconds:.2f}s ({rate:.2f} pages/s)"
 
 
 def table(r: Results) -> str:
     out = [
         f"{r.pages:,} pages of ~50 KB on a local site, "
+        + ("each written by its script after load, checked in Chromium; " if r.browser else "")
         + (
             "with ETags (unchanged pages answer 304, the floor still downloads them). "
             if r.validators
@@ -710,7 +821,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--pages", type=int, help="how many pages (default 2000; 100 with --browser)")
+    parser.add_argument(
+        "--browser", action="store_true", help="pages written by a script, checked with browser: true"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="alternating floor/cycle runs (median)")
     parser.add_argument("--validators", action="store_true", help="serve ETags (unchanged pages get 304)")
     parser.add_argument("--workdir", help="where the watchlist and database go (default: a temp dir)")
@@ -720,6 +834,8 @@ def main() -> int:
         "--no-fail", action="store_true", help="report only; exit 0 even if a target is missed"
     )
     args = parser.parse_args()
+    if args.pages is None:
+        args.pages = 100 if args.browser else 2000
     started = time.perf_counter()
     results = run(args, lambda line: print(line, flush=True))
     print()

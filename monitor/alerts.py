@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 CONSOLE = "console://"
 KEY_HEADER = "X-Pledge-Monitor-Key"
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=15)
+LEASE = timedelta(seconds=30)  # renewed by the worker's heartbeat while it sends (monitor.worker)
 DIGEST_AT = clock(8, 0)  # UTC
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
@@ -539,17 +539,25 @@ class DeliverySummary:
     retrying: int = 0
     failed: int = 0
     held: int = 0
-    released: int = 0
     muted: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliverySummary) -> None:
+        """Count another pass in."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.held += other.held
+        self.muted += other.muted
+        self.messages += other.messages
+        self.errors += other.errors
 
     def line(self) -> str:
         parts = [f"{self.sent} sent", f"{self.retrying} to retry", f"{self.failed} failed"]
         if self.held:
             parts.append(f"{self.held} held for a digest")
-        if self.released:
-            parts.append(f"{self.released} left for the next pass")
         if self.muted:
             parts.append(f"{self.muted} muted (kept, not sent)")
         return "alerts: " + ", ".join(parts)
@@ -572,7 +580,8 @@ def deliver_due(
     """One delivery pass: claim due alerts, send them outside any transaction, record each result.
 
     ``store`` is an Engine or a Store. A route with ``digest: daily`` gets one message a day at
-    ``digest_at`` (UTC) listing its events; its alerts wait as pending until then.
+    ``digest_at`` (UTC) listing its events; its alerts wait as pending until then. The claims
+    last ``lease``: a pass longer than that needs the worker's heartbeat (``monitor.worker``).
     """
     run = _Run(
         engine=store if isinstance(store, Engine) else store.engine,
@@ -584,7 +593,6 @@ def deliver_due(
         digest_at=digest_at,
         stream=stream,
         rng=rng or random.Random(),
-        deadline=time.monotonic() + lease.total_seconds() * 0.8,
     )
     mutes = active_mutes(run.engine, now)
     run.summary.muted = outbox.hold_muted(
@@ -610,7 +618,6 @@ class _Run:
     digest_at: clock
     stream: TextIO | None
     rng: random.Random
-    deadline: float
     started: float = field(default_factory=time.monotonic)
     summary: DeliverySummary = field(default_factory=DeliverySummary)
 
@@ -627,7 +634,10 @@ class _Run:
             if route is None:
                 self.fail([item], f"route '{item.route}' is not in the watchlist any more")
             elif item.attempts > self.max_attempts:
-                self.fail([item], f"claimed {item.attempts} times without a result (did a worker crash?)")
+                self.fail(
+                    [item],
+                    f"{item.attempts - 1} attempts, the last without a result (a crash while sending?)",
+                )
             elif route.digest is None:
                 yield route, [item]
             elif item.fresh and next_digest(item.due_at, self.digest_at) > self.now:
@@ -638,10 +648,9 @@ class _Run:
             yield self.routes[name], group
 
     def deliver(self, route: RouteSpec, items: list[outbox.OutboxItem]) -> None:
-        ids = [i.alert_id for i in items]
-        if time.monotonic() > self.deadline:  # our lease ends soon: another worker may take these
-            outbox.release(self.engine, ids, worker=self.worker)
-            self.summary.released += len(ids)
+        mine = outbox.begin(self.engine, [i.alert_id for i in items], worker=self.worker)
+        items = [i for i in items if i.alert_id in mine]  # a claim taken for lost is not sent
+        if not items:
             return
         if route.digest is None:
             message = render_event(items[0].event, route.name)

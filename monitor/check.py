@@ -7,6 +7,7 @@ while one writer records their results in short batched transactions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from monitor import clauses as clause_matching
 from monitor import diff as differ
+from monitor.browser import RenderRequest
 from monitor.errors import ExtractError, FetchError, GlitchError, MonitorError
 from monitor.events import default_severity
 from monitor.extract import Extracted, declared_language, extract_page
@@ -64,6 +66,7 @@ class NewSnapshot:
     status: int
     rules: str
     base_text: str | None = None  # the previous text, already loaded for the diff: the delta base
+    screenshot: bytes | None = None  # a PNG of the watched part, from a ``screenshot: true`` source
 
 
 @dataclass(frozen=True)
@@ -311,16 +314,47 @@ def _with_source_changed(
 
 
 def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None = None) -> Fetched:
-    """One GET of a source with its headers; conditional when we hold its last body."""
+    """One GET of a source with its headers; conditional when we hold its last body.
+
+    A browser source asks the server first too, when it gave validators: an unchanged page costs
+    a 304, not a render. Anything else (a 200, a failure) is left to the browser to load."""
     # new extraction rules need the body again, so no validators then
     conditional = (
         state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
     )
+    validators = Validators(state.etag, state.last_modified) if state and conditional else None
+    if source.browser:
+        if validators is not None and (validators.etag or validators.last_modified):
+            with contextlib.suppress(FetchError):
+                asked = _plain_fetch(source, fetcher, validators)
+                if asked.not_modified:
+                    return asked
+        held = state.body_hash if state and conditional else None
+        return fetcher.browser.render(render_request(source, held))
+    return _plain_fetch(source, fetcher, validators)
+
+
+def _plain_fetch(source: SourceSpec, fetcher: Fetcher, validators: Validators | None) -> Fetched:
     return fetcher.fetch(
         source.url,
         timeout=source.timeout.total_seconds(),
         headers=resolve_headers(source.headers, os.environ, source.url),
-        validators=Validators(state.etag, state.last_modified) if state and conditional else None,
+        validators=validators,
+    )
+
+
+def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRequest:
+    """How the browser loads a source; no new screenshot when the page is the one we hold."""
+    return RenderRequest(
+        url=source.url,
+        timeout=source.timeout.total_seconds(),
+        headers=resolve_headers(source.headers, os.environ, source.url),
+        wait_until=source.wait_until,
+        wait_for=source.wait_for,
+        screenshot=source.screenshot,
+        select=source.select if isinstance(source.select, str) else None,  # sections: the whole page
+        hide=source.remove,
+        skip_screenshot_for=body_hash,
     )
 
 
@@ -355,6 +389,7 @@ def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
         url=fetched.final_url,
         status=fetched.status,
         rules=rules,
+        screenshot=fetched.screenshot,
     )
 
 

@@ -20,6 +20,7 @@ import os
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from http import HTTPStatus
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -37,6 +38,9 @@ from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.utils import requote_uri
 
 from monitor.errors import FetchError
+
+if TYPE_CHECKING:
+    from monitor.browser import Browser
 
 MAX_REDIRECTS = 10
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -87,6 +91,7 @@ class Fetched:
     attempts: int
     sent_validators: Validators | None = None
     request_headers: Mapping[str, str] = field(default_factory=dict)  # as sent on the last hop: evidence
+    screenshot: bytes | None = None  # a PNG of the watched part, when the browser was asked for one
 
     def header(self, name: str) -> str | None:
         """Header lookup ignoring case, as HTTP does (``headers`` keeps the server's spelling)."""
@@ -184,8 +189,13 @@ class Fetcher:
         backoff: float = 1.0,
         max_retry_wait: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        browser_pages: int = 2,
     ) -> None:
         self._session = _new_session(user_agent, pool_size)
+        self._user_agent = user_agent
+        self._browser_pages = browser_pages
+        self._browser: Browser | None = None
+        self._browser_lock = threading.Lock()
         self._max_body = max_body
         self._retries = retries
         self._backoff = backoff
@@ -205,6 +215,20 @@ class Fetcher:
 
     def close(self) -> None:
         self._session.close()
+        if self._browser is not None:
+            self._browser.close()
+
+    @property
+    def browser(self) -> Browser:
+        """The headless Chromium for ``browser: true`` sources, started on first use (monitor/browser.py)."""
+        with self._browser_lock:
+            if self._browser is None:
+                from monitor.browser import Browser
+
+                self._browser = Browser(
+                    user_agent=self._user_agent, pages=self._browser_pages, max_body=self._max_body
+                )
+            return self._browser
 
     def fetch(
         self,
@@ -463,19 +487,24 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _status_error(trip: _Trip, reply: _Reply) -> FetchError:
+    return status_error(trip.url, reply.status, reply.headers, reply.body, trip.where(reply.url))
+
+
+def status_error(
+    url: str, status: int, headers: Mapping[str, str], body: bytes, where: str = ""
+) -> FetchError:
     """The FetchError an HTTP status amounts to: challenge pages and overload are transient."""
-    status = reply.status
-    if looks_like_bot_challenge(status, reply.headers, reply.body):
+    if looks_like_bot_challenge(status, headers, body):
         return FetchError(
-            trip.url,
-            f"HTTP {_status_text(status)}: a bot challenge page, likely bot blocking{trip.where(reply.url)}",
+            url,
+            f"HTTP {_status_text(status)}: a bot challenge page, likely bot blocking{where}",
             transient=True,
             status=status,
             kind="bot_challenge",
         )
     return FetchError(
-        trip.url,
-        f"HTTP {_status_text(status)}{trip.where(reply.url)}",
+        url,
+        f"HTTP {_status_text(status)}{where}",
         transient=_retryable_status(status),
         status=status,
         kind="http",

@@ -2,8 +2,11 @@
 
 A watchlist can be valid and still watch nothing: a selector that matches nothing, one that
 picks a cookie banner, a clause copied with a typo, a page whose text changes on every fetch
-(a rotating quote, a timestamp) and would "blink" a change at every check. Each source is
-fetched twice, as the check would, and nothing is written anywhere.
+(a rotating quote, a timestamp) and would "blink" a change at every check, a page that is an empty
+shell until its scripts run. Each source is fetched twice, as the check would (``browser: true``
+sources in the browser), and nothing is written anywhere. A page whose text is short, or whose
+selector matches nothing, without a browser is loaded in one too, when one is installed: a much
+longer text there means the source needs ``browser: true``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from monitor import diff as differ
-from monitor.check import fetch_source, read_page
+from monitor.browser import unavailable
+from monitor.check import fetch_source, read_page, render_request, source_text
 from monitor.clauses import ClauseMatch, Outcome, find_clause
 from monitor.cycle import HostGate
 from monitor.errors import ExtractError, FeedError, FetchError
@@ -30,7 +34,7 @@ SHORT_TEXT = 200  # characters: less is rarely a whole policy page; more likely 
 class Problem:
     """Something that would make the source's checks wrong or useless."""
 
-    kind: str  # fetch | selector | extract | feed | short | clause | unstable
+    kind: str  # fetch | selector | extract | feed | short | shell | clause | unstable
     message: str
 
 
@@ -81,8 +85,11 @@ def try_source(
     except FetchError as exc:
         return Trial(source, problems=(Problem("fetch", str(exc)),))
     except (ExtractError, FeedError) as exc:
-        return Trial(source, problems=(_reading_problem(exc),))
+        shell = _shell_problem(source, fetcher, None)
+        return Trial(source, problems=(shell or _reading_problem(exc),))
     problems = _length_problems(source, text, items)
+    if problems and problems[0].kind == "short":
+        problems = [_shell_problem(source, fetcher, text) or problems[0]]
     clauses = _findings(source, pledges, extra_clauses, text)
     problems += [_clause_problem(f) for f in clauses if f.match.outcome is not Outcome.EXACT]
     sleep(pause)
@@ -160,6 +167,25 @@ def _length_problems(source: SourceSpec, text: str, items: Sequence[FeedItem]) -
             )
         ]
     return []
+
+
+def _shell_problem(source: SourceSpec, fetcher: Fetcher, text: str | None) -> Problem | None:
+    """A page read without a browser that the browser reads much longer: a JavaScript shell."""
+    if source.browser or source.kind != "page" or unavailable() is not None:
+        return None
+    rendered = source.model_copy(update={"browser": True, "screenshot": False})
+    try:
+        full = source_text(rendered, fetcher.browser.render(render_request(rendered)))
+    except (FetchError, ExtractError):
+        return None
+    if len(full) < SHORT_TEXT or (text is not None and len(full) < 2 * len(text)):
+        return None
+    without = (
+        f"the text is {len(text):,} characters without a browser"
+        if text is not None
+        else f"{source.describe_selection()} matches nothing without a browser"
+    )
+    return Problem("shell", f"{without}, {len(full):,} with one: add `browser: true`")
 
 
 def _findings(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -35,6 +34,7 @@ from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import run_sweep
 from monitor.watchlist import Watchlist, missing_env_vars, missing_header_vars, parse_watchlist
+from monitor.worker import DEFAULT_LEASE, WorkerLife, utcnow
 
 log = logging.getLogger("monitor.run")
 
@@ -43,14 +43,6 @@ SYNC_KEY = 7_460_002  # PostgreSQL advisory locks: one worker at a time syncs th
 SWEEP_KEY = 7_460_003  # ...and sweeps, so no deadline event is raised twice
 MAX_SPREAD = timedelta(minutes=10)
 DELIVER_BATCH = 100
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def default_worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,8 @@ class Options:
     reload_every: float = 2.0
     sweep_every: timedelta = timedelta(days=1)
     witness_every: float = 60.0  # how often to look whether a timestamp or archive copy is due
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = DEFAULT_LEASE  # claims on sources and alerts; renewed by the heartbeat
+    alone: bool = False  # holds the SQLite database lock: every other worker is a dead process
     spread: timedelta | None = None  # None: min(shortest interval, 10 min)
     batch: int | None = None  # sources claimed at a time; None: 4 x concurrency
     concurrency: int | None = None  # overrides defaults.concurrency
@@ -137,10 +130,11 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._fetcher: Fetcher | None = None
-        self._fetcher_key: tuple[str, int, int] | None = None
+        self._fetcher_key: tuple[str, int, int, int] | None = None
         self._foreign: set[str] = set()
         self._deliver_again = threading.Event()
         self._reload_lock = threading.Lock()
+        self.life = WorkerLife(store, options.worker, lease=options.lease, alone=options.alone, clock=clock)
 
     @property
     def name(self) -> str:
@@ -151,8 +145,7 @@ class Daemon:
     def start(self) -> None:
         """Register, sync the watchlist, spread what is overdue, and start the jobs."""
         now = self.clock()
-        engine = self.store.engine
-        claims.register_worker(engine, name=self.name, now=now, pid=os.getpid(), host=socket.gethostname())
+        self.life.start()
         self._sync(self.watchlist, now)
         self.resume(now)
         o, first = self.options, datetime.now(UTC)
@@ -189,8 +182,7 @@ class Daemon:
         if self._fetcher is not None:
             self._fetcher.close()
         try:
-            claims.release_all(self.store.engine, worker=self.name)
-            claims.unregister_worker(self.store.engine, self.name)
+            self.life.stop()
         except Exception as exc:  # the database went away: leases and heartbeats run out by themselves
             log.error("worker %s stopped without tidying up: %s", self.name, exc, extra={"worker": self.name})
             return
@@ -198,18 +190,19 @@ class Daemon:
 
     def run_once(self) -> None:
         """One pass of everything, for cron and tests: sync, sweep, check what is due, deliver."""
-        self._sync(self.watchlist, self.clock())
-        self.sweep()
-        self.dispatch(once=True)
-        self.deliver()
-        self.witness()
+        with self.life.running():
+            self._sync(self.watchlist, self.clock())
+            self.sweep()
+            self.dispatch(once=True)
+            self.deliver()
+            self.witness()
         if self._fetcher is not None:
             self._fetcher.close()
 
     @property
     def heartbeat_every(self) -> float:
         """Often enough to renew a lease well before it runs out."""
-        return max(0.2, min(self.options.heartbeat_every, self.options.lease.total_seconds() / 3))
+        return min(self.options.heartbeat_every, self.life.beat_every)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -243,7 +236,13 @@ class Daemon:
         while True:
             self._deliver_again.clear()
             summary = deliver_due(
-                self.store, self.watchlist, now=self.clock(), worker=self.name, env=self.env
+                self.store,
+                self.watchlist,
+                now=self.clock(),
+                worker=self.name,
+                env=self.env,
+                lease=self.options.lease,
+                batch=DELIVER_BATCH,
             )
             _log_delivery(summary)
             full = summary.claimed >= DELIVER_BATCH
@@ -252,8 +251,7 @@ class Daemon:
 
     def sweep(self) -> None:
         """Deadlines and stale sources; one worker at a time so nothing is raised twice."""
-        with claims.exclusive(self.store.engine, SWEEP_KEY):
-            ids = run_sweep(self.store, self.watchlist, self.clock())
+        ids = sweep_now(self.store, self.watchlist, self.clock())
         if ids:
             self._log_events(ids)
             self.wake_delivery()
@@ -265,9 +263,9 @@ class Daemon:
         witness_jobs(self.store, self.watchlist, self.clock(), self.env)
 
     def heartbeat(self) -> None:
-        now = self.clock()
-        claims.heartbeat(self.store.engine, name=self.name, now=now)
-        claims.renew(self.store.engine, worker=self.name, until=now + self.options.lease)
+        """Alive: leases renewed; what silent workers held is taken back and delivered."""
+        if self.life.beat():
+            self.wake_delivery()
 
     def reload(self, *, force: bool = False) -> bool:
         """Apply an edited watchlist; an invalid edit is logged and the running one kept."""
@@ -316,10 +314,11 @@ class Daemon:
 
     def resume(self, now: datetime) -> int:
         """After a stop, spread overdue sources out, unless other workers kept the schedule."""
-        since = now - timedelta(seconds=3 * self.heartbeat_every)
-        others = claims.live_workers(self.store.engine, since=since, besides=self.name)
+        others = claims.live_workers(self.store.engine, since=now - self.options.lease, besides=self.name)
         if others:
-            log.info("other workers are running (%s): the schedule is theirs too", ", ".join(others))
+            log.info(
+                "other workers beat within the lease (%s): the schedule is theirs too", ", ".join(others)
+            )
             return 0
         window = self.options.spread
         if window is None:
@@ -338,12 +337,16 @@ class Daemon:
     def _fetcher_for(self, watchlist: Watchlist) -> Fetcher:
         """One HTTP session, rebuilt when a reload changed what it was made with."""
         d = watchlist.defaults
-        key = (d.user_agent, d.concurrency, d.max_body)
+        key = (d.user_agent, d.concurrency, d.max_body, d.browser_pages)
         if self._fetcher is None or key != self._fetcher_key:
             if self._fetcher is not None:
                 self._fetcher.close()
             self._fetcher = Fetcher(
-                user_agent=d.user_agent, pool_size=d.concurrency, max_body=d.max_body, sleep=self._pause
+                user_agent=d.user_agent,
+                pool_size=d.concurrency,
+                max_body=d.max_body,
+                sleep=self._pause,
+                browser_pages=d.browser_pages,
             )
             self._fetcher_key = key
         return self._fetcher
@@ -453,6 +456,32 @@ class Daemon:
         if self.secrets is not None:
             self.secrets.update(logs.watchlist_secrets(new, self.env))
         log.info("%s reloaded: %s", new.path, describe_changes(old, new), extra={"sources": len(new.sources)})
+
+
+def sweep_now(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
+    """The sweep, one worker at a time (a PostgreSQL advisory lock) so nothing is raised twice."""
+    with claims.exclusive(store.engine, SWEEP_KEY):
+        return run_sweep(store, watchlist, now)
+
+
+def deliver_all(
+    store: Store,
+    watchlist: Watchlist,
+    *,
+    clock: Clock,
+    worker: str,
+    env: Mapping[str, str] | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliverySummary:
+    """Delivery passes until one finds less than a full batch: every alert due now, once."""
+    total = DeliverySummary()
+    while True:
+        summary = deliver_due(
+            store, watchlist, now=clock(), worker=worker, env=env, lease=lease, batch=DELIVER_BATCH
+        )
+        total.add(summary)
+        if summary.claimed < DELIVER_BATCH:
+            return total
 
 
 def describe_changes(old: Watchlist, new: Watchlist) -> str:

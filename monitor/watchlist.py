@@ -376,9 +376,12 @@ class Defaults(BaseModel):
     stale_after: PositiveDuration = timedelta(days=3)
     failing_reminder: PositiveDuration = timedelta(days=7)  # a source still failing is reported again
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    browser: bool = False
+    screenshot: bool = False
+    browser_pages: Count = 2
 
 
-_INHERITED = ("interval", "timeout", "confirm_after", "gone_after", "failing_after")
+_INHERITED = ("interval", "timeout", "confirm_after", "gone_after", "failing_after", "browser", "screenshot")
 
 
 class SourceSpec(BaseModel):
@@ -401,6 +404,10 @@ class SourceSpec(BaseModel):
     confirm_after: Duration = Defaults().confirm_after
     gone_after: PositiveDuration = Defaults().gone_after
     failing_after: Count = Defaults().failing_after
+    browser: bool = False
+    wait_for: Css | None = None
+    wait_until: Literal["load", "networkidle"] = "load"
+    screenshot: bool = False
 
     @property
     def selection(self) -> str | tuple[str | SectionSpec, ...] | None:
@@ -436,6 +443,8 @@ class SourceSpec(BaseModel):
             "links": self.links,
             "item_select": self.item_select,
         }
+        if self.browser:  # only when on: the text of every page read without a browser stays comparable
+            rules["browser"] = True
         return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 
@@ -750,6 +759,8 @@ class _Builder:
                 k: getattr(defaults, k) for k in _INHERITED if not (isinstance(raw, dict) and k in raw)
             }
             spec = self.model(SourceSpec, raw, path, inherited=inherited)
+            if spec is not None and isinstance(raw, dict):
+                spec = self.browser_keys(spec, raw, path)
             if spec is not None and spec.kind == "listing" and spec.item_select is None:
                 self.issue(
                     (*path, "item_select"),
@@ -762,6 +773,23 @@ class _Builder:
                     (*path, "item_select"), f"only used by kind listing, this source is kind {spec.kind}"
                 )
             yield spec
+
+    def browser_keys(self, spec: SourceSpec, raw: dict[str, object], path: KeyPath) -> SourceSpec:
+        """Browser settings only mean something for pages read in the browser. Set on the source,
+        a key that cannot apply is an error; inherited from ``defaults``, it applies where it can."""
+        if spec.kind == "feed" and spec.browser:
+            if "browser" in raw:
+                self.issue((*path, "browser"), "feeds are read without a browser; use it for page or listing")
+            spec = spec.model_copy(update={"browser": False})
+        if not spec.browser:
+            for key in ("wait_for", "wait_until"):
+                if key in raw:
+                    self.issue((*path, key), "only used with browser: true")
+        if spec.screenshot and not spec.browser:
+            if "screenshot" in raw:
+                self.issue((*path, "screenshot"), "screenshots are taken by the browser; add browser: true")
+            spec = spec.model_copy(update={"screenshot": False})
+        return spec
 
     def header_secrets(self, spec: SourceSpec, path: KeyPath) -> None:
         """A credential written out in a header would be stored, exported and shared: refuse it."""

@@ -287,7 +287,7 @@ RULES: tuple[WeakeningRule, ...] = (
     WeakeningRule(
         "scope-product",
         "scope_narrowed",
-        r"general purpose|off the shelf|commercially available",
+        r"general purpose|off the shelf|commercially available|real time",
         'scope narrowed: "{words}"',
     ),
     WeakeningRule(

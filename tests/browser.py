@@ -90,6 +90,7 @@ class Png:
     width: int
     height: int
     colors: int  # distinct pixel values seen in a sample of rows
+    palette: frozenset[bytes] = frozenset()  # those pixel values (RGB or RGBA bytes)
 
 
 def read_png(path: Path) -> Png:
@@ -118,7 +119,7 @@ def read_png(path: Path) -> Png:
         if row % 8 == 0:
             colors.update(bytes(line[i : i + channels]) for i in range(0, stride, channels * 4))
         previous = line
-    return Png(width, height, len(colors))
+    return Png(width, height, len(colors), frozenset(colors))
 
 
 def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> bytearray:

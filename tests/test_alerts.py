@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,8 +34,9 @@ from monitor.cli import App
 from monitor.commands.alerts import alerts_group
 from monitor.events import Severity
 from monitor.lifecycle import EventDraft
+from monitor.lock import database_lock
+from monitor.store import claims, outbox
 from monitor.store import models as m
-from monitor.store import outbox
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 
@@ -453,7 +455,7 @@ def test_a_worker_killed_after_claiming_is_replaced_and_sends_once(
     assert deliver(store, watchlist, T0 + timedelta(minutes=5)).claimed == 0  # its lease still runs
     assert deliver(store, watchlist, T0 + timedelta(minutes=15)).sent == 1
     assert deliver(store, watchlist, T0 + timedelta(days=1)).claimed == 0
-    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 2)]
+    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 1)]  # it died before sending
 
 
 def test_after_max_attempts_an_alert_fails_until_retried(
@@ -472,12 +474,39 @@ def test_after_max_attempts_an_alert_fails_until_retried(
     (failed,) = outbox.failed_alerts(store.engine)
     assert (failed.event_id, failed.route, failed.title) == (event_id, "hook", TITLE)
     assert failed.error is not None and "error=500" in failed.error
+    app = App(watchlist_path=tmp_path / "watchlist.yaml", db_url=str(store.engine.url))
+    result = CliRunner().invoke(alerts_group, ["retry", "--failed"], obj=app)  # still down
+    assert result.exit_code == 1, result.output
+    first, error = result.output.splitlines()
+    assert first == "1 alerts queued; alerts: 0 sent, 1 to retry, 0 failed"
+    assert error.startswith(f"  json://127.0.0.1:{httpserver.port}/***: ") and "error=500" in error
     hook.up = True
     app = App(watchlist_path=tmp_path / "watchlist.yaml", db_url=str(store.engine.url))
-    result = CliRunner().invoke(alerts_group, ["retry", "--failed"], obj=app)
+    result = CliRunner().invoke(alerts_group, ["retry"], obj=app)
     assert result.exit_code == 0, result.output
     assert result.output == "1 alerts queued; alerts: 1 sent, 0 to retry, 0 failed\n"
-    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 1)]
+    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 2)]
+    assert claims.workers(store.engine) == []  # it was a worker while it sent, and left
+
+
+def test_alerts_retry_beside_a_running_daemon_queues_for_it(
+    store: Store, write_watchlist: WriteWatchlist, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    hook = Endpoint(httpserver, "/hook")
+    watchlist = write_watchlist(routes_yaml(hook=f"json://{hook.url}"))
+    add(store, watchlist, weakened())
+    hook.up = False
+    deliver(store, watchlist, datetime.now(UTC))  # to retry in a minute
+    url = str(store.engine.url)
+    with database_lock(url) or nullcontext():  # as `run` holds it
+        app = App(watchlist_path=tmp_path / "watchlist.yaml", db_url=url)
+        result = CliRunner().invoke(alerts_group, ["retry"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "1 alerts queued for the running daemon (another pledge-monitor run (pid "
+    )
+    assert result.output.endswith("; it sends them within 15 s\n")
+    assert hook.refused == 1 and statuses(store) == [("pending", 1)]  # due now, for the daemon
 
 
 def test_secrets_never_reach_the_database_logs_or_output(

@@ -229,6 +229,25 @@ def test_postgres_claims_skip_rows_locked_by_another_worker(
 
 
 @pytest.mark.postgres
+def test_postgres_renewal_skips_a_row_being_recorded_instead_of_waiting(
+    pg_store: Store, write_watchlist: WriteWatchlist
+) -> None:
+    """The heartbeat renewing while the same worker records a check must not deadlock with it."""
+    add_sources(pg_store, write_watchlist, 2)
+    claims.claim_due(pg_store.engine, now=T0, worker="a", lease=LEASE, limit=2)
+    with pg_store.engine.connect() as recording:
+        recording.begin()
+        recording.execute(update(m.Source).where(m.Source.id == "s000").values(failures=1))
+        done = threading.Timer(5.0, recording.rollback)  # a renewal that waited would get both rows
+        done.start()
+        renewed = claims.renew(pg_store.engine, worker="a", until=T0 + 2 * LEASE)
+        done.cancel()
+        recording.rollback()
+    assert renewed == 1
+    assert claims.claimed(pg_store.engine) == {"s000": ("a", T0 + LEASE), "s001": ("a", T0 + 2 * LEASE)}
+
+
+@pytest.mark.postgres
 def test_postgres_concurrent_claims_never_overlap(pg_store: Store, write_watchlist: WriteWatchlist) -> None:
     ids = add_sources(pg_store, write_watchlist, 300)
     taken: dict[str, list[str]] = {}
@@ -305,7 +324,7 @@ def test_three_workers_share_500_sources_each_checked_and_alerted_once(
         site.put(f"/p/{n}", page(n, "v1"))
     wl = tmp_path / "watchlist.yaml"
     wl.write_text(farm_watchlist(site, hook, count))
-    code, out = launcher.run(wl, pg_url, "run", "--once", timeout=60)  # the baselines
+    code, out = launcher.run(wl, pg_url, "run", "--once", timeout=180)  # the baselines
     assert code == 0, out
     store = Store(open_engine(pg_url, migrate=False))
     assert set(checks_per_source(store).values()) == {1}
@@ -315,7 +334,7 @@ def test_three_workers_share_500_sources_each_checked_and_alerted_once(
         launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", f"w{n}", "--spread", "0s")
         for n in range(3)
     ]
-    eventually(lambda: len(claims.workers(store.engine)) == 3, 15, "three workers", workers[0].log)
+    eventually(lambda: len(claims.workers(store.engine)) == 3, 60, "three workers", workers[0].log)
     for n in range(count):
         site.put(f"/p/{n}", page(n, "v2"))
     with site.lock:
@@ -325,7 +344,7 @@ def test_three_workers_share_500_sources_each_checked_and_alerted_once(
     def all_delivered() -> bool:
         return len(hook.accepted) >= count
 
-    eventually(all_delivered, 50, "500 alerts", workers[0].log)
+    eventually(all_delivered, 120, "500 alerts", workers[0].log)
     time.sleep(0.5)  # a duplicate would come now
     stop_all(workers)
 
@@ -339,7 +358,7 @@ def test_three_workers_share_500_sources_each_checked_and_alerted_once(
 
 
 @pytest.mark.postgres
-def test_a_killed_workers_sources_are_taken_over_after_its_lease(
+def test_a_killed_workers_sources_are_taken_over_once_it_missed_its_heartbeat(
     pg_url: str, site: CountingSite, hook: Endpoint, launcher: Launcher, tmp_path: Path
 ) -> None:
     count = 40
@@ -349,19 +368,20 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
     wl = tmp_path / "watchlist.yaml"
     wl.write_text(farm_watchlist(site, hook, count))
     store = Store(open_engine(pg_url))
-    doomed = launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", "doomed", "--lease", "2s")
-    eventually(lambda: len(site.requests) >= 8, 15, "the doomed worker's checks in flight", doomed.log)
+    doomed = launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", "doomed", "--lease", "6s")
+    eventually(lambda: len(site.requests) >= 8, 40, "the doomed worker's checks in flight", doomed.log)
     held = claims.claimed(store.engine, "doomed")
     assert held and all(until is not None for _, until in held.values())
     doomed.popen.send_signal(signal.SIGKILL)
     doomed.wait(10)
+    (last_beat,) = [w.heartbeat_at for w in claims.workers(store.engine) if w.name == "doomed"]
     site.delays.clear()
 
     others = [
-        launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", f"w{n}", "--lease", "2s")
+        launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", f"w{n}", "--lease", "6s")
         for n in range(2)
     ]
-    eventually(lambda: len(checks_per_source(store)) == count, 20, "every source checked", others[0].log)
+    eventually(lambda: len(checks_per_source(store)) == count, 60, "every source checked", others[0].log)
     stop_all(others)
 
     assert set(checks_per_source(store).values()) == {1}  # the doomed worker recorded nothing
@@ -370,8 +390,10 @@ def test_a_killed_workers_sources_are_taken_over_after_its_lease(
             s.execute(select(m.Check.source_id, m.Check.at).where(m.Check.source_id.in_(held))).all()
         )
     assert taken.keys() == held.keys()
-    for sid, (_, until) in held.items():
-        assert until is not None and taken[sid] >= until, (sid, taken[sid], until)  # only after the lease
+    silent_for_a_lease = last_beat + timedelta(seconds=6)
+    for sid in held:  # taken only once its heartbeat was missed for a whole lease: proven gone
+        assert taken[sid] >= silent_for_a_lease, (sid, taken[sid], silent_for_a_lease)
     assert claims.claimed(store.engine) == {}
-    assert [w.name for w in claims.workers(store.engine)] == ["doomed"]  # its stale heartbeat stays
+    assert claims.workers(store.engine) == []  # the dead worker's row was removed by the others
+    assert any("workers gone (doomed (pid" in proc.text() for proc in others)
     store.engine.dispose()

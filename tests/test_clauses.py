@@ -1398,3 +1398,11 @@ def test_two_shared_words_relate_nothing() -> None:
     """A short clause sharing two of its four content words with a sentence is not reworded there."""
     page = "We will not sell facial recognition technology to police departments until there is a law."
     assert find_clause("We shall never sell face recognition", page).outcome is Outcome.NOT_FOUND
+
+
+def test_real_time_narrows_the_product() -> None:
+    """Microsoft's "will not sell real-time facial recognition" covers less than the pledge."""
+    clause = "we will not sell facial recognition technology to police departments"
+    passage = "we will not sell real-time facial recognition technology to police departments"
+    signals = weakening_signals(clause, passage)
+    assert [(s.kind, s.words) for s in signals] == [("scope_narrowed", "real time")]

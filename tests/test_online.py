@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ from monitor.clauses import Outcome
 from monitor.cli import main
 from monitor.fetch import Fetcher
 from monitor.online import SHORT_TEXT, try_source, validate_online
+from tests import browser
 from tests.conftest import WriteWatchlist
 from tests.site import Site, policy_page, serve
 
@@ -302,3 +305,43 @@ def test_validate_without_online_fetches_nothing(
     write_watchlist(page_watchlist(source("good", site.url("/policy"))))
     result = CliRunner().invoke(main, ["-w", str(tmp_path / "watchlist.yaml"), "validate"])
     assert result.exit_code == 0 and site.hits == {}
+
+
+SHELL = f"""<!doctype html><html><head><meta charset="utf-8"><title>Commitments</title></head>
+<body><main id="app">Loading</main><script>
+window.addEventListener("load", () => {{
+  document.getElementById("app").innerHTML = '<article id="policy">' + {json.dumps(ARTICLE)} + "</article>";
+}});
+</script></body></html>"""
+
+
+@pytest.mark.browser
+def test_a_javascript_shell_is_named_with_both_lengths_and_the_fix(
+    httpserver: HTTPServer, write_watchlist: WriteWatchlist, tmp_path: Path
+) -> None:
+    browser.chromium()
+    site = serve(httpserver)
+    site.put("/app", SHELL)
+    sources = (
+        source("whole-page", site.url("/app"), "body")
+        + source("selected", site.url("/app"))
+        + source("rendered", site.url("/app")).rstrip("\n")
+        + "\n            browser: true\n"
+    )
+    write_watchlist(page_watchlist(sources, pledge("p1", "rendered", CLAUSE)))
+    result = CliRunner().invoke(main, ["-w", str(tmp_path / "watchlist.yaml"), "validate", "--online"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    shell_lines = [line.strip() for line in lines if line.strip().startswith("shell:")]
+    assert len(shell_lines) == 2, result.output
+    assert re.fullmatch(
+        r"shell: the text is 7 characters without a browser, [\d,]+ with one: add `browser: true`",
+        shell_lines[0],
+    ), shell_lines[0]
+    assert re.fullmatch(
+        r"shell: selector '#policy' matches nothing without a browser, [\d,]+ with one: "
+        r"add `browser: true`",
+        shell_lines[1],
+    ), shell_lines[1]
+    assert any(line.startswith("rendered") and "1/1 clauses exact; stable" in line for line in lines)
+    assert lines[-1] == "online: 3 sources tried, 1 ok, 2 with problems"

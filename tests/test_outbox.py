@@ -103,6 +103,7 @@ def test_claim_takes_due_alerts_once_with_a_lease(store: Store, watchlist: Watch
 def test_an_abandoned_claim_is_taken_again_after_its_lease(store: Store, watchlist: Watchlist) -> None:
     add_events(store, watchlist, 1)
     (lost,) = outbox.claim_due(store.engine, now=T0, worker="crashed", lease=LEASE)
+    assert outbox.begin(store.engine, [lost.alert_id], worker="crashed") == {lost.alert_id}  # then died
     (again,) = outbox.claim_due(store.engine, now=T0 + LEASE, worker="restarted", lease=LEASE)
     assert again.alert_id == lost.alert_id and again.attempts == 2 and not again.fresh
     outbox.mark_sent(store.engine, [again.alert_id], T0 + LEASE)
@@ -125,6 +126,7 @@ def test_a_sent_alert_is_never_sent_again(store: Store, watchlist: Watchlist) ->
 def test_retry_keeps_progress_and_waits_for_its_time(store: Store, watchlist: Watchlist) -> None:
     add_events(store, watchlist, 1)
     (item,) = outbox.claim_due(store.engine, now=T0, worker="a", lease=LEASE)
+    outbox.begin(store.engine, [item.alert_id], worker="a")
     later = T0 + timedelta(minutes=1)
     progress = outbox.Progress(frozenset({0}), "json://127.0.0.1/***: error=500")
     outbox.mark_retry(store.engine, [item.alert_id], worker="a", next_at=later, progress=progress)
@@ -140,6 +142,49 @@ def test_results_of_another_workers_claim_are_ignored(store: Store, watchlist: W
     outbox.mark_failed(store.engine, [item.alert_id], worker="slow", progress=outbox.Progress())
     (row,) = alert_rows(store)
     assert (row.status, row.claimed_by) == ("sending", "fast")
+
+
+def test_only_a_send_that_began_counts_as_an_attempt(store: Store, watchlist: Watchlist) -> None:
+    """A worker killed with a batch claimed made one attempt at most: the send it had begun."""
+    add_events(store, watchlist, 3)
+    batch = outbox.claim_due(store.engine, now=T0, worker="killed", lease=LEASE)
+    assert outbox.begin(store.engine, [batch[0].alert_id], worker="killed") == {batch[0].alert_id}
+    assert outbox.release_claims(store.engine, of=["killed"]) == 3  # proven gone: taken back at once
+    again = outbox.claim_due(store.engine, now=T0, worker="next", lease=LEASE)
+    assert [(i.attempts, i.fresh) for i in again] == [(2, False), (1, True), (1, True)]
+
+
+def test_a_lost_claim_is_not_begun(store: Store, watchlist: Watchlist) -> None:
+    add_events(store, watchlist, 1)
+    (item,) = outbox.claim_due(store.engine, now=T0, worker="slow", lease=LEASE)
+    outbox.release_claims(store.engine, of=["slow"])  # taken for dead
+    outbox.claim_due(store.engine, now=T0, worker="other", lease=LEASE)
+    assert outbox.begin(store.engine, [item.alert_id], worker="slow") == set()
+    (row,) = alert_rows(store)
+    assert (row.status, row.claimed_by, row.attempts) == ("sending", "other", 0)
+
+
+def test_renew_and_release_claims_touch_only_the_named_workers(store: Store, watchlist: Watchlist) -> None:
+    add_events(store, watchlist, 3)
+    outbox.claim_due(store.engine, now=T0, worker="a", lease=LEASE, batch=1)
+    outbox.claim_due(store.engine, now=T0, worker="b", lease=LEASE, batch=1)
+    outbox.claim_due(store.engine, now=T0, worker="c", lease=LEASE, batch=1)
+    later = T0 + timedelta(minutes=5)
+    assert outbox.renew(store.engine, worker="a", until=later + LEASE) == 1
+    assert [(r.claimed_by, r.claimed_until) for r in alert_rows(store)] == [
+        ("a", later + LEASE),
+        ("b", T0 + LEASE),
+        ("c", T0 + LEASE),
+    ]
+    assert outbox.release_claims(store.engine, of=[]) == 0
+    assert outbox.release_claims(store.engine, of=["b"]) == 1
+    assert [(r.status, r.claimed_by) for r in alert_rows(store)] == [
+        ("sending", "a"),
+        ("pending", None),
+        ("sending", "c"),
+    ]
+    assert outbox.release_claims(store.engine, of=None) == 2  # SQLite, lock held: everyone else is gone
+    assert outbox.alert_counts(store.engine)["sending"] == 0
 
 
 def test_hold_and_release_count_no_attempt(store: Store, watchlist: Watchlist) -> None:
@@ -180,6 +225,7 @@ def test_requeue_brings_back_retries_and_failed_ones(store: Store, watchlist: Wa
 def test_failed_alerts_list_what_gave_up(store: Store, watchlist: Watchlist) -> None:
     (event_id,) = add_events(store, watchlist, 1)
     (item,) = outbox.claim_due(store.engine, now=T0, worker="w", lease=LEASE)
+    outbox.begin(store.engine, [item.alert_id], worker="w")
     outbox.mark_failed(
         store.engine, [item.alert_id], worker="w", progress=outbox.Progress(frozenset({1}), "gone")
     )
@@ -222,6 +268,7 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(pg_store: Store, w
         claimed = outbox.claim_due(pg_store.engine, now=T0, worker="a", lease=LEASE)  # does not wait
         other.rollback()
     assert len(claimed) == 2 and locked not in {i.alert_id for i in claimed}
+    outbox.begin(pg_store.engine, [i.alert_id for i in claimed], worker="a")
     outbox.mark_sent(pg_store.engine, [claimed[0].alert_id], T0)
     outbox.mark_retry(
         pg_store.engine,

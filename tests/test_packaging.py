@@ -30,13 +30,24 @@ def dockerfile() -> str:
 
 def test_dockerfile_is_plain_and_runs_the_daemon_as_non_root() -> None:
     text = dockerfile()
-    assert re.search(r"^FROM python:3\.1[1-9]-slim$", text, re.M)
+    assert re.search(r"^FROM python:3\.1[1-9]-slim AS base$", text, re.M)
+    assert text.rstrip().splitlines()[-1] == "FROM base AS main"  # the default target: no browser
     assert 'RUN pip install ".[postgres]"' in text
     assert re.search(r"^USER monitor$", text, re.M)
     assert 'ENTRYPOINT ["pledge-monitor"]' in text and 'CMD ["run"]' in text
     assert 'VOLUME ["/data"]' in text
     assert "PLEDGE_MONITOR_DB=sqlite:////data/pledge-monitor.db" in text
     assert 'CMD ["pledge-monitor", "status", "--health"]' in text  # the HEALTHCHECK
+
+
+def test_the_browser_variant_adds_debians_chromium_and_the_browser_extra() -> None:
+    variant = dockerfile().split("FROM base AS browser", 1)[1].split("FROM base AS main", 1)[0]
+    assert "apt-get install -y --no-install-recommends chromium" in variant
+    assert 'RUN pip install ".[postgres,browser]"' in variant
+    assert "ENV PLEDGE_MONITOR_CHROMIUM=/usr/bin/chromium" in variant
+    instructions = [line for line in variant.splitlines() if line.strip() and not line.startswith("#")]
+    assert instructions[-1] == "USER monitor"  # root only to install
+    assert "playwright install" not in dockerfile()  # no browser build is downloaded
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +140,43 @@ def test_the_entrypoint_works_from_the_wheel(
     assert health.returncode == 1 and "no scheduler has registered" in health.stderr
     validate = run(fresh_venv, "validate", str(ROOT / "watchlist.yaml"), cwd=tmp_path, env=env)
     assert validate.returncode == 0, validate.stderr
+
+
+SHELL = (
+    "<!doctype html><html><body><main id='app'>Loading</main><script>"
+    "window.addEventListener('load', () => { document.getElementById('app').innerHTML ="
+    ' \'<article id="policy"><p>IBM no longer offers general purpose IBM facial recognition.</p>'
+    "<p>We believe now is the time to begin a national dialogue on whether and how facial"
+    " recognition technology should be employed by domestic law enforcement agencies.</p>"
+    "</article>'; });</script></body></html>"
+)
+
+
+@pytest.mark.browser
+def test_the_browser_variant_checks_a_browser_source_from_the_wheel(
+    fresh_venv: Path, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """What the browser image runs: the wheel, the browser extra, PLEDGE_MONITOR_CHROMIUM set."""
+    from tests import browser
+
+    chromium = browser.chromium()
+    site_ = serve(httpserver)
+    site_.put("/letter", SHELL)
+    (tmp_path / "watchlist.yaml").write_text(
+        f"sources:\n  - id: ibm-letter\n    url: {site_.url('/letter')}\n    select: '#policy'\n"
+        "    browser: true\n    screenshot: true\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PLEDGE_MONITOR_DB": f"sqlite:///{tmp_path / 'pledge-monitor.db'}",
+        "PLEDGE_MONITOR_WATCHLIST": str(tmp_path / "watchlist.yaml"),
+        "PLEDGE_MONITOR_CHROMIUM": chromium,
+        "HOME": str(tmp_path),
+    }
+    checked = run(fresh_venv, "check", cwd=tmp_path, env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "(1 baseline)" in checked.stdout, checked.stdout
+    tried = run(fresh_venv, "try", "ibm-letter", cwd=tmp_path, env=env)
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    assert "rendered in Chromium" in tried.stdout
+    assert "  | IBM no longer offers general purpose IBM facial recognition." in tried.stdout

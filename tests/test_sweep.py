@@ -126,6 +126,31 @@ def test_a_source_with_no_good_check_for_too_long_is_failing_once(
     assert store.source_row("amazon-post").health == "failing"
 
 
+def test_a_new_source_that_never_worked_is_failing_only_after_stale_after(
+    write_watchlist: WriteWatchlist, store: Store
+) -> None:
+    """`check` runs the sweep after every check: a first failure is not yet "no good check for 3 days"."""
+    from monitor.store import models as m
+
+    wl = write_watchlist(YAML.replace("    expires_on: 2021-06-10\n", ""))
+    now = at("2026-03-01")
+    store.sync(wl, now)
+    with store.session.begin() as s:
+        row = s.get(m.Source, "amazon-post")
+        assert row is not None
+        row.last_check_at = now
+        s.add(m.Check(source_id="amazon-post", at=now, ms=5, status=503, outcome="failed", error="HTTP 503"))
+    assert run_sweep(store, wl, now) == []
+    assert run_sweep(store, wl, now + timedelta(days=2)) == []
+    (event_id,) = run_sweep(store, wl, now + timedelta(days=3, seconds=1))
+    (event,) = store.events()
+    assert (event.id, event.kind, event.title) == (
+        event_id,
+        "source.failing",
+        "amazon-post: no good check ever",
+    )
+
+
 def test_a_source_that_keeps_failing_is_reminded_until_it_recovers(
     site: Site, write_watchlist: WriteWatchlist, store: Store, fetcher: Fetcher
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.cli import main
+from tests import browser
 from tests.conftest import WriteWatchlist
 from tests.site import Site, policy_page
 
@@ -223,6 +225,28 @@ def test_a_failed_fetch_is_reported(site: Site, watchlist_file: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith("    fetch: ")
     assert "404" in result.output
+
+
+@pytest.mark.browser
+def test_try_a_url_in_the_browser(httpserver: HTTPServer, no_sources: Path) -> None:
+    browser.chromium()
+    written = json.dumps(f"<article id='policy'>{ARTICLE}</article>")
+    shell = (
+        "<!doctype html><html><body><main id='app'>Loading</main><script>"
+        f"window.addEventListener('load', () => {{ document.getElementById('app').innerHTML = {written}; }});"
+        "</script></body></html>"
+    )
+    httpserver.expect_request("/app").respond_with_data(shell, content_type="text/html")
+    url = httpserver.url_for("/app")
+    plain = run("-w", str(no_sources), "try", url, "--select", "#policy")
+    assert plain.exit_code == 1
+    assert "shell: selector '#policy' matches nothing without a browser" in plain.output
+    result = run("-w", str(no_sources), "try", url, "--select", "#policy", "--browser", "--clause", CLAUSE)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("  fetched: HTTP 200, ") and ", rendered in Chromium " in lines[1]
+    assert any(line.startswith(f"  | {CLAUSE} until") for line in lines)
+    assert f'    found exactly        --clause: "{CLAUSE}"' in lines
 
 
 def test_try_shows_a_section_and_a_page_that_needed_repair(

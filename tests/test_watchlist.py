@@ -483,6 +483,73 @@ def test_missing_env_vars_lists_route_and_variable(good: Watchlist) -> None:
     )
 
 
+def test_browser_settings_are_inherited_where_they_apply() -> None:
+    watchlist = parse_watchlist(
+        dedent(
+            """
+            defaults:
+              browser: true
+              screenshot: true
+              browser_pages: 3
+            sources:
+              - id: shell
+                url: https://example.org/app
+                wait_for: "#policy p"
+                wait_until: networkidle
+              - id: plain
+                url: https://example.org/static
+                browser: false
+              - id: news
+                url: https://example.org/feed.xml
+                kind: feed
+            """
+        )
+    )
+    shell, plain, news = watchlist.sources
+    assert (shell.browser, shell.screenshot, shell.wait_for, shell.wait_until) == (
+        True,
+        True,
+        "#policy p",
+        "networkidle",
+    )
+    assert watchlist.defaults.browser_pages == 3
+    assert (plain.browser, plain.screenshot) == (False, False)  # no browser: no picture either
+    assert (news.browser, news.screenshot) == (False, False)  # feeds are read without one
+
+
+def test_browser_keys_that_cannot_apply_are_errors_with_their_line() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: plain
+            url: https://example.org/static
+            screenshot: true
+            wait_for: "#policy"
+          - id: news
+            url: https://example.org/feed.xml
+            kind: feed
+            browser: true
+          - id: shell
+            url: https://example.org/app
+            browser: true
+            wait_until: forever
+        """
+    )
+    assert found == [
+        "watchlist.yaml:5: sources[0].screenshot: screenshots are taken by the browser; add browser: true",
+        "watchlist.yaml:6: sources[0].wait_for: only used with browser: true",
+        "watchlist.yaml:10: sources[1].browser: feeds are read without a browser; use it for page or listing",
+        "watchlist.yaml:14: sources[2].wait_until: expected 'load' or 'networkidle', got 'forever'",
+    ]
+
+
+def test_turning_the_browser_on_starts_a_new_baseline_and_off_keeps_old_fingerprints(good: Watchlist) -> None:
+    ibm = good.source("ibm-letter")
+    assert ibm.model_copy(update={"browser": True}).rules_fingerprint() != ibm.rules_fingerprint()
+    screenshot = {"screenshot": True, "wait_until": "networkidle"}
+    assert ibm.model_copy(update=screenshot).rules_fingerprint() == ibm.rules_fingerprint()
+
+
 def test_a_pledge_language_is_checked_and_kept() -> None:
     text = """
     sources:

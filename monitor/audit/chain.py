@@ -39,7 +39,8 @@ def link(prev_hash: str, record_type: str, record_id: int, digest: str) -> str:
 
 
 def snapshot_content(row: Any) -> dict[str, Any]:
-    return {
+    """A screenshot's hash is covered when there is one; snapshots without one hash as they always did."""
+    content = {
         "id": row.id,
         "source_id": row.source_id,
         "check_id": row.check_id,
@@ -52,6 +53,9 @@ def snapshot_content(row: Any) -> dict[str, Any]:
         "text_hash": row.text_hash,
         "rules": row.rules,
     }
+    if getattr(row, "screenshot_hash", None):
+        content["screenshot_hash"] = row.screenshot_hash
+    return content
 
 
 def change_content(row: Any) -> dict[str, Any]:

@@ -2,8 +2,12 @@
 
 For each of the change's two snapshots, a ``request`` record (the GET as sent: the URL and the
 request headers we kept) and a ``response`` record (status, response headers, and the body bytes
-exactly as stored), and one ``metadata`` record with the check times and every hash that ties the
-bytes to the integrity chain.
+exactly as stored), a ``resource`` record with its screenshot when the source takes them (a PNG,
+``WARC-Target-URI: urn:screenshot:<url>``, concurrent to the response), and one ``metadata``
+record with the check times and every hash that ties the bytes to the integrity chain.
+
+A page read in the browser (``browser: true``) has the DOM after its scripts ran as its body: its
+headers say ``X-Rendered-By: Chromium ...``, and so does the metadata (``rendered_by``).
 
 The fetcher stores the body after undoing any Content-Encoding (gzip on the wire), so the
 response record's headers say what its payload is: Content-Encoding and Transfer-Encoding are
@@ -49,6 +53,8 @@ class Fetch:
     body_hash: str
     text_hash: str
     ledger: LedgerEntry | None
+    screenshot: bytes | None = None
+    screenshot_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,9 @@ def gather(audit: AuditStore, change_id: int) -> Evidence:
 
 def _fetch(audit: AuditStore, snapshot_id: int) -> Fetch:
     snap = audit.store.snapshot(snapshot_id)
-    body = audit.store.load_blob(snap.body_hash)
-    if hashlib.sha256(body).hexdigest() != snap.body_hash:
-        raise IntegrityError(
-            f"the stored body of snapshot #{snap.id} does not match its hash: run `pledge-monitor verify`"
-        )
+    body = _verified(audit, snap.id, "body", snap.body_hash)
+    picture = snap.screenshot_hash
+    screenshot = _verified(audit, snap.id, "screenshot", picture) if picture else None
     return Fetch(
         snapshot_id=snap.id,
         check_id=snap.check_id,
@@ -99,7 +103,19 @@ def _fetch(audit: AuditStore, snapshot_id: int) -> Fetch:
         body_hash=snap.body_hash,
         text_hash=snap.text_hash,
         ledger=audit.ledger_entry("snapshot", snap.id),
+        screenshot=screenshot,
+        screenshot_hash=snap.screenshot_hash,
     )
+
+
+def _verified(audit: AuditStore, snapshot_id: int, what: str, digest: str) -> bytes:
+    data = audit.store.load_blob(digest)
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise IntegrityError(
+            f"the stored {what} of snapshot #{snapshot_id} does not match its hash: "
+            "run `pledge-monitor verify`"
+        )
+    return data
 
 
 def warc_date(at: datetime) -> str:
@@ -156,7 +172,12 @@ def metadata(evidence: Evidence) -> dict[str, Any]:
 
 def _fetch_metadata(fetch: Fetch) -> dict[str, Any]:
     received = {k: str(v) for k, v in fetch.headers.items() if k.lower() in {h.lower() for h in REWRITTEN}}
+    browser = {  # only for pages read in the browser: other snapshots' metadata is as it always was
+        "screenshot_sha256": fetch.screenshot_hash,
+        "rendered_by": next((str(v) for k, v in fetch.headers.items() if k.lower() == "x-rendered-by"), None),
+    }
     return {
+        **{k: v for k, v in browser.items() if v is not None},
         "snapshot_id": fetch.snapshot_id,
         "check_id": fetch.check_id,
         "checked_at": warc_date(fetch.fetched_at),
@@ -193,6 +214,9 @@ def write_warc(evidence: Evidence, out: BinaryIO, *, filename: str = "") -> int:
     for side, fetch in (("before", evidence.before), ("after", evidence.after)):
         response_ids.append(_write_exchange(writer, fetch, evidence, side))
         written += 2
+        if fetch.screenshot is not None:
+            _write_screenshot(writer, fetch, response_ids[-1])
+            written += 1
     payload = json.dumps(metadata(evidence), indent=2, sort_keys=True).encode()
     record = writer.create_warc_record(
         evidence.after.url,
@@ -240,3 +264,17 @@ def _write_exchange(writer: WARCWriter, fetch: Fetch, evidence: Evidence, side: 
     writer.write_record(response)
     writer.write_record(request)
     return response_id
+
+
+def _write_screenshot(writer: WARCWriter, fetch: Fetch, response_id: str) -> None:
+    """The picture of the page as the browser showed it, tied to the response it was taken with."""
+    assert fetch.screenshot is not None
+    record = writer.create_warc_record(
+        f"urn:screenshot:{fetch.url}",
+        "resource",
+        payload=BytesIO(fetch.screenshot),
+        length=len(fetch.screenshot),
+        warc_content_type="image/png",
+        warc_headers_dict={"WARC-Date": warc_date(fetch.fetched_at), "WARC-Concurrent-To": response_id},
+    )
+    writer.write_record(record)

@@ -172,6 +172,8 @@ def _fetch(data: PackData, side: str) -> Fetch:
         body_hash=snap["body_hash"],
         text_hash=snap["text_hash"],
         ledger=data.entry("snapshot", snap["id"]),
+        screenshot=data.screenshots.get(f"{side}.png"),
+        screenshot_hash=snap.get("screenshot_hash"),
     )
 
 
@@ -375,6 +377,7 @@ def verify_pack(raw: bytes) -> PackVerified:
     bodies = _check_warc(data, files)
     data = PackData(**{**data.__dict__, "bodies": bodies})
     _check_texts(data)
+    _check_screenshots(data)
     checked = _check_tokens(data)
     _check_rebuild(data, files, raw)
     last_stamped = max((t.seq for t in data.tokens), default=None)
@@ -430,6 +433,21 @@ def _check_records(data: PackData) -> None:
             )
     if hashlib.sha256(data.delta.encode()).hexdigest() != data.change["delta"]:
         raise IntegrityError("chain/delta.txt is not the change's recorded delta: it was edited")
+
+
+def _check_screenshots(data: PackData) -> None:
+    for side in ("before", "after"):
+        snap, shot = data.snapshot(side), data.screenshots.get(f"{side}.png")
+        recorded = snap.get("screenshot_hash")
+        if (shot is None) != (recorded is None) or (
+            shot is not None and hashlib.sha256(shot).hexdigest() != recorded
+        ):
+            raise IntegrityError(
+                f"screenshots/{side}.png is not the screenshot recorded for snapshot #{snap['id']}"
+            )
+    extra = sorted(set(data.screenshots) - {"before.png", "after.png"})
+    if extra:
+        raise IntegrityError(f"screenshots/{extra[0]} belongs to no snapshot: it was added")
 
 
 def _check_texts(data: PackData) -> None:
@@ -561,6 +579,6 @@ def gather_pack(audit: AuditStore, change_id: int, roots: Mapping[str, bytes]) -
 
 
 def screenshots(audit: AuditStore, found: Evidence) -> dict[str, bytes]:
-    """Screenshots of the two versions, where kept. Hook: pledge-monitor keeps none yet (issue 15
-    adds them); when it does, return them here by file name and the pack carries them."""
-    return {}
+    """Screenshots of the two versions, where kept (their sha256 is in the snapshot records)."""
+    sides = (("before", found.before), ("after", found.after))
+    return {f"{side}.png": fetch.screenshot for side, fetch in sides if fetch.screenshot is not None}

@@ -13,6 +13,7 @@ Layout of the output folder::
     source/<id>.html         attestation summary, snapshots and timeline of one source
     change/<id>.html         inline and side-by-side word diff of one change
     snapshot/<id>.html       one snapshot: extracted text, headers, raw body as text
+    screenshot/<sha256>.png  the pictures of ``screenshot: true`` sources, one file per distinct image
     feed.xml                 Atom feed of the latest events, linking to the pages above
 """
 
@@ -103,11 +104,12 @@ class Report:
         self.env = environment()
         self.head = audit.head()
         self.pages = 0
+        self._pictures: set[str] = set()
 
     def build(self) -> Built:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            for folder in ("pledge", "source", "change", "snapshot"):
+            for folder in ("pledge", "source", "change", "snapshot", "screenshot"):
                 _refuse_symlink(self.out / folder)
                 (self.out / folder).mkdir(exist_ok=True)
         except OSError as exc:
@@ -258,13 +260,35 @@ class Report:
             f"change/{file_name(change.id)}",
             change=change,
             source_href=f"../source/{file_name(change.source_id)}",
-            before={"id": before.id, "at": before.fetched_at, "href": f"../snapshot/{file_name(before.id)}"},
-            after={"id": after.id, "at": after.fetched_at, "href": f"../snapshot/{file_name(after.id)}"},
+            before=self._side(before),
+            after=self._side(after),
             ledger=self.audit.ledger_entry("change", change.id),
             events=events,
             inline=Markup(differ.render_html(recorded, context_lines=3)),  # escapes every fragment
             side_by_side=Markup(differ.render_side_by_side_html(recorded)),  # likewise
         )
+
+    def _side(self, snap: m.Snapshot) -> dict[str, Any]:
+        return {
+            "id": snap.id,
+            "at": snap.fetched_at,
+            "href": f"../snapshot/{file_name(snap.id)}",
+            "screenshot": self._picture(snap),
+        }
+
+    def _picture(self, snap: m.Snapshot) -> str | None:
+        """Write a snapshot's screenshot once, named by its hash; its address from a page's folder."""
+        digest = snap.screenshot_hash
+        if not digest:
+            return None
+        path = f"screenshot/{_UNSAFE_NAME.sub('_', digest)}.png"
+        if digest not in self._pictures:
+            try:
+                (self.out / path).write_bytes(self.audit.store.load_blob(digest))
+            except OSError as exc:
+                raise MonitorError(f"cannot write {self.out / path}: {exc.strerror}") from exc
+            self._pictures.add(digest)
+        return f"../{path}"
 
     def _snapshot(self, snap: m.Snapshot) -> None:
         store = self.audit.store
@@ -277,6 +301,7 @@ class Report:
             snap=snap,
             source_href=f"../source/{file_name(snap.source_id)}",
             ledger=self.audit.ledger_entry("snapshot", snap.id),
+            screenshot=self._picture(snap),
             text=store.load_text(snap.text_hash),
             headers=headers,
             body=_as_text(body, content_type),

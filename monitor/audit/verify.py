@@ -271,7 +271,10 @@ def _check_record(audit: AuditStore, walk: _Walk, entry: LedgerEntry, row: Any) 
     if chain.content_hash(chain.CONTENT[entry.record_type](row)) != entry.content_hash:
         raise IntegrityError(f"{record} was edited: its content no longer hashes to its ledger entry")
     if entry.record_type == "snapshot":
-        for label, digest in (("body", row.body_hash), ("text", row.text_hash)):
+        stored = [("body", row.body_hash), ("text", row.text_hash)]
+        if row.screenshot_hash:
+            stored.append(("screenshot", row.screenshot_hash))
+        for label, digest in stored:
             problem = _blob(audit, walk, digest)
             if problem:
                 raise IntegrityError(f"{record}: its stored {label} ({digest[:12]}...) {problem}")

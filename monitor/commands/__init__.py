@@ -21,7 +21,9 @@ class Entry(NamedTuple):
 
 TABLE: dict[str, Entry] = {
     "alerts": Entry("alerts", "Test alert routes; retry alerts that were not delivered."),
-    "check": Entry("core", "Check the sources that are due (or the named ones) now, once; for cron."),
+    "check": Entry(
+        "core", "Check the due (or named) sources now, then sweep and deliver alerts; once, for cron."
+    ),
     "db": Entry("core", "Database maintenance."),
     "demo": Entry(
         "demo",

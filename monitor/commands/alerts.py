@@ -6,9 +6,12 @@ import os
 
 import click
 
-from monitor.alerts import deliver_due, render_test, send_to_route
+from monitor.alerts import LEASE, render_test, send_to_route
 from monitor.cli import App, MonitorGroup, pass_app, utcnow
+from monitor.errors import LockError
+from monitor.lock import database_lock
 from monitor.store import outbox
+from monitor.worker import WorkerLife, default_worker_name
 
 
 @click.group("alerts", cls=MonitorGroup)
@@ -51,20 +54,40 @@ def test_route(app: App, route: str) -> None:
 def retry(app: App, include_failed: bool) -> None:
     """Send the alerts waiting for a retry now; with --failed, those that gave up too.
 
-    Digest alerts still wait for their digest time.
+    Says how many were sent, are left to retry and failed; exit 1 when any was not delivered.
+    Digest alerts still wait for their digest time. On SQLite, while a daemon runs, the alerts
+    are queued for it (it delivers every 15 s) and `pledge-monitor status` shows the result.
 
     \b
     Example:
       pledge-monitor alerts retry --failed
       3 alerts queued; alerts: 3 sent, 0 to retry, 0 failed
     """
+    from monitor.schedule import deliver_all
+
     engine = app.store.engine
-    now = utcnow()
-    queued = outbox.requeue(engine, now=now, include_failed=include_failed)
-    summary = deliver_due(engine, app.watchlist, now=now, worker=f"alerts-retry-{os.getpid()}")
+    queued = outbox.requeue(engine, now=utcnow(), include_failed=include_failed)
+    lock = database_lock(app.url)
+    if lock is not None:
+        try:
+            lock.acquire()
+        except LockError as exc:
+            click.echo(f"{queued} alerts queued for the running daemon ({exc}); it sends them within 15 s")
+            return
+    try:
+        life = WorkerLife(
+            app.store, f"alerts-retry:{default_worker_name()}", lease=LEASE, alone=lock is not None
+        )
+        with life.running():
+            summary = deliver_all(app.store, app.watchlist, clock=utcnow, worker=life.name, env=os.environ)
+    finally:
+        if lock is not None:
+            lock.release()
     click.echo(f"{queued} alerts queued; {summary.line()}")
     for error in summary.errors:
         click.echo(f"  {error}")
+    if summary.failed or summary.retrying:
+        raise click.exceptions.Exit(1)
 
 
 COMMANDS = [alerts_group]

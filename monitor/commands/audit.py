@@ -268,8 +268,9 @@ def stamp(app: App, force: bool) -> None:
 def evidence(app: App, change_id: int, out_path: Path | None, pack: bool) -> None:
     """Write a change as a WARC file: both versions as fetched, and the hashes that tie them to the chain.
 
-    Per version a request and a response record (the body byte for byte as stored), and a
-    metadata record with check times, sha256 hashes and ledger entries. Opens in any WARC
+    Per version a request and a response record (the body byte for byte as stored), a resource
+    record with its screenshot when it has one (image/png, ``urn:screenshot:`` and the URL), and
+    a metadata record with check times, sha256 hashes and ledger entries. Opens in any WARC
     tool (warcio, pywb, replayweb.page).
 
     With --pack, one zip: the WARC, both texts, the rendered diff, the chain segment and the
@@ -293,9 +294,10 @@ def evidence(app: App, change_id: int, out_path: Path | None, pack: bool) -> Non
             n = write_warc(found, out, filename=out_path.name)
     except OSError as exc:
         raise MonitorError(f"cannot write {out_path}: {exc.strerror}") from exc
+    pictures = " their screenshots," if found.before.screenshot or found.after.screenshot else ""
     click.echo(
         f"wrote {n} records to {out_path}: snapshots #{found.before.snapshot_id} and "
-        f"#{found.after.snapshot_id} of {found.source_id} as fetched, and the hashes"
+        f"#{found.after.snapshot_id} of {found.source_id} as fetched,{pictures} and the hashes"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import click
 
@@ -13,13 +14,21 @@ from monitor.cycle import CycleSummary, run_cycle
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.lock import database_lock
+from monitor.narrate import describe_check
 from monitor.process import limit_malloc_arenas
+from monitor.store.repo import Store
 from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
+from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
 
 
 def fetcher_for(app: App) -> Fetcher:
     defaults = app.watchlist.defaults
-    return Fetcher(user_agent=defaults.user_agent, pool_size=defaults.concurrency, max_body=defaults.max_body)
+    return Fetcher(
+        user_agent=defaults.user_agent,
+        pool_size=defaults.concurrency,
+        max_body=defaults.max_body,
+        browser_pages=defaults.browser_pages,
+    )
 
 
 @click.command()
@@ -59,14 +68,25 @@ def validate(app: App, file: str | None, online: bool) -> None:
 @click.command()
 @click.option("-s", "--source", "source_ids", multiple=True, help="Check this source (repeatable).")
 @click.option("--all", "check_all", is_flag=True, help="Check every source, due or not.")
+@click.option(
+    "--no-deliver",
+    "no_deliver",
+    is_flag=True,
+    help="Only check: leave the alerts queued and the sweep (deadlines, stale sources) to `run`.",
+)
 @pass_app
-def check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
-    """Check the sources that are due (or the named ones) now, once; for cron.
+def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bool) -> None:
+    """Check the due (or named) sources now, then sweep and deliver alerts; once, for cron.
+
+    One line per source says what happened. After checking, the sweep raises the deadline and
+    stale-source events that are due, and the alerts that are due are sent (--no-deliver skips
+    both).
 
     \b
     Examples:
       pledge-monitor check
       pledge-monitor check --source ibm-letter --source amazon-moratorium-post
+      pledge-monitor check --no-deliver    # alerts stay queued for `run` or `alerts retry`
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
     limit_malloc_arenas()
@@ -74,7 +94,11 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     if lock is not None:
         lock.acquire()
     try:
-        _check(app, source_ids, check_all)
+        life = WorkerLife(app.store, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None)
+        with life.running():
+            _check(app, source_ids, check_all)
+            if not no_deliver:
+                _sweep_and_deliver(app, life.name)
     finally:
         if lock is not None:
             lock.release()
@@ -90,30 +114,53 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
         ids = [s.id for s in watchlist.sources]
     else:
         ids = store.due_sources(now)
+    results: list[CheckResult] = []
     with fetcher_for(app) as fetcher:
         if is_tty() and ids:
-            summary = _with_progress(app, fetcher, ids)
+            summary = _with_progress(app, fetcher, ids, results.append)
         else:
-            summary = run_cycle(store, watchlist, fetcher, ids)
+            summary = run_cycle(store, watchlist, fetcher, ids, on_result=results.append)
     click.echo(summary.line())
-    for source_id, why in summary.failures:
-        click.echo(f"  failed: {source_id}: {why}")
-    for record in summary.records:
-        for event in store.events_by_ids(record.event_ids):
-            click.echo(f"  [{event.severity}] {event.kind}: {event.title}")
+    records = {r.source_id: r for r in summary.records}
+    width = max((len(r.source_id) for r in results), default=0)
+    for result in sorted(results, key=lambda r: r.source_id):
+        click.echo(f"  {result.source_id:<{width}}  {describe_check(result, records.get(result.source_id))}")
+    _echo_events(store, [eid for record in summary.records for eid in record.event_ids])
     from monitor.witness import witness_jobs
 
     for line in witness_jobs(store, watchlist, utcnow(), os.environ):
         click.echo(f"  {line}")
 
 
-def _with_progress(app: App, fetcher: Fetcher, ids: list[str]) -> CycleSummary:
+def _sweep_and_deliver(app: App, worker: str) -> None:
+    """What `run` does after its checks: the sweep raises what is due, the alerts go out."""
+    from monitor.schedule import deliver_all, sweep_now
+
+    swept = sweep_now(app.store, app.watchlist, utcnow())
+    if swept:
+        click.echo(f"sweep: {len(swept)} event{'s' if len(swept) != 1 else ''} (deadlines, stale sources)")
+        _echo_events(app.store, swept)
+    delivered = deliver_all(app.store, app.watchlist, clock=utcnow, worker=worker, env=os.environ)
+    click.echo(delivered.line())
+    for error in delivered.errors:
+        click.echo(f"  {error}")
+
+
+def _echo_events(store: Store, ids: list[int]) -> None:
+    for event in store.events_by_ids(ids):
+        click.echo(f"  => event #{event.id} [{event.severity}] {event.kind}: {event.title}")
+
+
+def _with_progress(
+    app: App, fetcher: Fetcher, ids: list[str], on_result: Callable[[CheckResult], None]
+) -> CycleSummary:
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         bar = progress.add_task("checking", total=len(ids))
 
-        def advance(_result: CheckResult) -> None:
+        def advance(result: CheckResult) -> None:
+            on_result(result)
             progress.advance(bar)
 
         return run_cycle(app.store, app.watchlist, fetcher, ids, on_result=advance)

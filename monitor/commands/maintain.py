@@ -23,6 +23,7 @@ PREVIEW_LINES = 60
 @click.option("--remove", multiple=True, help="CSS selector of parts to leave out (repeatable).")
 @click.option("--ignore", multiple=True, help="Regular expression of text to leave out (repeatable).")
 @click.option("--clause", "clauses", multiple=True, help="Also look for this clause (repeatable).")
+@click.option("--browser", is_flag=True, help="Load the page in headless Chromium (browser: true).")
 @click.option("--full", is_flag=True, help="Show the whole extracted text, not the first 60 lines.")
 @pass_app
 def try_command(
@@ -32,6 +33,7 @@ def try_command(
     remove: tuple[str, ...],
     ignore: tuple[str, ...],
     clauses: tuple[str, ...],
+    browser: bool,
     full: bool,
 ) -> None:
     """Fetch a source now and show what pledge-monitor would see; writes nothing.
@@ -39,7 +41,9 @@ def try_command(
     Shows the extracted text, how each clause of the source's pledges is found (exactly,
     reworded or weakened with the passage, or not at all), and fetches a second time to warn when
     the text is not the same twice in a row (a page that would "blink" a change at every check).
-    Exit status 1 when a problem was found; a clause not found exactly is one.
+    A source with browser: true (or --browser) is loaded in headless Chromium; a page whose text
+    is short without a browser is tried in one too, to tell a JavaScript shell. Exit status 1
+    when a problem was found; a clause not found exactly is one.
 
     \b
     Examples:
@@ -47,11 +51,12 @@ def try_command(
       pledge-monitor try amazon-moratorium-post --select "article .body" --full
       pledge-monitor try https://example.org/policy --select main --remove .share \\
           --clause "we will not sell facial recognition technology to police"
+      pledge-monitor try https://example.org/app --browser --select "#policy"
     """
     url_given = target.startswith(("http://", "https://"))
     watchlist = app.watchlist if not url_given or app.watchlist_path.exists() else None
     defaults = watchlist.defaults if watchlist else Defaults()
-    source = _source(watchlist, target, url_given, select, remove, ignore)
+    source = _source(watchlist, target, url_given, select, remove, ignore, browser)
     pledges = watchlist.pledges_for(source.id) if watchlist and not url_given else ()
     with _fetcher(defaults) as fetcher:
         trial = try_source(
@@ -82,7 +87,13 @@ def check_online(watchlist: Watchlist) -> None:
 
 
 def _fetcher(defaults: Defaults) -> Fetcher:
-    return Fetcher(user_agent=defaults.user_agent, pool_size=4, max_body=defaults.max_body, retries=1)
+    return Fetcher(
+        user_agent=defaults.user_agent,
+        pool_size=4,
+        max_body=defaults.max_body,
+        retries=1,
+        browser_pages=defaults.browser_pages,
+    )
 
 
 def _source(
@@ -92,6 +103,7 @@ def _source(
     select: str | None,
     remove: Sequence[str],
     ignore: Sequence[str],
+    browser: bool = False,
 ) -> SourceSpec:
     """The watchlist's source, or one made from the URL; options given override its rules."""
     rules: dict[str, object] = {}
@@ -101,6 +113,8 @@ def _source(
         rules["remove"] = list(remove)
     if ignore:
         rules["ignore"] = list(ignore)
+    if browser:
+        rules["browser"] = True
     known = None if url_given or watchlist is None else watchlist.source(target)
     try:
         checked = SourceSpec.model_validate({"id": "try", "url": known.url if known else target, **rules})
@@ -119,9 +133,11 @@ def trial_lines(trial: Trial, *, full: bool = False, color: bool = False) -> lis
     fetched = trial.fetched
     if fetched is not None:
         moved = f", redirected to {fetched.final_url}" if fetched.final_url != source.url else ""
+        rendered = fetched.header("X-Rendered-By")
+        how = f", rendered in {rendered}" if rendered else ""
         lines.append(
             f"  fetched: HTTP {fetched.status}, {len(fetched.body):,} bytes, "
-            f"{fetched.content_type or 'no content type'}{moved}"
+            f"{fetched.content_type or 'no content type'}{moved}{how}"
         )
     if trial.note is not None:
         lines.append(f"  repaired: {trial.note} (the HTML parser could not see the selection without it)")

@@ -17,8 +17,9 @@ from monitor import logs
 from monitor.cli import App, pass_app
 from monitor.lock import database_lock
 from monitor.process import limit_malloc_arenas
-from monitor.schedule import Daemon, Options, default_worker_name
+from monitor.schedule import Daemon, Options
 from monitor.watchlist import parse_duration
+from monitor.worker import default_worker_name
 
 
 class Duration(click.ParamType):
@@ -35,6 +36,12 @@ class Duration(click.ParamType):
 
 DURATION = Duration()
 log = logging.getLogger("monitor.run")
+
+
+def _at_least_a_second(ctx: click.Context, param: click.Parameter, value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise click.BadParameter("a lease of less than 1s could not be renewed in time", ctx, param)
+    return value
 
 
 @click.command()
@@ -60,9 +67,11 @@ log = logging.getLogger("monitor.run")
 @click.option(
     "--lease",
     type=DURATION,
-    default="10m",
+    default="30s",
     show_default=True,
-    help="How long a worker's claim on a source outlives the worker.",
+    callback=_at_least_a_second,
+    help="Claims on sources and alerts: renewed every third of it while the worker lives;"
+    " on PostgreSQL, a worker silent this long is gone and its claims are taken back.",
 )
 @pass_app
 def run(
@@ -103,6 +112,7 @@ def run(
             spread=spread,
             concurrency=concurrency,
             reload_every=min(2.0, max(0.5, 2 * poll)),
+            alone=lock is not None,  # SQLite: any other worker in the database is a dead process
         )
         daemon = Daemon(app.store, watchlist, options, secrets=secrets)
         if once:
@@ -138,8 +148,9 @@ class Signals:
     """SIGTERM/SIGINT stop the daemon; SIGHUP asks for a reload.
 
     A second stop signal a second or more after the first exits at once (claims and alerts in
-    flight then wait for their lease). Sooner, it is the same request delivered twice: ``timeout``
-    and some supervisors signal the process and its group.
+    flight are taken back by the next worker to start, or after the lease). Sooner, it is the
+    same request delivered twice: ``timeout`` and some supervisors signal the process and its
+    group.
     """
 
     AGAIN_AFTER = 1.0
@@ -159,9 +170,8 @@ class Signals:
             self.flags["stop"] = name
             self.daemon.stop.set()
         elif time.monotonic() - self.first_stop >= self.AGAIN_AFTER:
-            os.write(
-                2, f"{name} again: exiting now; claims and alerts in flight wait for their lease\n".encode()
-            )
+            again = f"{name} again: exiting now; the next start takes back the claims and alerts in flight"
+            os.write(2, f"{again}\n".encode())
             os._exit(1)
         self.wake.set()
 

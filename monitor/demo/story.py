@@ -26,6 +26,7 @@ from monitor.cycle import run_cycle
 from monitor.demo.servers import DemoSite, WebhookReceiver
 from monitor.demo.timeline import SCENES, Scene, Step
 from monitor.fetch import Fetcher
+from monitor.narrate import describe_check, recheck_due, worth_telling
 from monitor.store.db import open_engine
 from monitor.store.repo import Recorded, Store
 from monitor.watchlist import Watchlist, load_watchlist
@@ -37,16 +38,6 @@ HOOK_PLACEHOLDER = "json://demo-hook.invalid/alerts"
 DB_NAME = "demo.db"
 WATCHLIST_NAME = "watchlist.yaml"
 _TAGGED = re.compile(r"#\[([a-z0-9-]+)\] ")
-_QUIET = ("unchanged", "not_modified", "same_text")
-_OUTCOMES = {
-    "baseline": "first check: baseline stored",
-    "unchanged": "unchanged: check logged, nothing stored",
-    "not_modified": "not modified (HTTP 304): check logged, nothing stored",
-    "same_text": "same text (only markup changed): check logged",
-    "changed": "text changed",
-    "rebaseline": "new extraction rules: new baseline",
-}
-_FOUND = {"exact": "found exactly", "reworded": "reworded", "weakened": "weakened", "not_found": "NOT found"}
 
 
 @dataclass
@@ -174,8 +165,8 @@ class _Play:
         shown = 0
         for result in sorted(results, key=lambda r: order.index(r.source_id)):
             record = records.get(result.source_id)
-            if step.show_all or _worth_telling(result, record):
-                self.echo(f"     {result.source_id:<40} {_describe_check(result, record)}")
+            if step.show_all or worth_telling(result, record):
+                self.echo(f"     {result.source_id:<40} {describe_check(result, record)}")
                 shown += 1
         if shown == 0:
             self.echo("     all unchanged")
@@ -204,7 +195,7 @@ class _Play:
 
     def note_changes(self, records: Sequence[Recorded], results: Sequence[CheckResult]) -> None:
         """Remember each change with what it meant, for the closing hints."""
-        missing = {r.source_id for r in results if _pending(r)}
+        missing = {r.source_id for r in results if recheck_due(r)}
         for record in records:
             if record.change_id is None:
                 continue
@@ -292,50 +283,6 @@ def _where_next(report: DemoReport, echo: Echo, kept: bool) -> None:
 def _rule(title: str, width: int = 96) -> str:
     head = f"== {title} "
     return head + "=" * max(3, width - len(head))
-
-
-def _worth_telling(result: CheckResult, record: Recorded | None) -> bool:
-    return result.outcome not in _QUIET or bool(record and record.event_ids) or _pending(result)
-
-
-def _pending(result: CheckResult) -> bool:
-    clauses = result.transition.clauses.values() if result.transition else ()
-    return any(record.pending for record in clauses)
-
-
-def _describe_check(result: CheckResult, record: Recorded | None) -> str:
-    if result.outcome == "failed":
-        failures = result.transition.health.failures if result.transition and result.transition.health else 0
-        reason = _short_error(str(result.error))
-        return f"FAILED: {reason} ({failures} in a row; not a lapse)"
-    text = _OUTCOMES.get(result.outcome, result.outcome)
-    if result.outcome == "changed" and record is not None and record.change_id is not None:
-        text = f"text changed: change #{record.change_id}"
-    if result.redirects:
-        hops = ", ".join(f"{status}" for _, status, _ in result.redirects)
-        text += f"; redirected ({hops}) to {result.final_url}"
-    clauses = _clause_summary(result)
-    return f"{text}{'; ' + clauses if clauses else ''}"
-
-
-def _clause_summary(result: CheckResult) -> str:
-    """How the clauses this check looked at were found, e.g. '2 clauses found exactly'."""
-    if result.transition is None or not result.transition.clauses:
-        return ""
-    states = Counter()  # type: Counter[str]
-    for record in result.transition.clauses.values():
-        state = "missing: re-check due" if record.pending == "not_found" else _FOUND.get(record.state, "")
-        states[state] += 1
-    parts = []
-    for state, n in states.items():
-        parts.append(f"{n} clause{'s' if n != 1 else ''} {state}" if state else "")
-    return ", ".join(p for p in parts if p)
-
-
-def _short_error(error: str) -> str:
-    """The error without the URL in front: the source id is already on the line."""
-    _, sep, rest = error.partition(": ")
-    return rest if sep and error.startswith("http") else error
 
 
 def _status(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:

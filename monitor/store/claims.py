@@ -5,10 +5,12 @@ Several ``run`` workers on one PostgreSQL database each take a share of the due 
     due (next_check_at <= now, no live claim) --claim_due--> claimed by one worker until a lease ends
     claimed --(the check is recorded: next_check_at moves on)--> release --> not due until its time
 
-A worker renews the leases of what it holds while it lives; a worker that dies stops renewing, its
-leases run out, and the others take its sources. PostgreSQL picks rows with ``FOR UPDATE SKIP
-LOCKED`` so workers never wait on each other; SQLite (one process per database, see
-``monitor.lock``) ignores the row lock and the single UPDATE statement is atomic anyway.
+A worker renews the leases of what it holds while it lives (its heartbeat, ``monitor.worker``).
+A worker that dies stops beating: once it is proven gone its claims are given back at once
+(``release_sources``, and ``outbox.release_claims`` for alerts) and its row is removed; otherwise
+its leases run out. PostgreSQL picks rows with ``FOR UPDATE SKIP LOCKED`` so workers never wait
+on each other; SQLite (one process per database, see ``monitor.lock``) ignores the row lock and
+the single UPDATE statement is atomic anyway.
 """
 
 from __future__ import annotations
@@ -90,11 +92,22 @@ def release_all(engine: Engine, *, worker: str) -> None:
 
 
 def renew(engine: Engine, *, worker: str, until: datetime) -> int:
-    """Extend every lease ``worker`` holds: a living worker keeps its sources however long checks take."""
+    """Extend every lease ``worker`` holds: a living worker keeps its sources however long checks take.
+
+    Rows locked meanwhile (the worker is recording their checks) are skipped, never waited for:
+    waiting could deadlock with that recording, which releases them anyway.
+    """
+    mine = (
+        select(S.id)
+        .where(S.claimed_by == worker, S.claimed_until.is_not(None))
+        .order_by(S.id)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders no row lock
+        .scalar_subquery()
+    )
     with Session(engine) as s, s.begin():
         result: Any = s.execute(
             update(S)
-            .where(S.claimed_by == worker, S.claimed_until.is_not(None))
+            .where(S.id.in_(mine))
             .values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
@@ -142,10 +155,49 @@ def register_worker(engine: Engine, *, name: str, now: datetime, pid: int, host:
         s.add(m.Worker(name=name, started_at=now, heartbeat_at=now, pid=pid, host=host))
 
 
-def heartbeat(engine: Engine, *, name: str, now: datetime) -> None:
-    """Say this worker is alive (``status --health`` reads it)."""
+def heartbeat(engine: Engine, *, name: str, now: datetime) -> bool:
+    """Say this worker is alive (``status --health`` reads it); False when its row is gone
+    (another worker took it for dead)."""
     with Session(engine) as s, s.begin():
-        s.execute(update(m.Worker).where(m.Worker.name == name).values(heartbeat_at=now))
+        result: Any = s.execute(update(m.Worker).where(m.Worker.name == name).values(heartbeat_at=now))
+    return bool(result.rowcount)
+
+
+def silent_workers(engine: Engine, *, before: datetime, besides: str) -> list[m.Worker]:
+    """Workers whose last heartbeat is older than ``before``: they missed theirs, they are gone."""
+    query = select(m.Worker).where(m.Worker.heartbeat_at < before, m.Worker.name != besides)
+    with Session(engine, expire_on_commit=False) as s:
+        return list(s.scalars(query.order_by(m.Worker.name)))
+
+
+def release_sources(engine: Engine, *, of: Collection[str] | None) -> int:
+    """Give back the sources claimed by workers proven gone: those named in ``of``, or
+    every worker with ``of=None``."""
+    if of is not None and not of:
+        return 0
+    condition: ColumnElement[bool] = S.claimed_by.is_not(None)
+    if of is not None:
+        condition = and_(condition, S.claimed_by.in_(list(of)))
+    with Session(engine) as s, s.begin():
+        result: Any = s.execute(
+            update(S)
+            .where(condition)
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    return int(result.rowcount or 0)
+
+
+def remove_workers(engine: Engine, *, of: Collection[str] | None) -> int:
+    """Delete the rows of workers proven gone (``of``, or all with ``of=None``)."""
+    if of is not None and not of:
+        return 0
+    query = delete(m.Worker)
+    if of is not None:
+        query = query.where(m.Worker.name.in_(list(of)))
+    with Session(engine) as s, s.begin():
+        result: Any = s.execute(query)
+    return int(result.rowcount or 0)
 
 
 def unregister_worker(engine: Engine, name: str) -> None:

@@ -126,7 +126,7 @@ class ClauseState(Base):
 
 
 class Blob(Base):
-    """Content-addressed, compressed bytes: raw bodies and extracted texts (see store/blobs.py)."""
+    """Content-addressed, compressed bytes: raw bodies, extracted texts, screenshots (store/blobs.py)."""
 
     __tablename__ = "blobs"
 
@@ -176,6 +176,8 @@ class Snapshot(Base):
     body_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
     text_hash: Mapped[str] = mapped_column(ForeignKey("blobs.hash"))
     rules: Mapped[str] = mapped_column(String(64))
+    # a PNG of the watched part as the browser showed it (``screenshot: true`` sources only)
+    screenshot_hash: Mapped[str | None] = mapped_column(ForeignKey("blobs.hash"))
 
 
 class FeedItem(Base):

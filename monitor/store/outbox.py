@@ -3,15 +3,19 @@
 One Alert row moves through a small state machine; every step is one short transaction, and
 sending happens between steps, outside any transaction::
 
-    pending --claim--> sending --mark_sent-->   sent     (final: never claimed again)
-                               --mark_retry-->  pending  (next_attempt_at = now + backoff)
-                               --mark_failed--> failed   (``alerts retry --failed`` revives it)
-                               --hold/release-> pending  (digest not due yet / lease ran short)
+    pending --claim--> sending --begin--> (send) --mark_sent-->   sent     (final: never claimed again)
+                                                 --mark_retry-->  pending  (next_attempt_at = now + backoff)
+                                                 --mark_failed--> failed   (``alerts retry --failed``)
+                               --hold/release-------------------> pending  (digest not due yet)
     pending --hold_muted--> muted  (final: its source or route was muted; kept, never sent)
 
-A worker that dies while sending leaves ``sending`` with a lease (``claimed_until``) that
-expires: the next claim takes the row again, so delivery is at-least-once, and a row marked
-``sent`` is never taken again. ``attempts`` counts claims.
+A claim is a lease (``claimed_until``) that the worker renews while it lives. A worker that dies
+leaves ``sending`` rows behind: a worker that starts releases those of workers proven gone
+(``release_claims``), and otherwise the lease runs out and the next claim takes them. Delivery is
+at-least-once, and a row marked ``sent`` is never taken again. ``attempts`` counts the sends that
+began (``begin``, just before sending), not the claims: a worker killed with a batch claimed made
+one attempt at most, on the alert it was sending, and that alert is the only one that may reach
+its receiver twice.
 
 ``last_error`` holds JSON, ``{"done": [0, 2], "error": "..."}``: the indices of the route's
 targets that already accepted the alert (a retry skips them, so they get it once) and the last
@@ -64,7 +68,7 @@ class OutboxItem:
 
     alert_id: int
     route: str
-    attempts: int  # including the claim that produced this item
+    attempts: int  # including the attempt this claim is for
     due_at: datetime  # next_attempt_at when claimed
     progress: Progress
     fresh: bool  # never tried before (attempts was 0 and nothing recorded)
@@ -104,7 +108,7 @@ def claim_due(
         claim = (
             update(A)
             .where(A.id.in_(pick), _due(now))
-            .values(status="sending", claimed_by=worker, claimed_until=now + lease, attempts=A.attempts + 1)
+            .values(status="sending", claimed_by=worker, claimed_until=now + lease)
             .returning(A.id, A.event_id, A.route, A.attempts, A.next_attempt_at, A.last_error)
             .execution_options(synchronize_session=False)
         )
@@ -118,15 +122,64 @@ def claim_due(
         OutboxItem(
             alert_id=r.id,
             route=r.route,
-            attempts=r.attempts,
+            attempts=r.attempts + 1,
             due_at=r.next_attempt_at,
             progress=Progress.load(r.last_error),
-            fresh=r.attempts == 1 and r.last_error is None,
+            fresh=r.attempts == 0 and r.last_error is None,
             event=events[r.event_id],
         )
         for r in rows
     ]
     return sorted(items, key=lambda i: i.alert_id)
+
+
+def begin(engine: Engine, ids: Collection[int], *, worker: str) -> set[int]:
+    """Count an attempt just before sending; returns the ids still ours (a lost claim is not sent)."""
+    if not ids:
+        return set()
+    with Session(engine) as s, s.begin():
+        rows = s.execute(
+            update(A)
+            .where(A.id.in_(list(ids)), _mine(worker))
+            .values(attempts=A.attempts + 1)
+            .returning(A.id)
+            .execution_options(synchronize_session=False)
+        )
+        return {row[0] for row in rows}
+
+
+def renew(engine: Engine, *, worker: str, until: datetime) -> int:
+    """Extend the leases of the alerts ``worker`` is sending: a living worker keeps them.
+
+    Rows locked meanwhile (a result being recorded) are skipped, never waited for.
+    """
+    mine = select(A.id).where(_mine(worker)).order_by(A.id).with_for_update(skip_locked=True)
+    with Session(engine) as s, s.begin():
+        result = s.execute(
+            update(A)
+            .where(A.id.in_(mine.scalar_subquery()))
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+    return _rowcount(result)
+
+
+def release_claims(engine: Engine, *, of: Collection[str] | None) -> int:
+    """Give back the alerts claimed by workers proven gone: those named in ``of``, or
+    every worker with ``of=None``. A send they began counts as an attempt."""
+    if of is not None and not of:
+        return 0
+    condition = A.status == "sending"
+    if of is not None:
+        condition = and_(condition, A.claimed_by.in_(list(of)))
+    with Session(engine) as s, s.begin():
+        result = s.execute(
+            update(A)
+            .where(condition)
+            .values(status="pending", claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    return _rowcount(result)
 
 
 def mark_sent(engine: Engine, ids: Collection[int], at: datetime) -> None:
@@ -146,12 +199,12 @@ def mark_failed(engine: Engine, ids: Collection[int], *, worker: str, progress: 
 
 def hold(engine: Engine, ids: Collection[int], *, worker: str, until: datetime) -> None:
     """A digest alert waits for its digest time; holding is no attempt."""
-    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=until, attempts=0)
+    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=until)
 
 
 def release(engine: Engine, ids: Collection[int], *, worker: str) -> None:
-    """Give back alerts this worker claimed but had no time left to send; no attempt is counted."""
-    _set(engine, ids, _mine(worker), status="pending", attempts=A.attempts - 1)
+    """Give back alerts this worker claimed and did not send (it is stopping)."""
+    _set(engine, ids, _mine(worker), status="pending")
 
 
 def _mine(worker: str) -> ColumnElement[bool]:

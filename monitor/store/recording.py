@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
@@ -390,6 +391,10 @@ def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
         previous.text_hash if previous else None,
         snapshot.base_text.encode() if snapshot.base_text is not None else None,
     )
+    screenshot_hash = None
+    if snapshot.screenshot is not None:
+        screenshot_hash = sha256(snapshot.screenshot).hexdigest()
+        _put_blob(s, screenshot_hash, snapshot.screenshot, None)  # a PNG: no delta to gain
     row = m.Snapshot(
         source_id=result.source_id,
         check_id=check_id,
@@ -401,6 +406,7 @@ def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
         body_hash=snapshot.body_hash,
         text_hash=snapshot.text_hash,
         rules=snapshot.rules,
+        screenshot_hash=screenshot_hash,
     )
     s.add(row)
     s.flush()

@@ -220,14 +220,18 @@ class Store:
             return {(kind, str(d.get("expires_on")), int(d.get("reminder", 0))) for kind, d in rows}
 
     def stale_sources(self, cutoff: datetime) -> list[tuple[str, datetime | None]]:
-        """Active sources with no good check since ``cutoff`` that are not already reported."""
+        """Active sources with no good check since ``cutoff`` that are not already reported; one
+        never good is reported once it was first checked before ``cutoff``, not at its first failure."""
+        checked_before = (
+            select(m.Check.id).where(m.Check.source_id == m.Source.id, m.Check.at < cutoff).exists()
+        )
         with self.session() as s:
             rows = s.execute(
                 select(m.Source.id, m.Source.last_good_at).where(
                     m.Source.active.is_(True),
                     m.Source.health.not_in(("failing", "gone", "stale")),
                     m.Source.last_check_at.is_not(None),
-                    (m.Source.last_good_at < cutoff) | m.Source.last_good_at.is_(None),
+                    (m.Source.last_good_at < cutoff) | (m.Source.last_good_at.is_(None) & checked_before),
                 )
             )
             return [(sid, last_good) for sid, last_good in rows]
@@ -351,6 +355,11 @@ class Store:
 
     def snapshot_text(self, snapshot_id: int) -> str:
         return self.load_text(self.snapshot(snapshot_id).text_hash)
+
+    def screenshot(self, snapshot_id: int) -> bytes | None:
+        """The PNG kept with a snapshot (``screenshot: true`` sources), or None when it has none."""
+        digest = self.snapshot(snapshot_id).screenshot_hash
+        return self.load_blob(digest) if digest else None
 
     def workers(self) -> list[m.Worker]:
         with self.session() as s:
