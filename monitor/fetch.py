@@ -675,3 +675,40 @@ def looks_like_bot_challenge(status: int, headers: Mapping[str, str], body: byte
     if _AKAMAI_DENIED.search(sample) and _AKAMAI_REFERENCE.search(sample):
         return True
     return blocking_status and _BLOCK_WORDS.search(sample) is not None
+
+
+@dataclass(frozen=True)
+class ServiceReply:
+    """A service's answer (a Time-Stamp Authority, a web archive): status, headers, body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def call_service(
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    data: bytes | Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    limit: int = 1_000_000,
+) -> ServiceReply:
+    """One request to a service pledge-monitor reports to (not a watched page): no redirects, no
+    retries (the caller's queue retries later), and any failure a transient FetchError whose text
+    holds no header values (they may carry credentials)."""
+    try:
+        with requests.request(
+            method, url, data=data, headers=dict(headers or {}), timeout=timeout, allow_redirects=False,
+            stream=True,
+        ) as response:  # fmt: skip
+            body = response.raw.read(limit + 1, decode_content=True)
+            status, received = response.status_code, dict(response.headers)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if _caused_by(exc, socket.timeout, TimeoutError, requests.Timeout):
+            raise FetchError(url, f"no answer within {timeout:g}s", transient=True, kind="timeout") from None
+        raise FetchError(url, _describe_connection(url, exc), transient=True, kind="connection") from None
+    if len(body) > limit:
+        raise FetchError(url, f"answer larger than {_format_size(limit)}", transient=True, status=status)
+    return ServiceReply(status, received, body)

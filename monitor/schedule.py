@@ -55,6 +55,7 @@ class Options:
     heartbeat_every: float = 30.0
     reload_every: float = 2.0
     sweep_every: timedelta = timedelta(days=1)
+    witness_every: float = 60.0  # how often to look whether a timestamp or archive copy is due
     lease: timedelta = DEFAULT_LEASE  # claims on sources and alerts; renewed by the heartbeat
     alone: bool = False  # holds the SQLite database lock: every other worker is a dead process
     spread: timedelta | None = None  # None: min(shortest interval, 10 min)
@@ -152,6 +153,7 @@ class Daemon:
             ("dispatch", self.dispatch, o.poll, first),
             ("deliver", self.deliver, o.deliver_every, first),
             ("sweep", self.sweep, o.sweep_every.total_seconds(), first),
+            ("witness", self.witness, o.witness_every, first),
             ("heartbeat", self.heartbeat, self.heartbeat_every, None),
             ("reload", self.reload, o.reload_every, None),
         ]
@@ -193,6 +195,7 @@ class Daemon:
             self.sweep()
             self.dispatch(once=True)
             self.deliver()
+            self.witness()
         if self._fetcher is not None:
             self._fetcher.close()
 
@@ -252,6 +255,12 @@ class Daemon:
         if ids:
             self._log_events(ids)
             self.wake_delivery()
+
+    def witness(self) -> None:
+        """Timestamps and archive copies, when due; in their own job so they never hold up checks."""
+        from monitor.witness import witness_jobs
+
+        witness_jobs(self.store, self.watchlist, self.clock(), self.env)
 
     def heartbeat(self) -> None:
         """Alive: leases renewed; what silent workers held is taken back and delivered."""

@@ -505,6 +505,40 @@ class RouteSpec(BaseModel):
     digest: Literal["daily"] | None = None
 
 
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class TsaSpec(BaseModel):
+    """One RFC 3161 Time-Stamp Authority, and the root certificate its tokens must chain to."""
+
+    model_config = _FROZEN
+    url: HttpUrl
+    ca: Text  # a PEM file, relative to the watchlist
+
+
+class TimestampsSpec(BaseModel):
+    """Trusted timestamps of the chain head: by every TSA listed, daily and after each change."""
+
+    model_config = _FROZEN
+    tsa: Annotated[tuple[TsaSpec, ...], Field(min_length=1)]
+    every: PositiveDuration = timedelta(days=1)
+    after_change: bool = True
+    retry_after: PositiveDuration = timedelta(minutes=15)
+    timeout: PositiveDuration = timedelta(seconds=10)
+
+
+class ArchiveSpec(BaseModel):
+    """Copies of each changed page at a public web archive (the Internet Archive's Save Page Now)."""
+
+    model_config = _FROZEN
+    endpoint: HttpUrl = "https://web.archive.org"
+    access_key_env: Text = "IA_ACCESS_KEY"
+    secret_key_env: Text = "IA_SECRET_KEY"
+    min_interval: Duration = timedelta(seconds=10)  # between two submissions: SPN is rate-limited
+    max_attempts: Count = 8
+    timeout: PositiveDuration = timedelta(seconds=30)
+
+
 @dataclass(frozen=True)
 class Watchlist:
     """The whole validated watchlist; ids are unique and every reference resolves."""
@@ -514,6 +548,12 @@ class Watchlist:
     sources: tuple[SourceSpec, ...]
     pledges: tuple[PledgeSpec, ...]
     routes: tuple[RouteSpec, ...]
+    timestamps: TimestampsSpec | None = None
+    archive: ArchiveSpec | None = None
+
+    def tsa_ca(self, tsa: TsaSpec) -> Path:
+        """Where the TSA's root certificate file is: relative paths are next to the watchlist."""
+        return self.path.parent / tsa.ca
 
     def source(self, source_id: str) -> SourceSpec:
         return _find(self.sources, source_id, lambda s: s.id, "source", self.path)
@@ -610,7 +650,7 @@ class _NeedLines(Exception):
 
 
 _M = TypeVar("_M", bound=BaseModel)
-_TOP_KEYS = ("defaults", "routes", "sources", "pledges")
+_TOP_KEYS = ("defaults", "routes", "sources", "pledges", "timestamps", "archive")
 
 
 class _Builder:
@@ -646,7 +686,24 @@ class _Builder:
         source_ids = _ids(raw_sources) if usable else None
         pledges = [p for p in self.pledges(raw_pledges, source_ids) if p is not None]
         routes = self.routes(data.get("routes"), raw_pledges)
-        return Watchlist(Path(self.filename), defaults, tuple(sources), tuple(pledges), tuple(routes))
+        timestamps = self.timestamps(data.get("timestamps"))
+        archive = (
+            None if data.get("archive") is None else self.model(ArchiveSpec, data["archive"], ("archive",))
+        )
+        return Watchlist(
+            Path(self.filename), defaults, tuple(sources), tuple(pledges), tuple(routes), timestamps, archive
+        )
+
+    def timestamps(self, raw: object) -> TimestampsSpec | None:
+        if raw is None:
+            return None
+        spec = self.model(TimestampsSpec, raw, ("timestamps",))
+        for i, tsa in enumerate(spec.tsa if spec else ()):
+            if not (Path(self.filename).parent / tsa.ca).is_file():
+                self.issue(
+                    ("timestamps", "tsa", i, "ca"), f"no file {tsa.ca!r} (the TSA's root certificate, PEM)"
+                )
+        return spec
 
     def entries(self, raw: object, path: KeyPath, noun: str) -> list[tuple[KeyPath, object]]:
         if raw is None:

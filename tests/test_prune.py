@@ -12,6 +12,7 @@ import time_machine
 from click.testing import CliRunner
 from sqlalchemy import text
 
+from monitor.audit import chain
 from monitor.audit import history as h
 from monitor.audit.prune import prune
 from monitor.audit.verify import verify
@@ -69,7 +70,31 @@ def test_prune_keeps_the_ends_of_every_run_and_what_records_name(
 def test_the_chain_verifies_after_a_prune(audit: AuditStore, recorded: Recorded) -> None:
     prune(audit, timedelta(days=1), recorded.end + timedelta(days=10))
     result = verify(audit)
-    assert result.records == 13
+    assert result.counts["prune"] == 1 and result.counts["event"] == 5
+    assert (result.checks + result.unsealed, result.pruned) == (118 - 104, 104)
+    assert result.line().startswith(
+        f"verified {result.records} records (5 snapshots, 3 changes, 5 events; {result.checks} checks in "
+    )
+    assert " digests (104 pruned)" in result.line()
+
+
+def test_a_prune_is_chained_with_the_ids_it_deleted(audit: AuditStore, recorded: Recorded) -> None:
+    before = set(check_ids(audit))
+    now = recorded.end + timedelta(days=10)
+    prune(audit, timedelta(days=1), now)
+    gone = before - set(check_ids(audit))
+    with audit.store.session() as s:
+        ((ids, count),) = s.execute(text("SELECT ids, count FROM prunes")).all()
+    assert count == len(gone) == 104
+    assert set(chain.expand(chain.parse_ranges(ids))) == gone
+    head = audit.head()
+    assert head is not None and head.record_type == "prune"
+
+
+def test_a_dry_run_chains_nothing(audit: AuditStore, recorded: Recorded) -> None:
+    head = audit.head()
+    prune(audit, timedelta(days=1), recorded.end + timedelta(days=10), dry_run=True)
+    assert audit.head() == head
 
 
 def test_recent_checks_are_left_alone(audit: AuditStore, recorded: Recorded) -> None:

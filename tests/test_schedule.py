@@ -269,7 +269,7 @@ def test_start_runs_the_jobs_and_shutdown_leaves_nothing_behind(
     assert f"{wl.path}: routes.team: ${{PM_TEST_UNSET_TOKEN}} is not set in the environment" in caplog.text
     try:
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
-        assert sorted(jobs) == ["deliver", "dispatch", "heartbeat", "reload", "sweep"]
+        assert sorted(jobs) == ["deliver", "dispatch", "heartbeat", "reload", "sweep", "witness"]
         assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
         assert [w.name for w in claims.workers(store.engine)] == ["test:1"]
         deadline = time.monotonic() + 5

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import http
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,11 +205,14 @@ def write_warc(evidence: Evidence, out: BinaryIO, *, filename: str = "") -> int:
         "format": "WARC File Format 1.1",
         "description": f"evidence for change #{evidence.change_id} of {evidence.source_id}",
     }
-    writer.write_record(writer.create_warcinfo_record(filename, info))
+    warcinfo = writer.create_warcinfo_record(filename, info)
+    warcinfo.rec_headers.replace_header("WARC-Record-ID", _record_id(evidence, "warcinfo"))
+    warcinfo.rec_headers.replace_header("WARC-Date", warc_date(evidence.detected_at))
+    writer.write_record(warcinfo)
     written = 1
     response_ids = []
-    for fetch in (evidence.before, evidence.after):
-        response_ids.append(_write_exchange(writer, fetch))
+    for side, fetch in (("before", evidence.before), ("after", evidence.after)):
+        response_ids.append(_write_exchange(writer, fetch, evidence, side))
         written += 2
         if fetch.screenshot is not None:
             _write_screenshot(writer, fetch, response_ids[-1])
@@ -221,6 +225,7 @@ def write_warc(evidence: Evidence, out: BinaryIO, *, filename: str = "") -> int:
         length=len(payload),
         warc_content_type="application/json",
         warc_headers_dict={
+            "WARC-Record-ID": _record_id(evidence, "metadata"),
             "WARC-Date": warc_date(evidence.detected_at),
             "WARC-Concurrent-To": response_ids[-1],
         },
@@ -229,22 +234,32 @@ def write_warc(evidence: Evidence, out: BinaryIO, *, filename: str = "") -> int:
     return written + 1
 
 
-def _write_exchange(writer: WARCWriter, fetch: Fetch) -> str:
+def _record_id(evidence: Evidence, role: str) -> str:
+    """The same record id for the same change and role: the same evidence makes the same file."""
+    name = f"pledge-monitor:change:{evidence.change_id}:{role}:{evidence.after.body_hash}"
+    return f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}>"
+
+
+def _write_exchange(writer: WARCWriter, fetch: Fetch, evidence: Evidence, side: str) -> str:
     date = warc_date(fetch.fetched_at)
+    response_id = _record_id(evidence, f"{side}:response")
     response = writer.create_warc_record(
         fetch.url,
         "response",
         payload=BytesIO(fetch.body),
         length=len(fetch.body),
         http_headers=response_headers(fetch),
-        warc_headers_dict={"WARC-Date": date},
+        warc_headers_dict={"WARC-Record-ID": response_id, "WARC-Date": date},
     )
-    response_id: str = response.rec_headers.get_header("WARC-Record-ID")
     request = writer.create_warc_record(
         fetch.url,
         "request",
         http_headers=request_headers(fetch),
-        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+        warc_headers_dict={
+            "WARC-Record-ID": _record_id(evidence, f"{side}:request"),
+            "WARC-Date": date,
+            "WARC-Concurrent-To": response_id,
+        },
     )
     writer.write_record(response)
     writer.write_record(request)

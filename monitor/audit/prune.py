@@ -5,7 +5,9 @@ failed"). Within a run of such checks, the first and the last carry the attestat
 was snapshot #3 from March 1 to September 14"); the ones between add nothing an auditor needs
 after a while. So prune keeps every snapshot, change and event, every check that a snapshot or
 an event names, and the first and last check of each run, and deletes the rest of the checks
-older than the cutoff. Checks are not in the integrity chain, so the chain still verifies.
+older than the cutoff. Checks are chained a batch at a time (each digest keeps every check's
+hash), and prune chains a record of the ids it deleted, so the chain still verifies and an
+auditor sees what was thinned out, when.
 """
 
 from __future__ import annotations
@@ -51,5 +53,5 @@ def thinnable(all_runs: Iterable[Run], before: datetime) -> Iterator[RunSpan]:
 def prune(audit: AuditStore, older_than: timedelta, now: datetime, *, dry_run: bool = False) -> Pruned:
     before = now - older_than
     all_runs = list(runs(audit.check_rows()))  # runs are few; the checks stream past
-    deleted = audit.prune_checks(thinnable(all_runs, before), before, dry_run=dry_run)
+    deleted = audit.prune_checks(thinnable(all_runs, before), before, dry_run=dry_run, now=now)
     return Pruned(before, deleted, len(all_runs), dry_run)

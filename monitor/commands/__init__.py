@@ -49,6 +49,9 @@ TABLE: dict[str, Entry] = {
         "serve", "Serve the pledge tracker and the JSON API (/api/) over the database `run` writes."
     ),
     "show": Entry("core", "The diff of one change, with both timestamps."),
+    "stamp": Entry(
+        "audit", "Have the Time-Stamp Authorities of the watchlist sign the chain head (RFC 3161)."
+    ),
     "status": Entry(
         "status",
         "Each pledge and its state, each source's last good check, pending and failed alerts.",

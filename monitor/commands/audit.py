@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -18,7 +18,7 @@ from monitor.audit.history import format_entry, summary
 from monitor.audit.prune import prune as prune_checks
 from monitor.audit.verify import verify as verify_chain
 from monitor.cli import App, parse_since, pass_app, utcnow
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, WatchlistError
 from monitor.store.audit_queries import AuditStore
 from monitor.watchlist import parse_duration
 
@@ -177,24 +177,79 @@ def report(app: App, out_dir: Path, base_url: str | None) -> None:
     "published_head",
     help="A chain head published earlier (whole, or a unique prefix): check it is still in the chain.",
 )
+@click.option(
+    "--pack",
+    "pack_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Check an evidence pack on its own, without the database.",
+)
 @pass_app
-def verify(app: App, published_head: str | None) -> None:
+def verify(app: App, published_head: str | None, pack_path: Path | None) -> None:
     """Recompute the integrity chain and every stored body; exit 1 at the first mismatch.
 
-    Names the first record that does not match: edited text or rows, deleted rows,
-    reordered entries, corrupt stored bodies.
+    Names the first record that does not match: edited text or rows, edited, deleted or
+    added checks, reordered entries, corrupt stored bodies; and checks every RFC 3161
+    timestamp token against the chain and its TSA's root certificate (from the watchlist).
 
     \b
     Examples:
       pledge-monitor verify
       verified 212 records (40 snapshots, 39 changes, 133 events; 80 blobs); chain head 3f2a... (seq 212)
       pledge-monitor verify --head 3f2a9c     # the hash published with an earlier report, or its start
+      pledge-monitor verify --pack change-12-evidence.zip
     """
-    result = verify_chain(audit_store(app), published_head=published_head)
+    if pack_path is not None:
+        from monitor.audit.pack import verify_pack
+
+        if published_head:
+            raise click.UsageError("--pack checks the pack alone: give it without --head")
+        for line in verify_pack(pack_path.read_bytes()).lines():
+            click.echo(line)
+        return
+    result = verify_chain(audit_store(app), published_head=published_head, roots=tsa_roots(app))
     click.echo(result.line())
     if result.published is not None:
         seq, digest = result.published
         click.echo(f"the published head {digest} (seq {seq}) is in the chain")
+
+
+def tsa_roots(app: App) -> dict[str, list[Any]]:
+    """The root certificate of each TSA the watchlist names; none when there is no watchlist."""
+    from monitor.audit.timestamps import load_roots
+
+    try:
+        watchlist = app.watchlist
+    except WatchlistError:
+        return {}
+    spec = watchlist.timestamps
+    return {tsa.url: load_roots(watchlist.tsa_ca(tsa)) for tsa in (spec.tsa if spec else ())}
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Stamp the head now with every TSA, even if none is due.")
+@pass_app
+def stamp(app: App, force: bool) -> None:
+    """Have the Time-Stamp Authorities of the watchlist sign the chain head (RFC 3161).
+
+    `check` and `run` do this by themselves when a stamp is due (daily, and after a change);
+    a TSA that is down is tried again later. Exit 1 if every TSA asked failed.
+
+    \b
+    Example:
+      pledge-monitor stamp
+      chain head seq 212 timestamped by https://freetsa.org/tsr at 2026-03-01 12:00:03 UTC
+    """
+    from monitor.stamping import stamp_due
+
+    if app.watchlist.timestamps is None:
+        raise MonitorError(f"no timestamps: section in {app.watchlist.path}: name at least one TSA there")
+    done = stamp_due(app.store, app.watchlist, utcnow(), force=force)
+    if not done:
+        click.echo("nothing to stamp: every TSA has stamped the head, or waits to retry (--force)")
+    for one in done:
+        click.echo(one.line())
+    if done and all(one.error for one in done):
+        raise MonitorError("no TSA stamped the chain head")
 
 
 @click.command()
@@ -203,12 +258,14 @@ def verify(app: App, published_head: str | None) -> None:
     "-o",
     "--out",
     "out_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The .warc.gz file.",
+    help="The file to write (a .warc.gz; with --pack a .zip, default change-N-evidence.zip).",
+)
+@click.option(
+    "--pack", is_flag=True, help="Write an evidence pack: one zip anyone can check without this tool."
 )
 @pass_app
-def evidence(app: App, change_id: int, out_path: Path) -> None:
+def evidence(app: App, change_id: int, out_path: Path | None, pack: bool) -> None:
     """Write a change as a WARC file: both versions as fetched, and the hashes that tie them to the chain.
 
     Per version a request and a response record (the body byte for byte as stored), a resource
@@ -216,10 +273,21 @@ def evidence(app: App, change_id: int, out_path: Path) -> None:
     a metadata record with check times, sha256 hashes and ledger entries. Opens in any WARC
     tool (warcio, pywb, replayweb.page).
 
+    With --pack, one zip: the WARC, both texts, the rendered diff, the chain segment and the
+    timestamp tokens that cover the change, archive copies, and a README saying how to check
+    each part with openssl, warcio and sha256sum. `verify --pack FILE` checks it alone.
+
     \b
-    Example:
+    Examples:
       pledge-monitor evidence 12 --out change-12.warc.gz
+      pledge-monitor evidence 12 --pack
+      wrote change-12-evidence.zip: change #12 of ibm-letter, 14 chain entries, 2 timestamps
     """
+    if pack:
+        _write_pack(app, change_id, out_path or Path(f"change-{change_id}-evidence.zip"))
+        return
+    if out_path is None:
+        raise click.UsageError("give --out FILE.warc.gz (or --pack for an evidence pack)")
     found = gather(audit_store(app), change_id)
     try:
         with out_path.open("wb") as out:
@@ -230,6 +298,33 @@ def evidence(app: App, change_id: int, out_path: Path) -> None:
     click.echo(
         f"wrote {n} records to {out_path}: snapshots #{found.before.snapshot_id} and "
         f"#{found.after.snapshot_id} of {found.source_id} as fetched,{pictures} and the hashes"
+    )
+
+
+def _write_pack(app: App, change_id: int, out_path: Path) -> None:
+    from monitor.audit.pack import build, gather_pack
+
+    pems = {}
+    try:
+        watchlist = app.watchlist
+    except WatchlistError:
+        watchlist = None
+    if watchlist is not None and watchlist.timestamps is not None:
+        for tsa in watchlist.timestamps.tsa:
+            try:
+                pems[tsa.url] = watchlist.tsa_ca(tsa).read_bytes()
+            except OSError as exc:
+                raise MonitorError(f"cannot read {watchlist.tsa_ca(tsa)}: {exc.strerror}") from exc
+    data = gather_pack(audit_store(app), change_id, pems)
+    try:
+        out_path.write_bytes(build(data))
+    except OSError as exc:
+        raise MonitorError(f"cannot write {out_path}: {exc.strerror}") from exc
+    tokens = len(data.tokens)
+    click.echo(
+        f"wrote {out_path}: change #{change_id} of {data.change['source_id']}, {len(data.segment)} chain "
+        f"entries, {tokens} timestamp{'s' if tokens != 1 else ''}"
+        + ("" if tokens else " (none covers this change yet: run `pledge-monitor stamp`, then pack again)")
     )
 
 
@@ -258,4 +353,4 @@ def prune(app: App, older_than: str, dry_run: bool) -> None:
         click.echo(line)
 
 
-COMMANDS: list[click.Command] = [history, export, report, verify, evidence, prune]
+COMMANDS: list[click.Command] = [history, export, report, verify, stamp, evidence, prune]

@@ -126,6 +126,10 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     for result in sorted(results, key=lambda r: r.source_id):
         click.echo(f"  {result.source_id:<{width}}  {describe_check(result, records.get(result.source_id))}")
     _echo_events(store, [eid for record in summary.records for eid in record.event_ids])
+    from monitor.witness import witness_jobs
+
+    for line in witness_jobs(store, watchlist, utcnow(), os.environ):
+        click.echo(f"  {line}")
 
 
 def _sweep_and_deliver(app: App, worker: str) -> None:

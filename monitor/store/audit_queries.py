@@ -18,15 +18,18 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
-from monitor.store.recording import load_blob, pledge_clauses
+from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
 from monitor.store.repo import Store
 
 BATCH = 1000
-RECORD_MODELS: dict[str, type[m.Snapshot] | type[m.Change] | type[m.Event] | type[m.Action]] = {
+RECORD_MODELS: dict[str, Any] = {  # each has an integer ``id``
     "snapshot": m.Snapshot,
     "change": m.Change,
     "event": m.Event,
     "action": m.Action,
+    "checks": m.CheckDigest,
+    "prune": m.Prune,
+    "archive": m.Archive,  # chained once saved
 }
 
 
@@ -239,6 +242,17 @@ class AuditStore:
             rows: list[Any] = list(s.scalars(select(model).where(model.id.in_(wanted))))
         return {row.id: row for row in rows}
 
+    def entry_at(self, seq: int) -> LedgerEntry | None:
+        with self.store.session() as s:
+            row = s.execute(_ledger_select().where(m.Ledger.seq == seq)).first()
+        return LedgerEntry(*row) if row else None
+
+    def ledger_between(self, first: int, last: int) -> list[LedgerEntry]:
+        """A segment of the chain, both ends included (an evidence pack carries one)."""
+        stmt = _ledger_select().where(m.Ledger.seq >= first, m.Ledger.seq <= last).order_by(m.Ledger.seq)
+        with self.store.session() as s:
+            return [LedgerEntry(*row) for row in s.execute(stmt)]
+
     def entries_with_prefix(self, prefix: str, limit: int = 2) -> list[tuple[int, str]]:
         """(seq, hash) of ledger entries whose hash starts with ``prefix`` (lowercase hex)."""
         with self.store.session() as s:
@@ -257,10 +271,54 @@ class AuditStore:
         with self.store.session() as s:
             for record_type, model in RECORD_MODELS.items():
                 listed = select(m.Ledger.record_id).where(m.Ledger.record_type == record_type)
-                rid = s.scalar(select(func.min(model.id)).where(model.id.not_in(listed)))
+                query = select(func.min(model.id)).where(model.id.not_in(listed))
+                if model is m.Archive:
+                    query = query.where(m.Archive.status == "saved")
+                rid = s.scalar(query)
                 if rid is not None:
                     found.append((record_type, rid))
         return min(found, key=lambda f: f[1]) if found else None
+
+    def checks_between(self, first: int, last: int) -> dict[int, Any]:
+        """Check rows with ids from ``first`` to ``last``: one chunk of a digest."""
+        t = m.Check.__table__
+        stmt = select(t).where(t.c.id >= first, t.c.id <= last)
+        with self.store.session() as s:
+            return {row.id: row for row in s.execute(stmt)}
+
+    def prunes(self) -> list[tuple[m.Prune, LedgerEntry | None]]:
+        """Every prune record with its ledger entry (prunes are few: one per prune run)."""
+        with self.store.session() as s:
+            rows = list(s.scalars(select(m.Prune).order_by(m.Prune.id)))
+        return [(row, self.ledger_entry("prune", row.id)) for row in rows]
+
+    def first_undigested_check(self) -> int | None:
+        """The lowest-id check that no digest's id range covers, below the newest digest's."""
+        c, d = m.Check, m.CheckDigest
+        covered = select(d.id).where(c.id >= d.first_id, c.id <= d.last_id).exists()
+        with self.store.session() as s:
+            newest = s.scalar(select(func.max(d.last_id))) or 0
+            return s.scalar(select(func.min(c.id)).where(c.id <= newest, ~covered))
+
+    def unsealed_checks(self) -> tuple[int, datetime | None, datetime | None]:
+        """Checks after the newest digest (not chained yet): how many, the oldest, and the newest
+        digest's time."""
+        c, d = m.Check, m.CheckDigest
+        with self.store.session() as s:
+            newest, sealed_at = s.execute(
+                select(d.last_id, d.at).order_by(d.last_id.desc()).limit(1)
+            ).first() or (
+                0,
+                None,
+            )
+            count, oldest = s.execute(select(func.count(), func.min(c.at)).where(c.id > newest)).one()
+        return int(count or 0), oldest, sealed_at
+
+    def oldest_unsealed_check(self) -> int | None:
+        c, d = m.Check, m.CheckDigest
+        with self.store.session() as s:
+            newest = s.scalar(select(func.max(d.last_id))) or 0
+            return s.scalar(select(c.id).where(c.id > newest).order_by(c.at, c.id).limit(1))
 
     def blob_problem(self, digest: str) -> str | None:
         """Why the blob stored under ``digest`` is not the bytes that hash to it, or None."""
@@ -283,25 +341,38 @@ class AuditStore:
                 name: int(s.scalar(select(func.count()).select_from(model)) or 0)
                 for name, model in RECORD_MODELS.items()
             }
+            counts["archive"] = int(
+                s.scalar(select(func.count()).select_from(m.Archive).where(m.Archive.status == "saved")) or 0
+            )
         if not counts["action"]:
             del counts["action"]
         return counts
 
     # -- prune -------------------------------------------------------------------------------
 
-    def prune_checks(self, spans: Iterable[RunSpan], before: datetime, *, dry_run: bool) -> dict[str, int]:
+    def prune_checks(
+        self, spans: Iterable[RunSpan], before: datetime, *, dry_run: bool, now: datetime
+    ) -> dict[str, int]:
         """Delete (or count) the checks strictly inside each span that are older than ``before``
-        and that no snapshot or event names. One transaction: all or nothing."""
+        and that no snapshot or event names, and chain a record of their ids. One transaction:
+        all or nothing."""
         deleted: dict[str, int] = {}
+        gone: list[int] = []
         with self.store.session.begin() as s:
+            if not dry_run:
+                seal_checks(s)  # every check prune deletes is in a digest first
             for span in spans:
-                where = _inside(span, before)
-                if dry_run:
-                    n = int(s.scalar(select(func.count()).select_from(m.Check).where(*where)) or 0)
-                else:
-                    n = int(s.execute(delete(m.Check).where(*where)).rowcount or 0)  # type: ignore[attr-defined]
-                if n:
-                    deleted[span.source_id] = deleted.get(span.source_id, 0) + n
+                ids = list(s.scalars(select(m.Check.id).where(*_inside(span, before))))
+                if not ids:
+                    continue
+                deleted[span.source_id] = deleted.get(span.source_id, 0) + len(ids)
+                gone.extend(ids)
+                if not dry_run:
+                    for start in range(0, len(ids), BATCH):
+                        chunk = ids[start : start + BATCH]
+                        s.execute(delete(m.Check).where(m.Check.id.in_(chunk)))
+            if not dry_run:
+                record_prune(s, gone, before, now)
         return deleted
 
 

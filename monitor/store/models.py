@@ -270,6 +270,73 @@ class Ledger(Base):
     at: Mapped[datetime]
 
 
+class CheckDigest(Base):
+    """Checks in the integrity chain: one row per recorded batch, holding each check's hash.
+
+    ``ids`` lists the check ids covered as ranges ("101-150,152"); ``leaves`` holds the sha256 of
+    each covered check's content, 32 bytes per check in id order, so verify can name the one check
+    that was edited, deleted or inserted. The row itself is chained (record type ``checks``).
+    """
+
+    __tablename__ = "check_digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer, index=True)
+    ids: Mapped[str] = mapped_column(Text)
+    leaves: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime]
+
+
+class Prune(Base):
+    """A chained record of checks that ``prune`` deleted: their digest still counts them."""
+
+    __tablename__ = "prunes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    before: Mapped[datetime]
+    ids: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class Timestamp(Base):
+    """An RFC 3161 token from a Time-Stamp Authority over one chain head, or a failed attempt."""
+
+    __tablename__ = "timestamps"
+    __table_args__ = (Index("ix_timestamps_seq", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)  # the ledger entry stamped
+    head_hash: Mapped[str] = mapped_column(String(64))
+    tsa_url: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # stamped|failed
+    token: Mapped[bytes | None] = mapped_column(LargeBinary)  # the DER TimeStampResp as received
+    gen_time: Mapped[datetime | None]  # the time the TSA signed
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Archive(Base):
+    """A change's page submitted to a public web archive (Save Page Now): an outbox row of its own."""
+
+    __tablename__ = "archives"
+    __table_args__ = (Index("ix_archives_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), unique=True)
+    url: Mapped[str] = mapped_column(Text)  # the page to save
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|saved|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    job_id: Mapped[str | None] = mapped_column(Text)
+    archive_url: Mapped[str | None] = mapped_column(Text)
+    saved_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+
+
 class Worker(Base):
     """A running scheduler process: its heartbeat feeds ``status --health``."""
 

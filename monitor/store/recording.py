@@ -48,14 +48,15 @@ def record_batch(
     loud = [(r, at) for r, at in items if not _is_quiet(r)]
     _lock_ledger(s)
     out = _record_quiet(s, quiet)
+    ledger = _Ledger(s)
     if loud:
-        ledger = _Ledger(s)
         # the session's identity map holds rows weakly: keep these alive while recording
         preloaded = _preload(s, [result.source_id for result, _ in loud])
         for result, next_at in loud:
             out.append(_record_one(s, ledger, result, next_at, watchlist))
         _refresh_pledges(s, {e.pledge_id for r in loud for e in _drafts(r[0]) if e.pledge_id}, loud)
         del preloaded
+    chain_checks(s, ledger)
     return out
 
 
@@ -74,6 +75,7 @@ class _Ledger:
     def __init__(self, s: Session) -> None:
         self.s = s
         self.last = s.scalar(select(m.Ledger.hash).order_by(m.Ledger.seq.desc()).limit(1)) or chain.GENESIS
+        self.appended = 0
 
     def append(self, record_type: str, row: Any, at: datetime) -> None:
         self.s.flush()
@@ -90,6 +92,57 @@ class _Ledger:
             )
         )
         self.last = entry_hash
+        self.appended += 1
+
+
+_T_CHECKS = cast(Table, m.Check.__table__)
+
+
+SEAL_EVERY = 1000  # checks: a digest is chained at least this often...
+
+
+def chain_checks(s: Session, ledger: _Ledger, *, force: bool = False) -> None:
+    """Seal the checks not yet in a digest into one, chained: when this batch chained anything
+    else, when a new UTC day began since the oldest of them, when there are SEAL_EVERY, or when
+    forced (before a timestamp). A quiet source checked a few times a day so costs one ledger
+    entry a day, not one per check."""
+    s.flush()
+    covered = s.scalar(select(func.max(m.CheckDigest.last_id))) or 0
+    newer = _T_CHECKS.c.id > covered
+    count, first_at, last_at = s.execute(
+        select(func.count(), func.min(_T_CHECKS.c.at), func.max(_T_CHECKS.c.at)).where(newer)
+    ).one()
+    if not count:
+        return
+    new_day = first_at is not None and last_at is not None and first_at.date() < last_at.date()
+    if not (force or ledger.appended or new_day or count >= SEAL_EVERY):
+        return
+    rows = s.execute(select(_T_CHECKS).where(newer).order_by(_T_CHECKS.c.id)).all()
+    digest = m.CheckDigest(
+        first_id=rows[0].id,
+        last_id=rows[-1].id,
+        ids=chain.id_ranges(r.id for r in rows),
+        leaves=b"".join(chain.check_leaf(r) for r in rows),
+        at=max(r.at for r in rows),
+    )
+    s.add(digest)
+    ledger.append("checks", digest, digest.at)
+
+
+def seal_checks(s: Session) -> None:
+    """Chain every check not yet in a digest now (before the head is timestamped)."""
+    _lock_ledger(s)
+    chain_checks(s, _Ledger(s), force=True)
+
+
+def record_prune(s: Session, ids: Sequence[int], before: datetime, at: datetime) -> None:
+    """Chain what prune deleted, so the digests that name those checks still add up."""
+    if not ids:
+        return
+    _lock_ledger(s)
+    row = m.Prune(at=at, before=before, ids=chain.id_ranges(ids), count=len(ids))
+    s.add(row)
+    _Ledger(s).append("prune", row, at)
 
 
 def _lock_ledger(s: Session) -> None:
