@@ -196,7 +196,7 @@ def test_a_header_secret_is_sent_resolved_and_kept_nowhere(
     monkeypatch.setenv("PM_TEST_SESSION", SESSION)
 
     outputs = [cli(wl, "check", "--all")]  # the variable is not set: a clear failure, nothing sent
-    assert "failed: members: " in outputs[0]
+    assert "  members  FAILED: " in outputs[0]
     assert "environment variable PM_TEST_TOKEN is not set (needed by header Authorization)" in outputs[0]
     assert sent == []
 
