@@ -176,7 +176,7 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 def changes_per_source(engine: Engine) -> dict[str, int]:
     with engine.connect() as c:
         rows = c.execute(select(m.Change.source_id, func.count()).group_by(m.Change.source_id)).all()
-    return {sid: n for sid, n in rows}
+    return dict(rows)
 
 
 def alert_keys(engine: Engine) -> dict[str, str]:

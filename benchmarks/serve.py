@@ -234,27 +234,27 @@ def build(path: Path) -> None:
                 "updated_at": T0,
             }
         )
-    for p in range(SOURCES // PER_PLEDGE):
-        pledges.append(
-            {
-                "id": f"pledge-{p:04d}",
-                "company": f"Company {p // 4}",
-                "title": f"No facial recognition sales to police ({p})",
-                "made_on": date(2020, 6, 10),
-                "expires_on": date(2027, 6, 10) if p % 3 == 0 else None,
-                "active": True,
-                "state": "reworded",
-                "state_since": T0,
-                "spec": {
-                    "clauses": [CLAUSE],
-                    "sources": [f"src-{p * PER_PLEDGE + i:05d}" for i in range(PER_PLEDGE)],
-                    "keywords": [],
-                    "tags": ["police"] if p % 2 else ["facial-recognition"],
-                    "effective_expiry": "2027-06-10" if p % 3 == 0 else None,
-                    "renewed": False,
-                },
-            }
-        )
+    pledges.extend(
+        {
+            "id": f"pledge-{p:04d}",
+            "company": f"Company {p // 4}",
+            "title": f"No facial recognition sales to police ({p})",
+            "made_on": date(2020, 6, 10),
+            "expires_on": date(2027, 6, 10) if p % 3 == 0 else None,
+            "active": True,
+            "state": "reworded",
+            "state_since": T0,
+            "spec": {
+                "clauses": [CLAUSE],
+                "sources": [f"src-{p * PER_PLEDGE + i:05d}" for i in range(PER_PLEDGE)],
+                "keywords": [],
+                "tags": ["police"] if p % 2 else ["facial-recognition"],
+                "effective_expiry": "2027-06-10" if p % 3 == 0 else None,
+                "renewed": False,
+            },
+        }
+        for p in range(SOURCES // PER_PLEDGE)
+    )
     with engine.begin() as connection:
         for model, values in (
             (m.Blob, rows),

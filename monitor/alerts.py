@@ -716,7 +716,7 @@ class _Run:
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """1 min after the first failure, doubling, at most 6 h; plus up to 10% jitter."""
-    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    base = min(FIRST_RETRY * (1 << max(attempts - 1, 0)), MAX_RETRY)
     return base * (1 + (rng or random).uniform(0, 0.1))
 
 

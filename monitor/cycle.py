@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from monitor.check import CheckResult, SourceState, crashed_check, run_check
 from monitor.fetch import Fetcher
 from monitor.statements import item_spec, run_feed_check
-from monitor.store.repo import Recorded, Store
+from monitor.store.recording import Recorded
+from monitor.store.repo import Store
 from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
 
 Clock = Callable[[], datetime]

@@ -34,9 +34,9 @@ _INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063
 _CONTROLS = [c for c in range(0x20) if chr(c) not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"]
 _CONTROLS += [0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]
 
-_REPLACEMENTS: dict[str, str] = {c: "-" for c in _DASHES}
-_REPLACEMENTS.update({c: "'" for c in _SINGLE_QUOTES})
-_REPLACEMENTS.update({c: '"' for c in _DOUBLE_QUOTES})
+_REPLACEMENTS: dict[str, str] = dict.fromkeys(_DASHES, "-")
+_REPLACEMENTS.update(dict.fromkeys(_SINGLE_QUOTES, "'"))
+_REPLACEMENTS.update(dict.fromkeys(_DOUBLE_QUOTES, '"'))
 # One regex pass finds the rare characters to rewrite (str.translate with a big table is 10x slower).
 _SPECIAL = re.compile(
     "[" + re.escape("".join(_REPLACEMENTS) + _INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"

@@ -564,9 +564,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         yield current
         reason = getattr(current, "reason", None)
         first_arg = current.args[0] if current.args else None
-        for inner in (current.__cause__, current.__context__, reason, first_arg):
-            if isinstance(inner, BaseException):
-                pending.append(inner)
+        inners = (current.__cause__, current.__context__, reason, first_arg)
+        pending.extend(inner for inner in inners if isinstance(inner, BaseException))
 
 
 def _caused_by(exc: BaseException, *types: type[BaseException]) -> bool:

@@ -27,10 +27,10 @@ Field = Literal["title", "summary", "text"]
 EXCERPT_CHARS = 200
 
 _FIELDS: tuple[Field, ...] = ("title", "summary", "text")
-_SPECIAL = {c: "'" for c in "\u2018\u2019\u201a\u201b\u02bc\u2032\uff07"}
-_SPECIAL.update({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"})
-_SPECIAL.update({c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb"})
-_SPECIAL.update({c: "" for c in "\u00ad\u200b\u200c\u200d\u2060\ufeff"})  # soft hyphen, zero-widths
+_SPECIAL = dict.fromkeys("‘’‚‛ʼ′＇", "'")
+_SPECIAL.update(dict.fromkeys("‐‑‒–—―⁃−﹘﹣－", "-"))
+_SPECIAL.update(dict.fromkeys("“”„‟«»", '"'))
+_SPECIAL.update(dict.fromkeys("\xad\u200b\u200c\u200d\u2060\ufeff", ""))  # soft hyphen, zero-widths
 _SPECIAL["\u2026"] = "."  # an ellipsis folds to one char, so its offsets need no map
 # The punctuation of most English press releases, replaced first at C speed.
 _COMMON = tuple((c, _SPECIAL.get(c, " ")) for c in "\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0")

@@ -27,7 +27,7 @@ from monitor.watchlist import Watchlist
 FORMATS = ("text", "json")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@")
-_QUIET = {name: logging.WARNING for name in ("apscheduler", "urllib3", "apprise", "alembic")}
+_QUIET = dict.fromkeys(("apscheduler", "urllib3", "apprise", "alembic"), logging.WARNING)
 _EXPECTED = ("maximum number of running instances reached",)  # a long cycle makes a tick wait
 _HANDLER_NAME = "pledge-monitor"
 

@@ -235,7 +235,8 @@ class _EventReader:
         return result
 
     def is_merge(self, key: yaml.ScalarEvent) -> bool:
-        return self.loader.resolve(yaml.ScalarNode, key.value, key.implicit) == "tag:yaml.org,2002:merge"
+        tag: str = self.loader.resolve(yaml.ScalarNode, key.value, key.implicit)
+        return tag == "tag:yaml.org,2002:merge"
 
     def scalar(self, event: yaml.ScalarEvent, path: KeyPath) -> object:
         tag = event.tag

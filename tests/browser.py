@@ -107,7 +107,8 @@ def read_png(path: Path) -> Png:
             chunks.append(body)
         pos += 12 + length
     width, height, depth, color_type = struct.unpack(">IIBB", header[:10])
-    assert depth == 8 and color_type in (2, 6), f"unexpected PNG format {depth}/{color_type}"
+    assert depth == 8, f"unexpected PNG format {depth}/{color_type}"
+    assert color_type in (2, 6), f"unexpected PNG format {depth}/{color_type}"
     channels = 3 if color_type == 2 else 4
     raw = zlib.decompress(b"".join(chunks))
     stride = width * channels

@@ -42,7 +42,9 @@ def test_a_muted_source_keeps_its_alerts_as_muted_and_sends_none(store: Store, w
     out = io.StringIO()
     summary = deliver_due(store, watchlist, now=T0 + timedelta(hours=1), stream=out)
     assert [(r.route, r.status) for r in alert_rows(store)] == [("team", "muted"), ("desk", "muted")]
-    assert out.getvalue() == "" and summary.muted == 2 and summary.sent == 0
+    assert out.getvalue() == ""
+    assert summary.muted == 2
+    assert summary.sent == 0
     assert "2 muted (kept, not sent)" in summary.line()
 
 
@@ -75,7 +77,8 @@ def test_acknowledgements_and_mutes_are_chained_with_who_and_when(store: Store, 
     assert actions.acks([event_id]) == {event_id: [ack]}
     audit = AuditStore(store)
     head = audit.head()
-    assert head is not None and (head.record_type, head.record_id) == ("action", ack.id)
+    assert head is not None
+    assert (head.record_type, head.record_id) == ("action", ack.id)
     assert "1 action;" in verify(audit).line()
     with store.session.begin() as s:  # an edited note breaks the chain
         s.execute(__import__("sqlalchemy").text("UPDATE actions SET note = 'confirmed weakening'"))
@@ -104,17 +107,23 @@ def test_token_commands_print_the_token_once_and_store_only_its_hash(tmp_path: o
     made = runner.invoke(main, [*args, "token", "create", "alice"])
     assert made.exit_code == 0, made.output
     token = made.stdout.strip()
-    assert token.startswith("pm_") and len(token) > 40
+    assert token.startswith("pm_")
+    assert len(token) > 40
     stored = b"".join(p.read_bytes() for p in folder.glob("t.db*"))
-    assert token.encode() not in stored and b"alice" in stored
+    assert token.encode() not in stored
+    assert b"alice" in stored
     listed = runner.invoke(main, [*args, "token", "list"])
-    assert "alice" in listed.output and token not in listed.output and "active" in listed.output
+    assert "alice" in listed.output
+    assert token not in listed.output
+    assert "active" in listed.output
     again = runner.invoke(main, [*args, "token", "create", "alice"])
-    assert again.exit_code == 1 and "a token named 'alice' exists already" in again.output
+    assert again.exit_code == 1
+    assert "a token named 'alice' exists already" in again.output
     assert runner.invoke(main, [*args, "token", "revoke", "alice"]).exit_code == 0
     assert "revoked" in runner.invoke(main, [*args, "token", "list"]).output
     gone = runner.invoke(main, [*args, "token", "revoke", "alice"])
-    assert gone.exit_code == 1 and "no active token named 'alice'" in gone.output
+    assert gone.exit_code == 1
+    assert "no active token named 'alice'" in gone.output
 
 
 @pytest.mark.postgres

@@ -149,7 +149,8 @@ def event_row(draft: EventDraft, event_id: int = 7, change_id: int | None = 12) 
 
 def test_a_message_says_what_changed_in_every_format() -> None:
     message = render_event(event_row(weakened()), "team")
-    assert message.title == TITLE and message.key == "pm-7-team"
+    assert message.title == TITLE
+    assert message.key == "pm-7-team"
     assert "Pledged:  ~~a one-year~~ moratorium on police use of facial recognition" in message.text
     assert "Page now: **an indefinite** moratorium on police use of facial recognition" in message.text
     for rendered in (message.text, message.html, message.slack):
@@ -161,7 +162,8 @@ def test_a_message_says_what_changed_in_every_format() -> None:
     assert '<del style="background:#fdd;color:#900">a one-year</del>' in message.html
     assert ">an indefinite</ins>" in message.html
     assert f'<a href="{URL.replace("&", "&amp;")}">' in message.html
-    assert "~a one-year~ moratorium" in message.slack and "*an indefinite* moratorium" in message.slack
+    assert "~a one-year~ moratorium" in message.slack
+    assert "*an indefinite* moratorium" in message.slack
     assert f"<{URL.replace('&', '&amp;')}|Source page>" in message.slack
     assert message.severity == Severity.CRITICAL
 
@@ -169,8 +171,10 @@ def test_a_message_says_what_changed_in_every_format() -> None:
 def test_page_text_is_escaped_for_html_and_slack() -> None:
     hostile = "<script>alert(1)</script> <!channel>"
     message = render_event(event_row(weakened(passage_extra=hostile)), "team")
-    assert "<script>" not in message.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html
-    assert "<!channel>" not in message.slack and "&lt;!channel&gt;" in message.slack
+    assert "<script>" not in message.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html
+    assert "<!channel>" not in message.slack
+    assert "&lt;!channel&gt;" in message.slack
     assert "<script>alert(1)</script>" in message.text  # plain text stays as the page wrote it
 
 
@@ -208,7 +212,8 @@ def test_removed_and_changed_events_show_their_details() -> None:
         },
     )
     text = render_event(event_row(changed), "team").text
-    assert "- removed: old\n+ added: new words" in text and f"Pledges: {PLEDGE}" in text
+    assert "- removed: old\n+ added: new words" in text
+    assert f"Pledges: {PLEDGE}" in text
 
 
 def narrowed_event(context: str | None = None) -> EventDraft:
@@ -244,7 +249,8 @@ def test_quotes_are_exact_and_only_changed_words_are_marked() -> None:
         " investigations**\n"
     ) in message.text
     assert "the clause as pledged is gone, this passage stands in its place" in message.text
-    assert "<del " in message.html and "departments</ins>’ use of" in message.html
+    assert "<del " in message.html
+    assert "departments</ins>’ use of" in message.html
     assert "*departments*’ use of" in message.slack
 
 
@@ -353,14 +359,18 @@ def test_email_has_subject_marked_words_and_escaped_page_text(
     assert (summary.sent, summary.retrying, summary.failed) == (1, 0, 0)
     assert statuses(store) == [("sent", 1)]
     (received,) = mailbox.messages
-    assert received["Subject"] == TITLE and received["To"] == "team@example.org"
+    assert received["Subject"] == TITLE
+    assert received["To"] == "team@example.org"
     assert received["X-Pledge-Monitor-Key"] == f"pm-{event_id}-email"
     html = received.get_body(("html",))
     plain = received.get_body(("plain",))
-    assert isinstance(html, EmailMessage) and isinstance(plain, EmailMessage)
+    assert isinstance(html, EmailMessage)
+    assert isinstance(plain, EmailMessage)
     html_text = html.get_content()
-    assert ">a one-year</del>" in html_text and ">an indefinite</ins>" in html_text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text and "<script>" not in html_text
+    assert ">a one-year</del>" in html_text
+    assert ">an indefinite</ins>" in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
+    assert "<script>" not in html_text
     assert "Words removed: “a one-year”" in plain.get_content()
 
 
@@ -372,10 +382,13 @@ def test_json_webhook_gets_the_message_and_the_structured_alert(
     (event_id,) = add(store, watchlist, weakened())
     assert deliver(store, watchlist, T0).sent == 1
     (body,) = hook.accepted
-    assert body["title"] == TITLE and body["type"] == "failure"
-    assert "~~a one-year~~" in body["message"] and "**an indefinite**" in body["message"]
+    assert body["title"] == TITLE
+    assert body["type"] == "failure"
+    assert "~~a one-year~~" in body["message"]
+    assert "**an indefinite**" in body["message"]
     assert body["key"] == f"pm-{event_id}-hook"
-    assert body["alert"]["kind"] == "pledge.weakened" and body["alert"]["pledge_id"] == PLEDGE
+    assert body["alert"]["kind"] == "pledge.weakened"
+    assert body["alert"]["pledge_id"] == PLEDGE
     assert body["alert"]["details"]["word_ops"][0] == [-1, "a one-year"]
     assert hook.headers[0]["X-Pledge-Monitor-Key"] == f"pm-{event_id}-hook"
 
@@ -395,9 +408,11 @@ def test_slack_gets_mrkdwn_with_page_text_escaped(
     assert header["text"]["text"] == TITLE
     assert section["text"]["type"] == "mrkdwn"
     mrkdwn = section["text"]["text"]
-    assert "~a one-year~" in mrkdwn and "*an indefinite*" in mrkdwn
+    assert "~a one-year~" in mrkdwn
+    assert "*an indefinite*" in mrkdwn
     assert f"<{URL.replace('&', '&amp;')}|Source page>" in mrkdwn
-    assert "&lt;!channel&gt;" in mrkdwn and "<!channel>" not in mrkdwn
+    assert "&lt;!channel&gt;" in mrkdwn
+    assert "<!channel>" not in mrkdwn
     assert body["channel"] == "#pledges"
 
 
@@ -442,7 +457,8 @@ def test_a_failed_target_is_retried_alone(
     assert f"json://127.0.0.1:{httpserver.port}/***" in (outbox.Progress.load(last_error).error or "")
     flaky.up = True
     assert deliver(store, watchlist, latest_retry(store)).sent == 1
-    assert len(good.accepted) == 1 and len(flaky.accepted) == 1
+    assert len(good.accepted) == 1
+    assert len(flaky.accepted) == 1
 
 
 def test_a_worker_killed_after_claiming_is_replaced_and_sends_once(
@@ -455,7 +471,8 @@ def test_a_worker_killed_after_claiming_is_replaced_and_sends_once(
     assert deliver(store, watchlist, T0 + timedelta(minutes=5)).claimed == 0  # its lease still runs
     assert deliver(store, watchlist, T0 + timedelta(minutes=15)).sent == 1
     assert deliver(store, watchlist, T0 + timedelta(days=1)).claimed == 0
-    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 1)]  # it died before sending
+    assert len(hook.accepted) == 1
+    assert statuses(store) == [("sent", 1)]
 
 
 def test_after_max_attempts_an_alert_fails_until_retried(
@@ -469,23 +486,27 @@ def test_after_max_attempts_an_alert_fails_until_retried(
     for _ in range(3):
         summary = deliver(store, watchlist, now, max_attempts=3)
         now = latest_retry(store)
-    assert summary.failed == 1 and statuses(store) == [("failed", 3)]
+    assert summary.failed == 1
+    assert statuses(store) == [("failed", 3)]
     assert deliver(store, watchlist, now + timedelta(days=1), max_attempts=3).claimed == 0
     (failed,) = outbox.failed_alerts(store.engine)
     assert (failed.event_id, failed.route, failed.title) == (event_id, "hook", TITLE)
-    assert failed.error is not None and "error=500" in failed.error
+    assert failed.error is not None
+    assert "error=500" in failed.error
     app = App(watchlist_path=tmp_path / "watchlist.yaml", db_url=str(store.engine.url))
     result = CliRunner().invoke(alerts_group, ["retry", "--failed"], obj=app)  # still down
     assert result.exit_code == 1, result.output
     first, error = result.output.splitlines()
     assert first == "1 alerts queued; alerts: 0 sent, 1 to retry, 0 failed"
-    assert error.startswith(f"  json://127.0.0.1:{httpserver.port}/***: ") and "error=500" in error
+    assert error.startswith(f"  json://127.0.0.1:{httpserver.port}/***: ")
+    assert "error=500" in error
     hook.up = True
     app = App(watchlist_path=tmp_path / "watchlist.yaml", db_url=str(store.engine.url))
     result = CliRunner().invoke(alerts_group, ["retry"], obj=app)
     assert result.exit_code == 0, result.output
     assert result.output == "1 alerts queued; alerts: 1 sent, 0 to retry, 0 failed\n"
-    assert len(hook.accepted) == 1 and statuses(store) == [("sent", 2)]
+    assert len(hook.accepted) == 1
+    assert statuses(store) == [("sent", 2)]
     assert claims.workers(store.engine) == []  # it was a worker while it sent, and left
 
 
@@ -506,7 +527,8 @@ def test_alerts_retry_beside_a_running_daemon_queues_for_it(
         "1 alerts queued for the running daemon (another pledge-monitor run (pid "
     )
     assert result.output.endswith("; it sends them within 15 s\n")
-    assert hook.refused == 1 and statuses(store) == [("pending", 1)]  # due now, for the daemon
+    assert hook.refused == 1
+    assert statuses(store) == [("pending", 1)]
 
 
 def test_secrets_never_reach_the_database_logs_or_output(
@@ -545,19 +567,23 @@ def test_secrets_never_reach_the_database_logs_or_output(
             str(row) for table in ("alerts", "events") for row in c.execute(text(f"SELECT * FROM {table}"))
         )
     (failed,) = outbox.failed_alerts(store.engine)
-    assert failed.error is not None and f"mailto://127.0.0.1:{port}/***" in failed.error
+    assert failed.error is not None
+    assert f"mailto://127.0.0.1:{port}/***" in failed.error
     # the receivers' own logs (werkzeug: "POST /services/T0001/B0002/<token>") are not ours
     logs = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
-    assert "unpacked as" in logs and "/B0002/*** HTTP/1.1" in logs  # apprise and urllib3 logged...
+    assert "unpacked as" in logs
+    assert "/B0002/*** HTTP/1.1" in logs
     for place in (dump, result.output, logs, "\n".join(summary.errors)):
-        assert secret not in place and token not in place  # ... but never a secret
+        assert secret not in place
+        assert token not in place
 
 
 def test_an_unset_variable_is_a_retry_that_names_it(store: Store, write_watchlist: WriteWatchlist) -> None:
     watchlist = write_watchlist(routes_yaml(hook="json://127.0.0.1:9/${HOOK_TOKEN}"))
     add(store, watchlist, weakened())
     summary = deliver(store, watchlist, T0)
-    assert summary.retrying == 1 and "HOOK_TOKEN is not set" in summary.errors[0]
+    assert summary.retrying == 1
+    assert "HOOK_TOKEN is not set" in summary.errors[0]
 
 
 def test_bulk_email_is_not_throttled(
@@ -610,7 +636,8 @@ def test_alerts_of_a_removed_route_fail_with_a_clear_reason(
     add(store, before, weakened())
     after = write_watchlist(routes_yaml(new="console://"))
     summary = deliver(store, after, T0)
-    assert summary.failed == 1 and summary.errors == ["route 'old' is not in the watchlist any more"]
+    assert summary.failed == 1
+    assert summary.errors == ["route 'old' is not in the watchlist any more"]
 
 
 def test_alerts_test_reports_each_target(
@@ -633,15 +660,14 @@ def test_alerts_test_reports_each_target(
         "Internal server error., error=500.\n"
     )
     result = CliRunner().invoke(alerts_group, ["test", "teem"], obj=app)
-    assert (
-        result.exit_code == 1
-        and "no route 'teem'" in result.output
-        and "did you mean 'team'" in result.output
-    )
+    assert result.exit_code == 1
+    assert "no route 'teem'" in result.output
+    assert "did you mean 'team'" in result.output
 
 
 def test_a_closed_port_is_a_failed_target(store: Store, write_watchlist: WriteWatchlist) -> None:
     watchlist = write_watchlist(routes_yaml(email=mailto(free_port())))
     add(store, watchlist, weakened())
     summary = deliver(store, watchlist, T0)
-    assert summary.retrying == 1 and summary.errors[0].startswith("mailto://127.0.0.1:")
+    assert summary.retrying == 1
+    assert summary.errors[0].startswith("mailto://127.0.0.1:")

@@ -112,7 +112,7 @@ def api(httpserver: HTTPServer) -> Iterator[Site]:
         return response
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)  # type: ignore[arg-type]
-    yield site
+    return site
 
 
 @pytest.fixture
@@ -139,8 +139,10 @@ def test_the_plain_fetch_sees_the_shell_and_the_browser_sees_the_text(site: Site
     assert source_text(plain, fetch_source(plain, fetcher)) == "Loading..."
     fetched = fetch_source(rendered, fetcher)
     text = source_text(rendered, fetched)
-    assert CLAUSE in text and "Loading" not in text
-    assert fetched.content_type == "text/html" and fetched.charset == "utf-8"
+    assert CLAUSE in text
+    assert "Loading" not in text
+    assert fetched.content_type == "text/html"
+    assert fetched.charset == "utf-8"
     assert (fetched.header("X-Rendered-By") or "").startswith("Chromium ")
     assert fetched.request_headers.get("user-agent") == "pledge-monitor-test"
 
@@ -169,7 +171,8 @@ def test_an_http_error_in_the_browser_is_the_same_failure_as_without(site: Site,
     site.put("/gone", "<p>Not here</p>", status=404)
     with pytest.raises(FetchError, match="HTTP 404 Not Found") as raised:
         fetch_source(source(site.url("/gone"), browser=True), fetcher)
-    assert raised.value.status == 404 and not raised.value.transient
+    assert raised.value.status == 404
+    assert not raised.value.transient
 
 
 def test_a_redirect_followed_by_the_browser_is_kept_as_evidence(site: Site, fetcher: Fetcher) -> None:
@@ -191,8 +194,10 @@ def test_a_page_whose_script_never_finishes_is_a_failed_check_within_its_timeout
     spec = source(site.url("/hang"), browser=True, timeout="3s")
     started = time.monotonic()
     result = run_check(spec, (), SourceState("shell"), fetcher, lambda _: "", NOW)
-    assert result.outcome == "failed" and result.error is not None
-    assert isinstance(result.error, FetchError) and result.error.transient
+    assert result.outcome == "failed"
+    assert result.error is not None
+    assert isinstance(result.error, FetchError)
+    assert result.error.transient
     assert "within 3s" in str(result.error)
     assert time.monotonic() - started < 3 + GRACE  # the worker is back, not stuck on the page
     site.put("/policy", shell(CLAUSE))  # and the browser still serves the next page
@@ -207,7 +212,8 @@ def test_a_selector_that_never_appears_fails_the_check_as_transient(site: Site, 
     spec = source(site.url("/empty"), browser=True, wait_for="#policy", timeout="8s")
     result = run_check(spec, (), SourceState("shell"), fetcher, lambda _: "", NOW)
     assert result.outcome == "failed"
-    assert isinstance(result.error, FetchError) and result.error.transient
+    assert isinstance(result.error, FetchError)
+    assert result.error.transient
     assert "wait_for '#policy' did not appear within 8s" in str(result.error)
 
 

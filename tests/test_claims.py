@@ -66,7 +66,8 @@ def test_no_postgres_server_skips_but_fails_in_ci(monkeypatch: pytest.MonkeyPatc
         "postgresql+psycopg://postgres@127.0.0.1:1/postgres", connect_args={"connect_timeout": 2}
     )
     reason = pg.unreachable(nowhere)
-    assert reason is not None and reason.startswith("PostgreSQL not reachable at ")
+    assert reason is not None
+    assert reason.startswith("PostgreSQL not reachable at ")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true: the CI set-up must start PostgreSQL"):
         pg.skip_or_fail(reason)
@@ -348,12 +349,15 @@ def test_three_workers_share_500_sources_each_checked_and_alerted_once(
     time.sleep(0.5)  # a duplicate would come now
     stop_all(workers)
 
-    assert set(site.counts().values()) == {1} and len(site.counts()) == count  # one fetch per source
+    assert set(site.counts().values()) == {1}
+    assert len(site.counts()) == count
     assert set(checks_per_source(store).values()) == {2}
     assert sorted(keys(hook).values()) == [1] * count  # each alert once
     shares = [sum(1 for line in w.text().splitlines() if " check p" in line) for w in workers]
-    assert sum(shares) == count and min(shares) > 0, shares  # every worker took a share
-    assert claims.claimed(store.engine) == {} and claims.workers(store.engine) == []
+    assert sum(shares) == count, shares  # every worker took a share
+    assert min(shares) > 0, shares  # every worker took a share
+    assert claims.claimed(store.engine) == {}
+    assert claims.workers(store.engine) == []
     store.engine.dispose()
 
 
@@ -371,7 +375,8 @@ def test_a_killed_workers_sources_are_taken_over_once_it_missed_its_heartbeat(
     doomed = launcher.start(wl, pg_url, "run", "--poll", "0.2", "--worker", "doomed", "--lease", "6s")
     eventually(lambda: len(site.requests) >= 8, 40, "the doomed worker's checks in flight", doomed.log)
     held = claims.claimed(store.engine, "doomed")
-    assert held and all(until is not None for _, until in held.values())
+    assert held
+    assert all(until is not None for _, until in held.values())
     doomed.popen.send_signal(signal.SIGKILL)
     doomed.wait(10)
     (last_beat,) = [w.heartbeat_at for w in claims.workers(store.engine) if w.name == "doomed"]

@@ -376,11 +376,13 @@ def test_find_clause(clause: str, page: str, outcome: Outcome, signals: dict[str
     if outcome is Outcome.NOT_FOUND:
         assert (match.passage, match.start, match.end, match.similarity) == (None, None, None, 0.0)
     else:
-        assert match.start is not None and match.end is not None
+        assert match.start is not None
+        assert match.end is not None
         assert unicodedata.normalize("NFKC", page)[match.start : match.end] == match.passage
         assert match.similarity >= 0.75
     if outcome is Outcome.EXACT:
-        assert match.similarity == 1.0 and match.word_ops == ()
+        assert match.similarity == 1.0
+        assert match.word_ops == ()
         assert normalize_for_match(match.passage or "") == normalize_for_match(clause)
     if outcome in (Outcome.REWORDED, Outcome.WEAKENED):
         old = " ".join(words for op, words in match.word_ops if op <= 0)
@@ -412,7 +414,8 @@ def test_moved_paragraph_is_still_exact_at_its_new_place() -> None:
     before = find_clause(IBM, IBM_LETTER)
     match = find_clause(IBM, moved, last_location=before.start)
     assert match.outcome is Outcome.EXACT
-    assert match.start == moved.index(IBM) and match.start != before.start
+    assert match.start == moved.index(IBM)
+    assert match.start != before.start
 
 
 def test_exact_anywhere_beats_reworded_copy_near_last_location() -> None:
@@ -466,16 +469,19 @@ def test_threshold_is_configurable() -> None:
     """Under the threshold a passage is only a rewording because it keeps the clause's content."""
     page = ibm("IBM no longer sells general purpose IBM face recognition or analysis products.")
     default = find_clause(IBM, page)
-    assert default.outcome is Outcome.REWORDED and not default.related
+    assert default.outcome is Outcome.REWORDED
+    assert not default.related
     strict = find_clause(IBM, page, threshold=0.9)
-    assert strict.outcome is Outcome.REWORDED and strict.related
+    assert strict.outcome is Outcome.REWORDED
+    assert strict.related
     assert strict.passage == default.passage
 
 
 def test_without_history_a_headline_that_states_the_pledge_is_its_rewording() -> None:
     """``try`` and a first check know no earlier version: the headline is what relates most."""
     match = find_clause(AMAZON, amazon(""))
-    assert match.outcome is Outcome.REWORDED and match.related
+    assert match.outcome is Outcome.REWORDED
+    assert match.related
     assert match.passage == "We are implementing a one-year moratorium on police use of Rekognition"
 
 
@@ -500,7 +506,8 @@ def test_the_last_reworded_passage_is_still_a_candidate() -> None:
     narrowed = amazon("We have a moratorium on police use of Rekognition’s face comparison feature.")
     stood = clauses.sentences_of(narrowed, keep="a moratorium on police use of Rekognition’s face comparison")
     match = find_clause(AMAZON, narrowed + "\nA new footer.", stood=stood)
-    assert match.outcome is Outcome.WEAKENED and match.related
+    assert match.outcome is Outcome.WEAKENED
+    assert match.related
     assert match.passage == "We have a moratorium on police use of Rekognition’s face comparison feature"
 
 
@@ -615,7 +622,8 @@ def test_noise_leaves_the_clause_exact(noise: Callable[[str], str]) -> None:
     after = find_clause(AMAZON, page, last_location=before.start)
     assert after.outcome is Outcome.EXACT, explain(after)
     assert normalize_for_match(after.passage or "") == normalize_for_match(AMAZON)
-    assert after.signals == () and after.word_ops == ()
+    assert after.signals == ()
+    assert after.word_ops == ()
 
 
 # --- word diff, explanation, normalization -----------------------------------------------------------
@@ -660,7 +668,9 @@ def test_explain_says_what_happened_in_one_line() -> None:
     assert explain(find_clause(IBM, "nothing here")) == f'Not found: "{IBM}"'
     long_clause = MICROSOFT + " and more words"
     line = explain(find_clause(long_clause, "nothing"))
-    assert "\n" not in line and line.endswith('…"') and len(line) < 100
+    assert "\n" not in line
+    assert line.endswith('…"')
+    assert len(line) < 100
 
 
 def test_normalize_for_match() -> None:
@@ -1118,7 +1128,8 @@ def test_each_language_rule_alone_and_in_its_table(name: str) -> None:
     language = name[:2]
     (rule,) = [r for r in RULES_BY_LANGUAGE[language] if r.name == name]
     (signal,) = weakening_signals(clause, passage, rules=[rule])
-    assert signal.kind == rule.kind and signal.explanation == explanation
+    assert signal.kind == rule.kind
+    assert signal.explanation == explanation
     assert weakening_signals(clause, clause, rules=[rule]) == ()
     assert explanation in [s.explanation for s in weakening_signals(clause, passage, language=language)]
 
@@ -1132,7 +1143,8 @@ def test_the_language_picks_the_rules() -> None:
         "negation_dropped",
     ]
     assert rules_for("fr-CA") is RULES_BY_LANGUAGE["fr"]
-    assert rules_for("pt") is RULES and rules_for(None) is RULES
+    assert rules_for("pt") is RULES
+    assert rules_for(None) is RULES
 
 
 def test_accents_matter_no_more_than_case() -> None:
@@ -1249,7 +1261,8 @@ def test_match_is_a_frozen_value() -> None:
     assert isinstance(match, ClauseMatch)
     with pytest.raises(AttributeError):
         match.outcome = Outcome.NOT_FOUND  # type: ignore[misc]
-    assert Outcome("weakened") is Outcome.WEAKENED and str(Outcome.NOT_FOUND) == "not_found"
+    assert Outcome("weakened") is Outcome.WEAKENED
+    assert str(Outcome.NOT_FOUND) == "not_found"
 
 
 # --- judging a match in the sentence it stands in ---------------------------------------------------
@@ -1277,14 +1290,16 @@ def test_exact_clause_with_a_hedge_added_around_it_is_weakened() -> None:
 
 def test_exact_clause_in_the_same_sentence_stays_exact() -> None:
     match = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, INTACT), INTACT, INTACT)
-    assert match.outcome is Outcome.EXACT and match.sentence == INTACT
+    assert match.outcome is Outcome.EXACT
+    assert match.sentence == INTACT
 
 
 def test_words_that_stood_beside_the_clause_all_along_weaken_nothing() -> None:
     text = INTACT.replace("facial recognition", "face recognition")
     raw = clauses.find_clause(CONTEXT_CLAUSE, text)
     judged = clauses.in_context(raw, text, INTACT)
-    assert judged.outcome is Outcome.REWORDED and judged.signals == ()
+    assert judged.outcome is Outcome.REWORDED
+    assert judged.signals == ()
 
 
 def test_a_dropped_negation_always_stands() -> None:
@@ -1296,7 +1311,8 @@ def test_a_dropped_negation_always_stands() -> None:
 
 def test_without_an_intact_sentence_only_the_sentence_is_recorded() -> None:
     match = clauses.in_context(clauses.find_clause(CONTEXT_CLAUSE, INTACT), INTACT, None)
-    assert match.outcome is Outcome.EXACT and match.sentence == INTACT
+    assert match.outcome is Outcome.EXACT
+    assert match.sentence == INTACT
 
 
 # --- narrowed pledges: below the rewording threshold, but a rewording all the same ---------------------
@@ -1330,7 +1346,8 @@ def test_amazon_2024_narrowed_moratorium_is_weakened_not_removed() -> None:
         last_location=AMAZON_FAQ_2020.index("We’re"),
         stood=clauses.sentences_of(AMAZON_FAQ_2020),
     )
-    assert match.outcome is Outcome.WEAKENED and match.related
+    assert match.outcome is Outcome.WEAKENED
+    assert match.related
     assert 0.55 < match.similarity < 0.75
     assert match.passage == AMAZON_2024  # as published: the ’ and the possessives kept
     assert [(s.kind, s.words) for s in match.signals] == [
@@ -1352,7 +1369,8 @@ def test_microsoft_does_not_currently_sell_is_weakened_not_removed() -> None:
     before = AZURE_FACE.format(MICROSOFT_FACE)
     after = AZURE_FACE.format(MICROSOFT_NOW)
     match = find_clause(MICROSOFT_FACE, after, last_location=14, stood=clauses.sentences_of(before))
-    assert match.outcome is Outcome.WEAKENED and match.related
+    assert match.outcome is Outcome.WEAKENED
+    assert match.related
     assert match.passage == MICROSOFT_NOW
     assert [s.explanation for s in match.signals] == [
         'hedge added: "currently"',
@@ -1373,7 +1391,8 @@ def test_nothing_related_left_is_not_found_with_what_stands_there_now() -> None:
     before = AZURE_FACE.format(MICROSOFT_FACE)
     after = AZURE_FACE.format("We publish a transparency note for every service")
     match = find_clause(MICROSOFT_FACE, after, last_location=14, stood=clauses.sentences_of(before))
-    assert match.outcome is Outcome.NOT_FOUND and match.passage is None
+    assert match.outcome is Outcome.NOT_FOUND
+    assert match.passage is None
     assert match.around == ("Azure AI Face", "We publish a transparency note for every service.")
 
 
@@ -1391,7 +1410,9 @@ def test_a_related_passage_is_looked_for_where_the_clause_stood_first() -> None:
     far = "Filler sentence number {} about our cloud products. "
     page = narrowed + ". " + "".join(far.format(i) for i in range(600)) + narrowed.replace("We", "Acme") + "."
     match = find_clause(MICROSOFT_FACE, page, last_location=len(page) - 10)
-    assert match.related and match.passage is not None and match.passage.startswith("Acme")
+    assert match.related
+    assert match.passage is not None
+    assert match.passage.startswith("Acme")
 
 
 def test_two_shared_words_relate_nothing() -> None:

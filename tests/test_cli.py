@@ -130,9 +130,8 @@ def test_a_read_command_on_a_missing_sqlite_file_says_so_and_creates_nothing(
         assert result.exit_code == 1, result.output
         assert result.output == f"Error: no database at {missing}\n"
     result = CliRunner().invoke(main, [*args])  # the default: next to the (missing) watchlist
-    assert (
-        result.exit_code == 1 and result.output == f"Error: no database at {tmp_path / 'pledge-monitor.db'}\n"
-    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: no database at {tmp_path / 'pledge-monitor.db'}\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["data"]
 
 
@@ -157,7 +156,8 @@ def test_read_commands_need_no_watchlist_and_take_db_and_w_after_the_command(
     after = CliRunner().invoke(main, [*args, "--db", str(db), "-w", str(tmp_path / "nowhere.yaml")])
     assert before.exit_code == 0, before.output
     assert after.exit_code == 0, after.output
-    assert after.output == before.output and after.output.strip()
+    assert after.output == before.output
+    assert after.output.strip()
 
 
 def test_w_after_the_command_name_is_the_watchlist(tmp_path: Path) -> None:

@@ -105,7 +105,9 @@ def test_not_modified_is_unchanged_not_an_error(
     clock.advance(hours=7)
     cycle(store, wl, fetcher, clock)
     latest = store.checks()[0]
-    assert latest.outcome == "not_modified" and latest.status == 304 and latest.error is None
+    assert latest.outcome == "not_modified"
+    assert latest.status == 304
+    assert latest.error is None
     assert (count(store, m.Snapshot), count(store, m.Change)) == (1, 0)
 
 
@@ -163,7 +165,9 @@ def test_a_failed_fetch_is_logged_and_is_no_change(
     clock.advance(hours=7)
     cycle(store, wl, fetcher, clock)
     latest = store.checks()[0]
-    assert latest.outcome == "failed" and latest.status == 503 and "503" in (latest.error or "")
+    assert latest.outcome == "failed"
+    assert latest.status == 503
+    assert "503" in (latest.error or "")
     assert (count(store, m.Snapshot), count(store, m.Change), count(store, m.Event)) == (1, 0, 0)
 
 

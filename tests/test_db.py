@@ -59,7 +59,8 @@ def test_default_url_is_next_to_the_watchlist(tmp_path: Path, monkeypatch: pytes
 
 def test_redact_db_url_hides_the_password() -> None:
     redacted = redact_db_url("postgresql+psycopg://app:s3cret@db.example.org:5432/pledges")
-    assert "s3cret" not in redacted and "db.example.org:5432/pledges" in redacted
+    assert "s3cret" not in redacted
+    assert "db.example.org:5432/pledges" in redacted
 
 
 def test_schema_head_constant_is_alembic_head() -> None:

@@ -103,7 +103,8 @@ def test_response_headers_describe_the_stored_payload_and_keep_the_originals(
     response = next(r for r in records(warc) if r.type == "response")
     http = response.http
     snap = store.snapshot(3)
-    assert http.get_statuscode() == "200" and http.protocol == "HTTP/1.1"
+    assert http.get_statuscode() == "200"
+    assert http.protocol == "HTTP/1.1"
     assert http.get_header("Content-Encoding") is None
     assert http.get_header("Transfer-Encoding") is None
     assert http.get_header("Content-Length") == str(len(response.raw))
@@ -117,7 +118,8 @@ def test_request_records_rebuild_the_get_as_sent(warc: Path, store: Store) -> No
     request = next(r for r in records(warc) if r.type == "request")
     http = request.http
     snap = store.snapshot(3)
-    assert http.protocol == "GET" and http.statusline == "/policy HTTP/1.1"
+    assert http.protocol == "GET"
+    assert http.statusline == "/policy HTTP/1.1"
     assert http.get_header("Host") == snap.url.split("/")[2]
     assert http.get_header("User-Agent") == "pledge-monitor-test"
     assert http.get_header("Accept-Encoding") == snap.request_headers["Accept-Encoding"]
@@ -128,7 +130,8 @@ def test_the_metadata_record_ties_the_bytes_to_the_chain(warc: Path, store: Stor
     meta = next(r for r in records(warc) if r.type == "metadata")
     doc = json.loads(meta.raw)
     audit = AuditStore(store)
-    assert doc["change_id"] == 2 and doc["source_id"] == "policy"
+    assert doc["change_id"] == 2
+    assert doc["source_id"] == "policy"
     assert doc["detected_at"] == "2026-01-13T12:00:00Z"
     change_entry = audit.ledger_entry("change", 2)
     assert change_entry is not None
@@ -158,7 +161,8 @@ def test_the_metadata_record_ties_the_bytes_to_the_chain(warc: Path, store: Stor
             "ledger": {"seq": entry.seq, "content_hash": entry.content_hash, "hash": entry.hash},
         }
     head = audit.head()
-    assert head is not None and doc["chain_head"]["hash"] == head.hash
+    assert head is not None
+    assert doc["chain_head"]["hash"] == head.hash
 
 
 def test_an_unknown_change_is_one_clear_error(db: Path, tmp_path: Path) -> None:

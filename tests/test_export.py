@@ -65,9 +65,13 @@ def test_checks_in_csv(db: Path) -> None:
         "baseline",
         "200",
     )
-    assert first["snapshot_id"] == "1" and first["error"] == "" and first["redirects"] == ""
+    assert first["snapshot_id"] == "1"
+    assert first["error"] == ""
+    assert first["redirects"] == ""
     failed = [r for r in rows if r["outcome"] == "failed"]
-    assert len(failed) == 3 and failed[0]["status"] == "503" and "HTTP 503" in failed[0]["error"]
+    assert len(failed) == 3
+    assert failed[0]["status"] == "503"
+    assert "HTTP 503" in failed[0]["error"]
     assert failed[0]["snapshot_id"] == ""
 
 
@@ -83,8 +87,10 @@ def test_events_in_json_lines_keep_values_as_they_are(db: Path) -> None:
     ]
     weakened = events[3]
     assert weakened["created_at"] == "2026-01-13T12:00:00Z"
-    assert weakened["pledge_id"] == PLEDGE and weakened["change_id"] == 2
-    assert isinstance(weakened["details"], dict) and weakened["details"]["previous_state"] == "exact"
+    assert weakened["pledge_id"] == PLEDGE
+    assert weakened["change_id"] == 2
+    assert isinstance(weakened["details"], dict)
+    assert weakened["details"]["previous_state"] == "exact"
     with sqlite3.connect(db) as connection:
         seq, entry_hash = connection.execute(
             "SELECT seq, hash FROM ledger WHERE record_type = 'event' AND record_id = 4"
@@ -99,16 +105,18 @@ def test_changes_as_one_json_array(db: Path) -> None:
     second = changes[1]
     assert second["summary"] == '+1 word, -0 words: added "currently"'  # unchanged in JSON
     assert (second["from_snapshot_id"], second["to_snapshot_id"]) == (3, 4)
-    assert (
-        second["from_fetched_at"] == "2026-01-08T06:00:00Z"
-        and second["to_fetched_at"] == "2026-01-13T12:00:00Z"
-    )
+    assert second["from_fetched_at"] == "2026-01-08T06:00:00Z"
+    assert second["to_fetched_at"] == "2026-01-13T12:00:00Z"
 
 
 def test_pledges_with_lists_as_json_text_in_csv(db: Path) -> None:
     row = next(csv.DictReader(io.StringIO(run(db, "--what", "pledges").output)))
-    assert row["id"] == PLEDGE and row["state"] == "intact" and row["made_on"] == "2020-06-11"
-    assert json.loads(row["sources"]) == ["policy"] and row["renewed"] == "false" and row["active"] == "true"
+    assert row["id"] == PLEDGE
+    assert row["state"] == "intact"
+    assert row["made_on"] == "2020-06-11"
+    assert json.loads(row["sources"]) == ["policy"]
+    assert row["renewed"] == "false"
+    assert row["active"] == "true"
 
 
 def test_csv_defuses_spreadsheet_formulas_from_monitored_text(db: Path) -> None:
@@ -122,7 +130,8 @@ def test_csv_defuses_spreadsheet_formulas_from_monitored_text(db: Path) -> None:
 
 def test_since_keeps_the_later_records(db: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(run(db, "--what", "checks", "--since", "2026-01-17").output)))
-    assert len(rows) == 8 and all(r["at"] >= "2026-01-17" for r in rows)
+    assert len(rows) == 8
+    assert all(r["at"] >= "2026-01-17" for r in rows)
 
 
 def test_out_writes_a_file_and_says_so(db: Path, tmp_path: Path) -> None:
@@ -194,4 +203,6 @@ def test_an_export_of_100000_checks_runs_in_bounded_memory(tmp_path: Path) -> No
         f"export peaked at {peak:.0f} MB, {peak - baseline:.0f} MB over the baseline"
     )
     exported = json.loads((tmp_path / "checks.json").read_text())
-    assert len(exported) == CHECKS and exported[-1]["id"] == CHECKS and exported[49]["outcome"] == "failed"
+    assert len(exported) == CHECKS
+    assert exported[-1]["id"] == CHECKS
+    assert exported[49]["outcome"] == "failed"

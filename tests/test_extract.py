@@ -484,7 +484,8 @@ def test_a_page_of_a_million_tiny_elements_is_refused_before_it_is_built() -> No
 def test_a_large_real_page_is_still_read() -> None:
     rows = "".join(f"<tr><td>Clause {n}</td><td>text</td></tr>" for n in range(20_000))  # 60,000 elements
     text = extract(f"<table>{rows}</table><p>End.</p>".encode(), content_type="text/html")
-    assert text.startswith("Clause 0 | text\n") and text.endswith("Clause 19999 | text\nEnd.")
+    assert text.startswith("Clause 0 | text\n")
+    assert text.endswith("Clause 19999 | text\nEnd.")
 
 
 def test_nul_and_invalid_bytes_do_not_break_extraction() -> None:
@@ -547,6 +548,7 @@ def test_an_empty_selection_fails_the_check_and_records_no_removal(
     assert check() == {"policy": "failed"}
     assert check() == {"policy": "failed"}
     (last,) = store.checks(limit=1)
-    assert last.error is not None and "selector 'main .policy' matched only empty elements" in last.error
+    assert last.error is not None
+    assert "selector 'main .policy' matched only empty elements" in last.error
     assert store.changes() == []
     assert not [e for e in store.events() if e.kind.startswith("pledge.")]

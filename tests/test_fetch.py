@@ -695,8 +695,10 @@ def test_proxy_variables_are_still_honoured(httpserver: HTTPServer, monkeypatch:
     with Fetcher(user_agent="pledge-monitor-test", retries=0) as fetcher:
         fetched = fetcher.fetch("http://pledges-proxy-test.invalid/policy", timeout=5)
     assert fetched.body == b"<p>via the proxy</p>"
-    assert seen and seen[0].endswith("/policy")
+    assert seen
+    assert seen[0].endswith("/policy")
     monkeypatch.setenv("NO_PROXY", "pledges-noproxy-test.invalid")
     with Fetcher(user_agent="pledge-monitor-test", retries=0) as fetcher, pytest.raises(FetchError) as caught:
         fetcher.fetch("http://pledges-noproxy-test.invalid/policy", timeout=5)
-    assert caught.value.transient and caught.value.kind == "connection"
+    assert caught.value.transient
+    assert caught.value.kind == "connection"

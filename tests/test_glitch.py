@@ -32,7 +32,9 @@ def stored(store: Store) -> tuple[int, int]:
 
 def test_a_body_that_stops_where_the_last_one_closed_the_page_is_truncated() -> None:
     why = glitch.truncated(CUT.encode(), FULL.encode(), "We will not sell facial", BASE)
-    assert why is not None and why.startswith("truncated page") and "% of its text" in why
+    assert why is not None
+    assert why.startswith("truncated page")
+    assert "% of its text" in why
 
 
 def test_a_page_that_never_closed_its_tags_is_not_truncated() -> None:
@@ -79,16 +81,19 @@ def test_a_cut_off_page_is_a_failed_check_however_many_times_it_is_seen(
     for step in ({"hours": 7}, {"minutes": 10}, {"hours": 7}, {"minutes": 10}, {"hours": 7}):
         clock.advance(**step)
         check(store, wl, fetcher, clock)
-    assert pledge_kinds(store) == [] and pledge_state(store) == "intact"
+    assert pledge_kinds(store) == []
+    assert pledge_state(store) == "intact"
     assert [e.kind for e in store.events()] == ["source.failing"]  # five failed checks in a row
     assert stored(store) == (1, 0)
     latest = store.checks()[0]
-    assert latest.outcome == "failed" and (latest.error or "").startswith("truncated page")
+    assert latest.outcome == "failed"
+    assert (latest.error or "").startswith("truncated page")
     site.put("/policy", FULL)
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
     assert [e.kind for e in store.events()] == ["source.failing", "source.recovered"]
-    assert stored(store) == (1, 0) and store.checks()[0].outcome == "unchanged"
+    assert stored(store) == (1, 0)
+    assert store.checks()[0].outcome == "unchanged"
 
 
 def _home(site: Site) -> None:
@@ -144,7 +149,8 @@ def test_a_blink_raises_nothing_and_stores_no_change(
     assert stored(store) == (1, 0)
     assert pledge_state(store) == "intact"
     back, blink = store.checks()[:2]
-    assert blink.outcome == "failed" and logged in (blink.error or ""), blink.error
+    assert blink.outcome == "failed", blink.error
+    assert logged in (blink.error or ""), blink.error
     assert back.outcome == "unchanged"
 
 
@@ -158,10 +164,12 @@ def test_a_suspect_text_that_stays_is_the_version_and_its_lapse_is_confirmed_wit
     site.put("/policy", policy_page("<h1>Facial recognition</h1><p>We support clear rules for AI.</p>"))
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
-    assert store.events() == [] and stored(store) == (1, 0)
+    assert store.events() == []
+    assert stored(store) == (1, 0)
     clock.advance(minutes=10)
     check(store, wl, fetcher, clock)
-    assert pledge_kinds(store) == ["pledge.removed"] and pledge_state(store) == "removed"
+    assert pledge_kinds(store) == ["pledge.removed"]
+    assert pledge_state(store) == "removed"
     assert stored(store) == (2, 1)
     removed = store.events()[0]
     assert removed.details["clause"] == CLAUSE
@@ -183,7 +191,8 @@ def test_a_shrink_that_stays_without_touching_a_clause_is_one_source_changed(
     assert [e.kind for e in store.events()] == ["source.changed"]
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
-    assert [e.kind for e in store.events()] == ["source.changed"] and stored(store) == (2, 1)
+    assert [e.kind for e in store.events()] == ["source.changed"]
+    assert stored(store) == (2, 1)
 
 
 def test_a_suspect_text_seen_again_too_soon_is_not_yet_confirmed(
@@ -197,7 +206,8 @@ def test_a_suspect_text_seen_again_too_soon_is_not_yet_confirmed(
     check(store, wl, fetcher, clock)
     clock.advance(minutes=2)
     check(store, wl, fetcher, clock)  # a manual check right after: still the first sighting's clock
-    assert store.events() == [] and stored(store) == (1, 0)
+    assert store.events() == []
+    assert stored(store) == (1, 0)
     clock.advance(minutes=8)
     check(store, wl, fetcher, clock)
     assert pledge_kinds(store) == ["pledge.removed"]

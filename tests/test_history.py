@@ -250,7 +250,8 @@ def test_since_narrows_the_window_and_keeps_the_clause_state_at_its_start(db: Pa
         f"pledge {PLEDGE}: checked 16 times between 2026-01-14 and 2026-01-17; clause weakened on every "
         "check until 2026-01-16; intact again from 2026-01-16 (event #5)"
     )
-    assert "change #2" not in result.output and "change #3" in result.output
+    assert "change #2" not in result.output
+    assert "change #3" in result.output
 
 
 def test_history_of_everything_ends_with_one_line_per_pledge(db: Path) -> None:
@@ -266,7 +267,8 @@ def test_history_of_everything_ends_with_one_line_per_pledge(db: Path) -> None:
 
 def test_limit_keeps_the_latest_lines(db: Path) -> None:
     lines = run(db, "--pledge", PLEDGE, "-n", "2").output.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("2026-01-16 00:00  ")
+    assert len(lines) == 4
+    assert lines[0].startswith("2026-01-16 00:00  ")
 
 
 def test_unknown_ids_and_two_scopes_are_clear_errors(db: Path) -> None:
@@ -276,7 +278,8 @@ def test_unknown_ids_and_two_scopes_are_clear_errors(db: Path) -> None:
         result.output == "Error: no pledge 'no-such-pledge' in the database (see `pledge-monitor status`)\n"
     )
     result = run(db, "--pledge", PLEDGE, "--source", "news")
-    assert result.exit_code == 2 and "give --pledge or --source, not both" in result.output
+    assert result.exit_code == 2
+    assert "give --pledge or --source, not both" in result.output
 
 
 def test_an_empty_database_says_how_to_start(tmp_path: Path) -> None:

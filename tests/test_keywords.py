@@ -185,7 +185,8 @@ def test_excerpt_is_about_200_chars_around_the_hit_cut_at_words() -> None:
     (hit,) = compile_keywords(["police"]).match(title="", text=text).hits
     assert "«police»" in hit.excerpt
     assert "on «police» use of facial recognition" in hit.excerpt  # blank lines squashed
-    assert hit.excerpt.startswith("…") and hit.excerpt.endswith("…")
+    assert hit.excerpt.startswith("…")
+    assert hit.excerpt.endswith("…")
     assert 150 <= len(hit.excerpt) <= 210
     words = set(text.split())
     inner = hit.excerpt.strip("…").replace("«", "").replace("»", "").split()

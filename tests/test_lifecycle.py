@@ -186,7 +186,8 @@ def test_clause_outcomes(
     event = next((e for e in store.events() if e.kind.startswith("pledge.")), None)
     if event is not None:
         assert event.details["clause"] == CLAUSE
-        assert event.details["passage"] and event.details["word_ops"]
+        assert event.details["passage"]
+        assert event.details["word_ops"]
         if event.kind == "pledge.weakened":
             assert event.details["signals"], "a weakened clause explains why"
 
@@ -256,7 +257,8 @@ def test_404_once_then_back_is_no_lapse(
     clock.advance(minutes=10)
     check(store, wl, fetcher, clock)
     kinds = [e.kind for e in store.events()]
-    assert "pledge.removed" not in kinds and "source.gone" not in kinds
+    assert "pledge.removed" not in kinds
+    assert "source.gone" not in kinds
     assert pledge_state(store) == "intact"
 
 
@@ -284,11 +286,13 @@ def test_404_is_gone_only_once_every_check_across_gone_after_saw_it(
     assert [e.kind for e in events] == ["source.failing", "source.gone"]
     gone = events[-1]
     assert gone.severity == "critical"  # it carries a clause
-    assert gone.details["checks"] == 4 and gone.details["why"] == "HTTP 410"
+    assert gone.details["checks"] == 4
+    assert gone.details["why"] == "HTTP 410"
     clock.advance(hours=7)
     check(store, wl, fetcher, clock)
     assert [e.kind for e in store.events()] == ["source.failing", "source.gone"]  # said once
-    assert pledge_kinds(store) == [] and pledge_state(store) == "intact"
+    assert pledge_kinds(store) == []
+    assert pledge_state(store) == "intact"
 
 
 def test_gone_needs_the_404_on_every_check_in_between(
@@ -353,7 +357,8 @@ def test_selector_matching_nothing_is_a_failed_check_not_a_lapse(
         clock.advance(hours=7)
         check(store, wl, fetcher, clock)
     latest = store.checks()[0]
-    assert latest.outcome == "failed" and "matched nothing" in (latest.error or "")
+    assert latest.outcome == "failed"
+    assert "matched nothing" in (latest.error or "")
     assert [e.kind for e in store.events()] == []
 
 
@@ -393,7 +398,8 @@ def test_a_redirect_home_that_persists_is_source_gone_never_a_removal(
         check(store, wl, fetcher, clock)
     events = store.events()
     assert [e.kind for e in events] == ["source.failing", "source.gone"]
-    assert events[-1].severity == "critical" and "redirected to" in events[-1].details["why"]
+    assert events[-1].severity == "critical"
+    assert "redirected to" in events[-1].details["why"]
     assert pledge_state(store) == "intact"
     with store.session() as s:
         from monitor.store import models as m

@@ -63,8 +63,11 @@ def test_a_good_page_has_no_problems(httpserver: HTTPServer, write_watchlist: Wr
     wl = write_watchlist(page_watchlist(source("policy", site.url("/policy")), pledge("p", "policy", CLAUSE)))
     with Fetcher(user_agent="t", retries=0) as fetcher:
         trial = try_source(wl.source("policy"), wl.pledges_for("policy"), fetcher)
-    assert trial.ok and trial.stable and trial.problems == ()
-    assert trial.text is not None and trial.text.startswith("Our facial recognition commitments")
+    assert trial.ok
+    assert trial.stable
+    assert trial.problems == ()
+    assert trial.text is not None
+    assert trial.text.startswith("Our facial recognition commitments")
     assert "Home | Policies" not in trial.text  # the selector left the navigation out
     assert [f.match.outcome for f in trial.clauses] == [Outcome.EXACT]
     assert site.hits["/policy"] == 2  # fetched twice, to compare
@@ -101,7 +104,9 @@ def test_a_clause_found_approximately_is_a_problem(
     trial = try_source(wl.source("policy"), wl.pledges_for("policy"), fetcher)
     assert not trial.ok
     match = trial.clauses[0].match
-    assert match.outcome is Outcome.WEAKENED and match.passage is not None and "currently" in match.passage
+    assert match.outcome is Outcome.WEAKENED
+    assert match.passage is not None
+    assert "currently" in match.passage
     (problem,) = trial.problems
     assert problem.kind == "clause"
     assert problem.message.startswith("clause of pledge p not found exactly, only weakened (")
@@ -159,7 +164,8 @@ def test_a_page_that_blinks_is_unstable(
     site = serve(httpserver)
     wl = write_watchlist(page_watchlist(source("blink", site.url("/blink"))))
     trial = try_source(wl.source("blink"), (), fetcher)
-    assert not trial.stable and trial.blink is not None
+    assert not trial.stable
+    assert trial.blink is not None
     assert (trial.blink.removed(), trial.blink.added()) == (["1"], ["2"])
     assert [p.kind for p in trial.problems] == ["unstable"]
 
@@ -170,7 +176,8 @@ def test_a_failed_fetch_is_a_problem_not_a_crash(
     site = serve(httpserver)
     wl = write_watchlist(page_watchlist(source("gone", site.url("/gone"))))
     trial = try_source(wl.source("gone"), (), fetcher)
-    assert trial.text is None and [p.kind for p in trial.problems] == ["fetch"]
+    assert trial.text is None
+    assert [p.kind for p in trial.problems] == ["fetch"]
     assert "404" in trial.problems[0].message
 
 
@@ -196,7 +203,9 @@ def test_a_feed_lists_its_items_and_has_no_clauses(
         """
     )
     trial = try_source(wl.source("news"), wl.pledges_for("news"), fetcher)
-    assert trial.ok and trial.items and trial.clauses == ()
+    assert trial.ok
+    assert trial.items
+    assert trial.clauses == ()
     first = trial.text.splitlines()[0] if trial.text else ""
     assert first == f"2021-05-18 {trial.items[0].title} <{trial.items[0].link}>"  # as stored for a feed
 
@@ -274,7 +283,8 @@ def test_validate_online_reports_each_problem_and_exits_1(
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert lines[0].endswith("OK (5 sources, 2 pledges, 0 routes)")
-    assert lines[1].startswith("good      ok       ") and "1/1 clauses exact; stable" in lines[1]
+    assert lines[1].startswith("good      ok       ")
+    assert "1/1 clauses exact; stable" in lines[1]
     assert "no-match  PROBLEM" in result.output
     assert "selector: selector 'article.main' matched nothing" in result.output
     assert "short: the text is only 15 characters" in result.output
@@ -304,7 +314,8 @@ def test_validate_without_online_fetches_nothing(
     site.put("/policy", policy_page(ARTICLE))
     write_watchlist(page_watchlist(source("good", site.url("/policy"))))
     result = CliRunner().invoke(main, ["-w", str(tmp_path / "watchlist.yaml"), "validate"])
-    assert result.exit_code == 0 and site.hits == {}
+    assert result.exit_code == 0
+    assert site.hits == {}
 
 
 SHELL = f"""<!doctype html><html><head><meta charset="utf-8"><title>Commitments</title></head>

@@ -84,9 +84,11 @@ def test_claim_takes_due_alerts_once_with_a_lease(store: Store, watchlist: Watch
     add_events(store, watchlist, 1, at=T0 + timedelta(hours=1))  # not due yet
     first = outbox.claim_due(store.engine, now=T0, worker="a", lease=LEASE, batch=2)
     second = outbox.claim_due(store.engine, now=T0, worker="b", lease=LEASE)
-    assert [i.attempts for i in first] == [1, 1] and len(second) == 1
+    assert [i.attempts for i in first] == [1, 1]
+    assert len(second) == 1
     assert not {i.alert_id for i in first} & {i.alert_id for i in second}
-    assert first[0].fresh and first[0].event.title == "amazon-post: text changed (0)"
+    assert first[0].fresh
+    assert first[0].event.title == "amazon-post: text changed (0)"
     rows = alert_rows(store)
     assert [(r.status, r.claimed_by) for r in rows] == [
         ("sending", "a"),
@@ -105,7 +107,9 @@ def test_an_abandoned_claim_is_taken_again_after_its_lease(store: Store, watchli
     (lost,) = outbox.claim_due(store.engine, now=T0, worker="crashed", lease=LEASE)
     assert outbox.begin(store.engine, [lost.alert_id], worker="crashed") == {lost.alert_id}  # then died
     (again,) = outbox.claim_due(store.engine, now=T0 + LEASE, worker="restarted", lease=LEASE)
-    assert again.alert_id == lost.alert_id and again.attempts == 2 and not again.fresh
+    assert again.alert_id == lost.alert_id
+    assert again.attempts == 2
+    assert not again.fresh
     outbox.mark_sent(store.engine, [again.alert_id], T0 + LEASE)
     assert outbox.claim_due(store.engine, now=T0 + timedelta(days=30), worker="x", lease=LEASE) == []
 
@@ -132,7 +136,8 @@ def test_retry_keeps_progress_and_waits_for_its_time(store: Store, watchlist: Wa
     outbox.mark_retry(store.engine, [item.alert_id], worker="a", next_at=later, progress=progress)
     assert outbox.claim_due(store.engine, now=later - timedelta(seconds=1), worker="a", lease=LEASE) == []
     (again,) = outbox.claim_due(store.engine, now=later, worker="a", lease=LEASE)
-    assert again.progress == progress and again.attempts == 2
+    assert again.progress == progress
+    assert again.attempts == 2
 
 
 def test_results_of_another_workers_claim_are_ignored(store: Store, watchlist: Watchlist) -> None:
@@ -199,7 +204,8 @@ def test_hold_and_release_count_no_attempt(store: Store, watchlist: Watchlist) -
         ("pending", 0, T0),
     ]
     (again,) = outbox.claim_due(store.engine, now=T0, worker="w", lease=LEASE)
-    assert again.alert_id == b.alert_id and again.fresh
+    assert again.alert_id == b.alert_id
+    assert again.fresh
 
 
 def test_requeue_brings_back_retries_and_failed_ones(store: Store, watchlist: Watchlist) -> None:
@@ -219,7 +225,8 @@ def test_requeue_brings_back_retries_and_failed_ones(store: Store, watchlist: Wa
         ("pending", T0),
         ("pending", T0 + timedelta(hours=22)),  # a digest keeps its time
     ]
-    assert rows[1].attempts == 0 and outbox.Progress.load(rows[1].last_error).error == "boom"
+    assert rows[1].attempts == 0
+    assert outbox.Progress.load(rows[1].last_error).error == "boom"
 
 
 def test_failed_alerts_list_what_gave_up(store: Store, watchlist: Watchlist) -> None:
@@ -267,7 +274,8 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(pg_store: Store, w
         ).scalar_one()
         claimed = outbox.claim_due(pg_store.engine, now=T0, worker="a", lease=LEASE)  # does not wait
         other.rollback()
-    assert len(claimed) == 2 and locked not in {i.alert_id for i in claimed}
+    assert len(claimed) == 2
+    assert locked not in {i.alert_id for i in claimed}
     outbox.begin(pg_store.engine, [i.alert_id for i in claimed], worker="a")
     outbox.mark_sent(pg_store.engine, [claimed[0].alert_id], T0)
     outbox.mark_retry(

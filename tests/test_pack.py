@@ -125,7 +125,8 @@ def test_openssl_verifies_the_token_over_the_chain_entry_it_names(unzipped: Path
     ]
     assert " ".join(command) in (unzipped / "README.txt").read_text()
     checked = subprocess.run(command, cwd=unzipped, capture_output=True, text=True)
-    assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
+    assert checked.returncode == 0, checked.stderr
+    assert "Verification: OK" in checked.stdout, checked.stderr
     assert (unzipped / token["ca"]).read_bytes() == tsa.ca.read_bytes()
     entries = [json.loads(line) for line in (unzipped / "chain/ledger.jsonl").read_text().splitlines()]
     stamped = next(e for e in entries if e["seq"] == token["seq"])
@@ -147,7 +148,8 @@ def test_warcio_reads_both_versions_byte_for_byte(unzipped: Path, recorded: Reco
         capture_output=True,
         text=True,
     )
-    assert index.returncode == 0 and index.stdout.count('"response"') == 2, index.stderr
+    assert index.returncode == 0, index.stderr
+    assert index.stdout.count('"response"') == 2, index.stderr
 
 
 def test_the_readme_chain_script_checks_the_segment(unzipped: Path) -> None:
@@ -176,9 +178,8 @@ def test_verify_pack_checks_it_alone(packed: Path, tsa: Tsa, tmp_path: Path) -> 
     lines = result.output.splitlines()
     assert lines[0].startswith("evidence pack for change #2 of policy: verified ")
     assert lines[0].endswith(" chain entries, both versions as fetched, their texts and the diff")
-    assert (
-        lines[1].startswith("chain entry seq ") and f"UTC: timestamp by {tsa.url} (CN=Test TSA)" in lines[1]
-    )
+    assert lines[1].startswith("chain entry seq ")
+    assert f"UTC: timestamp by {tsa.url} (CN=Test TSA)" in lines[1]
     assert lines[2].startswith("  timestamps/tsa-0.pem: root certificate sha256 fingerprint ")
     assert not (tmp_path / "pledge-monitor.db").exists()
 

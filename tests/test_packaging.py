@@ -34,7 +34,8 @@ def test_dockerfile_is_plain_and_runs_the_daemon_as_non_root() -> None:
     assert text.rstrip().splitlines()[-1] == "FROM base AS main"  # the default target: no browser
     assert 'RUN pip install ".[postgres]"' in text
     assert re.search(r"^USER monitor$", text, re.M)
-    assert 'ENTRYPOINT ["pledge-monitor"]' in text and 'CMD ["run"]' in text
+    assert 'ENTRYPOINT ["pledge-monitor"]' in text
+    assert 'CMD ["run"]' in text
     assert 'VOLUME ["/data"]' in text
     assert "PLEDGE_MONITOR_DB=sqlite:////data/pledge-monitor.db" in text
     assert 'CMD ["pledge-monitor", "status", "--health"]' in text  # the HEALTHCHECK
@@ -123,7 +124,8 @@ def test_the_entrypoint_works_from_the_wheel(
     }
     # the code comes from the fresh venv, not from the source tree
     where = run(fresh_venv, "--version", cwd=tmp_path, env=env)
-    assert where.returncode == 0 and "pledge-monitor, version" in where.stdout
+    assert where.returncode == 0
+    assert "pledge-monitor, version" in where.stdout
     probe = subprocess.run(
         [str(fresh_venv / "bin" / "python"), "-c", "import monitor; print(monitor.__file__)"],
         capture_output=True,
@@ -137,7 +139,8 @@ def test_the_entrypoint_works_from_the_wheel(
     assert "(1 baseline)" in checked.stdout
     assert (data / "pledge-monitor.db").exists()
     health = run(fresh_venv, "status", "--health", cwd=tmp_path, env=env)
-    assert health.returncode == 1 and "no scheduler has registered" in health.stderr
+    assert health.returncode == 1
+    assert "no scheduler has registered" in health.stderr
     validate = run(fresh_venv, "validate", str(ROOT / "watchlist.yaml"), cwd=tmp_path, env=env)
     assert validate.returncode == 0, validate.stderr
 

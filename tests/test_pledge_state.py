@@ -161,7 +161,8 @@ def _seen_everywhere(store: Store, wl: Watchlist, tmp_path: Path) -> dict[str, s
     page_badge = re.search(r'class="state state-[a-z]+">([a-z]+)<', page)
     history = CliRunner().invoke(main, [*db, "history", "--pledge", "no-police-sales"]).output
     story = history.strip().splitlines()[-1].split("; ")[-1]
-    assert badge and page_badge
+    assert badge
+    assert page_badge
     return {
         "status": STATE_OF_MARK.get(mark, mark.lower()),
         "export": json.loads(exported)[0]["state"],

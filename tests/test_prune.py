@@ -70,7 +70,8 @@ def test_prune_keeps_the_ends_of_every_run_and_what_records_name(
 def test_the_chain_verifies_after_a_prune(audit: AuditStore, recorded: Recorded) -> None:
     prune(audit, timedelta(days=1), recorded.end + timedelta(days=10))
     result = verify(audit)
-    assert result.counts["prune"] == 1 and result.counts["event"] == 5
+    assert result.counts["prune"] == 1
+    assert result.counts["event"] == 5
     assert (result.checks + result.unsealed, result.pruned) == (118 - 104, 104)
     assert result.line().startswith(
         f"verified {result.records} records (5 snapshots, 3 changes, 5 events; {result.checks} checks in "
@@ -88,7 +89,8 @@ def test_a_prune_is_chained_with_the_ids_it_deleted(audit: AuditStore, recorded:
     assert count == len(gone) == 104
     assert set(chain.expand(chain.parse_ranges(ids))) == gone
     head = audit.head()
-    assert head is not None and head.record_type == "prune"
+    assert head is not None
+    assert head.record_type == "prune"
 
 
 def test_a_dry_run_chains_nothing(audit: AuditStore, recorded: Recorded) -> None:
@@ -125,7 +127,8 @@ def test_prune_command_prints_what_it_deleted(recorded: Recorded, tmp_path: Path
         dry = CliRunner().invoke(main, [*args, "--dry-run"])
         done = CliRunner().invoke(main, args)
     cutoff = (recorded.end + timedelta(days=20)).strftime("%Y-%m-%d %H:%M")
-    assert dry.exit_code == 0 and done.exit_code == 0, dry.output + done.output
+    assert dry.exit_code == 0, dry.output + done.output
+    assert done.exit_code == 0, dry.output + done.output
     assert done.output == (
         f"deleted 104 checks older than {cutoff} UTC; kept every snapshot, change and event, and the first "
         "and last check of each of 7 runs\n  news: 53\n  policy: 51\n"
@@ -141,4 +144,5 @@ def test_a_bad_age_is_a_usage_error(recorded: Recorded, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["--db", f"sqlite:///{db}", "prune", "--checks-older-than", "half a year"]
     )
-    assert result.exit_code == 2 and "--checks-older-than" in result.output
+    assert result.exit_code == 2
+    assert "--checks-older-than" in result.output

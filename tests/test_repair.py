@@ -44,7 +44,8 @@ def test_a_trap_hides_the_selection_from_the_parser_and_repair_reveals_it(trap: 
     trapped = page(head, body_start).encode()
     result = extract_page(trapped, content_type=HTML, select="main")
     assert result.text == f"Our policy\n{PLEDGE}"
-    assert result.note is not None and result.note.startswith("the page needed repair: ")
+    assert result.note is not None
+    assert result.note.startswith("the page needed repair: ")
     # without a selector the whole page was swallowed too: it is repaired the same way
     assert PLEDGE in extract(trapped, content_type=HTML)
 
@@ -66,7 +67,8 @@ def test_repair_keeps_raw_text_that_only_looks_like_markup() -> None:
     markup = '<script>var s = "<iframe src=x/>";</script><textarea>a <title> b</textarea><p>ok</p>'
     assert repair(markup) is None
     fixed = repair('<iframe src="a/>b" /><p>x</p>')
-    assert fixed is not None and fixed.markup == '<iframe src="a/>b"></iframe><p>x</p>'
+    assert fixed is not None
+    assert fixed.markup == '<iframe src="a/>b"></iframe><p>x</p>'
 
 
 def test_a_selection_that_repair_cannot_find_still_fails() -> None:

@@ -120,7 +120,8 @@ def test_monitored_markup_is_escaped_everywhere(site: Path) -> None:
 def test_snapshot_page_shows_the_text_and_the_raw_body_as_fetched(site: Path, store: Store) -> None:
     html = (site / "snapshot/1.html").read_text()
     snap = store.snapshot(1)
-    assert snap.body_hash in html and snap.text_hash in html
+    assert snap.body_hash in html
+    assert snap.text_hash in html
     assert "We will not sell facial recognition technology" in html.split('<pre id="text">')[1]
     assert "&lt;!doctype html&gt;" in html.split('<pre id="raw">')[1]
     assert "Content-Encoding" in html  # the headers as received
@@ -146,7 +147,8 @@ def test_the_feed_is_valid_atom_linking_to_report_pages(site: Path) -> None:
     entries = feed.findall(f"{ATOM}entry")
     assert len(entries) == 5
     ids = [e.findtext(f"{ATOM}id") or "" for e in entries]
-    assert len(set(ids)) == 5 and all(re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", i) for i in ids)
+    assert len(set(ids)) == 5
+    assert all(re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", i) for i in ids)
     for entry in entries:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry.findtext(f"{ATOM}updated") or "")
         link = entry.find(f"{ATOM}link")
@@ -194,7 +196,8 @@ def test_report_command_says_where_and_prints_the_chain_head(recorded: Recorded,
 def test_an_empty_database_still_makes_a_report(tmp_path: Path) -> None:
     store = open_store(tmp_path / "empty.db")
     built = reporter.build(AuditStore(store), tmp_path / "site", now=NOW)
-    assert built.head is None and built.pages == 2
+    assert built.head is None
+    assert built.pages == 2
     assert "The chain is empty" in (tmp_path / "site/index.html").read_text()
     assert not feedparser.parse((tmp_path / "site/feed.xml").read_text()).bozo
 
@@ -218,9 +221,11 @@ def test_an_xss_payload_on_a_monitored_page_shows_as_text_and_does_not_run(site:
     shown = browser.dump_dom(site / page)
     dom = shown.stdout
     title = re.search(r"<title>(.*?)</title>", dom, re.S)
-    assert title is not None and "pwned" not in title.group(1)
+    assert title is not None
+    assert "pwned" not in title.group(1)
     assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]  # onerror did not fire
-    assert "<script" not in dom.lower() and "<img" not in dom.lower()  # no such element was made
+    assert "<script" not in dom.lower()
+    assert "<img" not in dom.lower()
     if page != f"pledge/{PLEDGE}.html":
         assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom  # shown, as text
     assert shown.console == []
@@ -231,7 +236,8 @@ def test_a_change_page_is_readable_at_phone_width(site: Path, tmp_path: Path) ->
     png = tmp_path / "change.png"
     shown = browser.screenshot(site / "change/2.html", png, size=(390, 844))
     image = browser.read_png(png)
-    assert (image.width, image.height) == (390, 844) and image.colors > 10
+    assert (image.width, image.height) == (390, 844)
+    assert image.colors > 10
     assert shown.console == []
 
 
@@ -264,7 +270,8 @@ def test_the_report_never_writes_through_a_symlink_it_did_not_make(store: Store,
     reporter.build(AuditStore(store), out, now=NOW)
     assert victim.read_text() == "precious\n"
     assert not (tmp_path / "created-through-a-link.xml").exists()
-    assert not (out / "index.html").is_symlink() and "<html" in (out / "index.html").read_text()
+    assert not (out / "index.html").is_symlink()
+    assert "<html" in (out / "index.html").read_text()
     assert not (out / "feed.xml").is_symlink()
     assert not [p for p in out.rglob(".*") if p.is_file()], "no temporary file is left behind"
 

@@ -258,14 +258,16 @@ def test_a_changed_page_is_picked_up_within_one_interval_and_alerted(
     picked_up = next(c for c in db.checks("policy") if c.outcome == "changed")
     assert (picked_up.at - changed_at).total_seconds() < 2.2 + 0.2 + 1.0
     (post,) = [p for p in hook.accepted if p["alert"]["kind"] == "source.changed"]
-    assert post["alert"]["source_id"] == "policy" and "transparency report" in json.dumps(post)
+    assert post["alert"]["source_id"] == "policy"
+    assert "transparency report" in json.dumps(post)
     assert proc.terminate() == 0
     log = proc.text()
     assert "check policy: baseline (HTTP 200" in log
     assert "check policy: changed (HTTP 200" in log
     assert re.search(r"event #\d+ \[info\] source\.changed: policy: text changed", log)
     assert re.search(rf"alert pm-\d+-hook sent to json://127\.0\.0\.1:{hook.server.port}/\*\*\*", log)
-    assert "SIGTERM: stopping" in log and re.search(rf"worker \S+:{proc.pid} started", log)  # host:pid
+    assert "SIGTERM: stopping" in log
+    assert re.search(rf"worker \S+:{proc.pid} started", log)
     assert db.workers() == []
 
 
@@ -322,9 +324,11 @@ def test_a_second_run_on_the_same_sqlite_database_is_refused(
     assert code == 1
     assert out.strip() == f"Error: another pledge-monitor run (pid {first.pid}) holds the database {link}"
     code, out = launcher.run(wl, str(link), "check", "--all")  # cron's check, by a plain path
-    assert code == 1 and "another pledge-monitor run" in out
+    assert code == 1
+    assert "another pledge-monitor run" in out
     code, out = launcher.run(wl, db.url, "run", "--once")  # cron on top of a daemon: refused too
-    assert code == 1 and "another pledge-monitor run" in out
+    assert code == 1
+    assert "another pledge-monitor run" in out
     assert first.popen.poll() is None  # the first one runs on, untroubled
 
     assert first.terminate() == 0
@@ -361,9 +365,11 @@ def test_sigterm_records_the_check_in_flight_and_loses_no_alert(
     rows = db.sources()
     assert all(r.claimed_by is None and r.claimed_until is None for r in rows.values())
     waiting_due = rows[waiting].next_check_at
-    assert waiting_due is not None and waiting_due <= now()
+    assert waiting_due is not None
+    assert waiting_due <= now()
     assert db.workers() == []
-    assert db.count(m.Alert) == 1 and len(hook.accepted) <= 1
+    assert db.count(m.Alert) == 1
+    assert len(hook.accepted) <= 1
 
     # the next start delivers what was pending and checks what was left; nothing twice
     site.delays.clear()
@@ -371,7 +377,8 @@ def test_sigterm_records_the_check_in_flight_and_loses_no_alert(
     assert code == 0, out
     code, out = launcher.run(wl, db.url, "run", "--once")
     assert code == 0, out
-    assert db.count(m.Alert) == 2 and db.count(m.Alert, m.Alert.status == "sent") == 2
+    assert db.count(m.Alert) == 2
+    assert db.count(m.Alert, m.Alert.status == "sent") == 2
     assert sorted(keys(hook).values()) == [1, 1]
     assert {p["alert"]["source_id"] for p in hook.accepted} == set(paths)
 
@@ -411,7 +418,8 @@ def test_a_valid_edit_adds_a_source_without_a_restart(
 
     wl.write_text(watchlist_yaml(site, {"policy": "/policy", "added": "/new"}, interval="1h"))
     eventually(lambda: len(db.checks("added")) == 1, 20, "the added source's first check", proc.log)
-    assert site.count("/new") == 1 and site.count("/policy") == 1  # no restart, no refetch
+    assert site.count("/new") == 1
+    assert site.count("/policy") == 1
     assert proc.popen.poll() is None
     assert f"{wl} reloaded: 2 sources (+1: added), 1 pledges, 0 routes" in proc.text()
 
@@ -435,15 +443,20 @@ def test_json_logs_carry_fields_and_no_secret(
     launcher.env["HOOK_PASSWORD"] = secret
     code, out = launcher.run(wl, db.url, "run", "--once", "--log-format", "json")
     assert code == 0, out
-    assert len(hook.accepted) == 1 and "authorization" in {k.lower() for k in hook.headers[0]}
+    assert len(hook.accepted) == 1
+    assert "authorization" in {k.lower() for k in hook.headers[0]}
 
     records = [json.loads(line) for line in out.splitlines()]
     assert all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
     check = next(r for r in records if r["msg"].startswith("check policy"))
-    assert check["source"] == "policy" and check["outcome"] == "changed" and check["status"] == 200
-    assert check["pledges"] == ["no-police-sales"] and isinstance(check["ms"], int)
+    assert check["source"] == "policy"
+    assert check["outcome"] == "changed"
+    assert check["status"] == 200
+    assert check["pledges"] == ["no-police-sales"]
+    assert isinstance(check["ms"], int)
     event = next(r for r in records if r["msg"].startswith("event #"))
-    assert event["kind"] == "source.changed" and event["pledge"] == "no-police-sales"
+    assert event["kind"] == "source.changed"
+    assert event["pledge"] == "no-police-sales"
     assert any(r["msg"].startswith("alert pm-") and r["logger"] == "monitor.alerts" for r in records)
     assert secret not in out
 
@@ -465,7 +478,8 @@ def test_a_failing_route_leaves_no_secret_in_the_logs(
     db.make_due(now())
     code, out = launcher.run(wl, db.url, "run", "--once")
     assert code == 0, out
-    assert "alert pm-" in out and "not delivered" in out
+    assert "alert pm-" in out
+    assert "not delivered" in out
     assert secret not in out
 
 

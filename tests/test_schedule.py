@@ -94,7 +94,8 @@ def test_a_stopping_daemon_starts_no_check(site: Site, write_watchlist: WriteWat
     store.sync(wl, datetime.now(UTC))
     daemon.stop.set()
     daemon.dispatch()
-    assert store.checks() == [] and site.hits == {}
+    assert store.checks() == []
+    assert site.hits == {}
     assert claims.claimed(store.engine) == {}
 
 
@@ -113,13 +114,16 @@ def test_a_source_this_watchlist_does_not_know_is_left_to_others(
     assert [c.source_id for c in store.checks()] == ["a"]
     assert claims.claimed(store.engine) == {}  # given back for a worker that knows it
     warnings = [r.getMessage() for r in caplog.records if "elsewhere" in r.getMessage()]
-    assert len(warnings) == 1 and "not in" in warnings[0] and "left to others" in warnings[0]
+    assert len(warnings) == 1
+    assert "not in" in warnings[0]
+    assert "left to others" in warnings[0]
 
 
 def test_concurrency_can_be_overridden(write_watchlist: WriteWatchlist, store: Store, site: Site) -> None:
     wl = write_watchlist(watchlist_text(site, ["a"]))
     daemon = daemon_for(store, wl, concurrency=3)
-    assert daemon.watchlist.defaults.concurrency == 3 and daemon.batch_size(daemon.watchlist) == 12
+    assert daemon.watchlist.defaults.concurrency == 3
+    assert daemon.batch_size(daemon.watchlist) == 12
     assert daemon_for(store, wl).watchlist.defaults.concurrency == wl.defaults.concurrency
 
 
@@ -210,7 +214,8 @@ def test_the_watcher_sees_edits_not_touches(tmp_path: Path) -> None:
     assert watcher.poll() is None
     path.write_text("sources: []\n# edited\n")
     assert watcher.poll() == b"sources: []\n# edited\n"
-    assert watcher.poll() is None and watcher.poll(force=True) is None
+    assert watcher.poll() is None
+    assert watcher.poll(force=True) is None
     path.unlink()
     with pytest.raises(FileNotFoundError):
         watcher.poll()
@@ -241,7 +246,8 @@ def test_reload_rejects_an_invalid_edit_and_applies_a_valid_one(
     with caplog.at_level(logging.INFO, "monitor.run"):
         assert daemon.reload() is True
     assert [s.id for s in daemon.watchlist.sources] == ["a", "b"]
-    assert sources(store)["b"].active and sources(store)["b"].next_check_at is not None
+    assert sources(store)["b"].active
+    assert sources(store)["b"].next_check_at is not None
     assert caplog.records[0].getMessage() == f"{path} reloaded: 2 sources (+1: b), 1 pledges, 0 routes"
 
 
@@ -279,7 +285,8 @@ def test_start_runs_the_jobs_and_shutdown_leaves_nothing_behind(
     finally:
         daemon.shutdown()
     assert not daemon.scheduler.running
-    assert claims.workers(store.engine) == [] and claims.claimed(store.engine) == {}
+    assert claims.workers(store.engine) == []
+    assert claims.claimed(store.engine) == {}
 
 
 def test_run_once_checks_sweeps_and_delivers(
@@ -308,7 +315,8 @@ def test_text_logs_scrub_secrets_and_url_passwords(root_logging: None) -> None:
         'Execution of job "dispatch" skipped: maximum number of running instances reached (1)'
     )
     out = stream.getvalue()
-    assert "xoxb-123-secret" not in out and "pa55word" not in out
+    assert "xoxb-123-secret" not in out
+    assert "pa55word" not in out
     assert "slack://***/C0 and json://user:***@hooks.example.org/x" in out
     assert "maximum number" not in out  # a long cycle delaying a tick is expected, not a warning
     assert out.count("\n") == 1
@@ -329,11 +337,14 @@ def test_json_logs_have_the_fields_and_no_secret(root_logging: None) -> None:
     except RuntimeError:
         logging.getLogger("monitor.run").exception("dispatch failed")
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
-    assert first["msg"] == "check ibm-letter: unchanged" and first["level"] == "info"
-    assert first["logger"] == "monitor.run" and first["source"] == "ibm-letter"
+    assert first["msg"] == "check ibm-letter: unchanged"
+    assert first["level"] == "info"
+    assert first["logger"] == "monitor.run"
+    assert first["source"] == "ibm-letter"
     assert first["error"] == "GET ?k=***"
     assert datetime.fromisoformat(first["ts"]).tzinfo is not None
-    assert second["level"] == "error" and "RuntimeError: boom ***" in second["exc"]
+    assert second["level"] == "error"
+    assert "RuntimeError: boom ***" in second["exc"]
 
 
 def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist: WriteWatchlist) -> None:
@@ -352,7 +363,8 @@ def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist:
 def test_one_lock_holder_at_a_time(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pm.db'}"
     first = database_lock(url)
-    assert first is not None and first.path == tmp_path / "pm.db"
+    assert first is not None
+    assert first.path == tmp_path / "pm.db"
     with first:
         second = ProcessLock(first.path)
         with pytest.raises(LockError) as info:
@@ -372,7 +384,8 @@ def test_one_lock_holder_at_a_time(tmp_path: Path) -> None:
 
 def test_only_sqlite_files_need_a_lock(tmp_path: Path) -> None:
     assert sqlite_path("postgresql+psycopg://pm@db/pledges") is None
-    assert sqlite_path("sqlite://") is None and sqlite_path("sqlite:///:memory:") is None
+    assert sqlite_path("sqlite://") is None
+    assert sqlite_path("sqlite:///:memory:") is None
     assert sqlite_path(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"
     with pytest.raises(LockError, match=r"folder .*missing does not exist"):
         ProcessLock(tmp_path / "missing" / "a.db").acquire()

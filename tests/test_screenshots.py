@@ -107,10 +107,13 @@ def test_each_snapshot_keeps_a_picture_of_the_selected_element_without_removed_p
     changed: Store, tmp_path: Path
 ) -> None:
     before, after = changed.screenshot(1), changed.screenshot(2)
-    assert before is not None and after is not None and before != after
+    assert before is not None
+    assert after is not None
+    assert before != after
     (tmp_path / "before.png").write_bytes(before)
     (tmp_path / "after.png").write_bytes(after)
-    assert BLUE in colours(tmp_path / "before.png") and ORANGE in colours(tmp_path / "after.png")
+    assert BLUE in colours(tmp_path / "before.png")
+    assert ORANGE in colours(tmp_path / "after.png")
     assert (255, 0, 255) not in colours(tmp_path / "before.png")  # the removed share bar is hidden
     assert browser.read_png(tmp_path / "before.png").width < 1280  # the element, not the page
 
@@ -123,7 +126,8 @@ def test_without_select_the_picture_is_the_whole_page(site: Site, tmp_path: Path
     assert picture is not None
     (tmp_path / "page.png").write_bytes(picture)
     image = browser.read_png(tmp_path / "page.png")
-    assert image.width == 1280 and image.height > 3000  # past the 900-pixel window: the full page
+    assert image.width == 1280
+    assert image.height > 3000
 
 
 def test_the_report_shows_both_pictures_beside_the_diff(changed: Store, tmp_path: Path) -> None:
@@ -132,7 +136,8 @@ def test_the_report_shows_both_pictures_beside_the_diff(changed: Store, tmp_path
     html = (out / "change/1.html").read_text()
     shots = re.findall(r'<img src="\.\./screenshot/([0-9a-f]{64})\.png"', html)
     before, after = changed.screenshot(1), changed.screenshot(2)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert shots == [sha256(before), sha256(after)]
     assert (out / f"screenshot/{shots[0]}.png").read_bytes() == before
     assert html.index("What changed") < html.index("screenshot/")  # beside the diff
@@ -141,7 +146,8 @@ def test_the_report_shows_both_pictures_beside_the_diff(changed: Store, tmp_path
     png = tmp_path / "shown.png"
     shown = browser.screenshot(out / "change/1.html", png, size=(1200, 2400))
     on_screen = colours(png)
-    assert BLUE in on_screen and ORANGE in on_screen, "the pictures did not load"
+    assert BLUE in on_screen, "the pictures did not load"
+    assert ORANGE in on_screen, "the pictures did not load"
     assert shown.console == []
 
 

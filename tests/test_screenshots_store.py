@@ -97,7 +97,8 @@ def test_the_same_picture_is_stored_once(db: Path) -> None:
 def test_verify_checks_the_screenshot_and_catches_a_replaced_one(db: Path) -> None:
     store = Store(open_engine(f"sqlite:///{db}"))
     verified = verifier.verify(AuditStore(store))
-    assert verified.counts["snapshot"] == 3 and verified.blobs == 7  # 3 bodies, 3 texts, 1 picture
+    assert verified.counts["snapshot"] == 3
+    assert verified.blobs == 7
     store.engine.dispose()
     forged = zlib.compress(png(10))  # not even the codec's framing: any change to the bytes is caught
     with sqlite3.connect(db) as connection:

@@ -53,9 +53,11 @@ def test_resolve_url_names_the_missing_variable_never_a_value() -> None:
     with pytest.raises(AlertError) as caught:
         resolve_url(MAIL, env)
     message = str(caught.value)
-    assert "SMTP_PASS" in message and "SMTP_USER" in message
+    assert "SMTP_PASS" in message
+    assert "SMTP_USER" in message
     assert "mailtos://smtp.example.org/***" in message
-    assert "pledge-bot" not in message and "audit@example.org" not in message
+    assert "pledge-bot" not in message
+    assert "audit@example.org" not in message
 
 
 @pytest.mark.parametrize(
@@ -145,7 +147,8 @@ def test_resolve_headers_fills_references_and_names_what_is_missing() -> None:
     assert resolved == {"Authorization": "Bearer t0k", "Accept-Language": "en"}
     with pytest.raises(FetchError) as caught:
         resolve_headers(headers, {}, "https://example.org/p")
-    assert caught.value.transient and caught.value.kind == "config"
+    assert caught.value.transient
+    assert caught.value.kind == "config"
     assert str(caught.value) == (
         "https://example.org/p: environment variable API_TOKEN is not set (needed by header Authorization)"
     )
@@ -212,7 +215,8 @@ def test_a_header_secret_is_sent_resolved_and_kept_nowhere(
         cli(wl, "show", "1"),
     ]
     warc = gzip.decompress((tmp_path / "change-1.warc.gz").read_bytes())
-    assert b"Authorization: Bearer ***" in warc and b"Cookie: session=***" in warc
+    assert b"Authorization: Bearer ***" in warc
+    assert b"Cookie: session=***" in warc
     assert b"Set-Cookie: sid=***" in warc
     stored = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".gz"]
     for secret in (TOKEN, SESSION, ISSUED):

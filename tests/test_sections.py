@@ -180,7 +180,8 @@ def test_a_section_is_watched_through_the_check_and_ignores_the_rest_of_the_page
     assert check() == {"commitments": "failed"}  # the heading was renamed: a failed check, not a removal
     with store.session() as s:
         error = s.scalars(select(m.Check.error).order_by(m.Check.id.desc())).first()
-    assert error is not None and "section from after 'h2#commitments' to before 'h2' matched nothing" in error
+    assert error is not None
+    assert "section from after 'h2#commitments' to before 'h2' matched nothing" in error
     assert [e.kind for e in store.events()] == ["source.changed"]
 
 

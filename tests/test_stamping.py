@@ -102,7 +102,8 @@ def test_stamp_stores_a_token_that_openssl_verifies_over_the_chain_head(db: Path
         ["openssl", "ts", "-verify", "-data", str(head), "-in", str(tsr), "-CAfile", str(tsa.ca)],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
+    assert checked.returncode == 0, checked.stderr
+    assert "Verification: OK" in checked.stdout, checked.stderr
 
 
 def test_verify_checks_every_token_and_says_so(db: Path, tsa: Tsa) -> None:
@@ -250,13 +251,13 @@ def test_a_tsa_that_is_unreachable_does_not_stop_the_others(db: Path, other_tsa:
     result = cli(db, "stamp")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert (
-        lines[0].startswith("timestamp of chain head seq ")
-        and "by http://127.0.0.1:9/tsr failed: " in lines[0]
-    )
-    assert lines[1].startswith("chain head seq ") and f"timestamped by {other_tsa.url}" in lines[1]
+    assert lines[0].startswith("timestamp of chain head seq ")
+    assert "by http://127.0.0.1:9/tsr failed: " in lines[0]
+    assert lines[1].startswith("chain head seq ")
+    assert f"timestamped by {other_tsa.url}" in lines[1]
     verified = cli(db, "verify")
-    assert verified.exit_code == 0 and f"by {other_tsa.url}" in verified.output
+    assert verified.exit_code == 0
+    assert f"by {other_tsa.url}" in verified.output
 
 
 def test_every_tsa_failing_is_exit_1(db: Path, tsa: Tsa) -> None:
@@ -273,7 +274,8 @@ def test_a_missing_root_certificate_is_a_watchlist_error(db: Path) -> None:
     (db.parent / "tsa-0.pem").unlink()
     result = cli(db, "stamp")
     assert result.exit_code == 1
-    assert "watchlist.yaml:" in result.output and "timestamps.tsa[0].ca: no file 'tsa-0.pem'" in result.output
+    assert "watchlist.yaml:" in result.output
+    assert "timestamps.tsa[0].ca: no file 'tsa-0.pem'" in result.output
 
 
 # -- after checks: the check command stamps, and a TSA never blocks a check ------------------------
@@ -315,7 +317,8 @@ def test_check_stamps_after_a_change_and_a_tsa_down_never_blocks_a_check(
     run = lambda: CliRunner().invoke(main, ["-w", str(path), "check", "--all"])  # noqa: E731
     first = run()
     assert first.exit_code == 0, first.output
-    assert "  chain head seq " in first.output and f"timestamped by {tsa.url}" in first.output
+    assert "  chain head seq " in first.output
+    assert f"timestamped by {tsa.url}" in first.output
     tsa.down = True
     try:
         site.put("/policy", policy_page(f"<p>{CLAUSE} at this time.</p>"))

@@ -164,7 +164,8 @@ def test_a_non_matching_item_is_stored_without_alert(
     assert statements(store) == []
     with store.session() as s:
         item = s.query(m.FeedItem).filter_by(title=UNRELATED[0]).one()
-        assert not item.baseline and item.snapshot_id is not None
+        assert not item.baseline
+        assert item.snapshot_id is not None
     assert store.source_row(item.page_source_id or "").active is False  # kept, not re-checked
 
 
@@ -280,7 +281,8 @@ def test_a_matching_item_page_is_rechecked_like_a_page(
     clock.now += timedelta(minutes=10)
     check(store, wl, fetcher, clock, ids=[page_source])
     changed = [e for e in store.events() if e.kind == "source.changed"]
-    assert len(changed) == 1 and changed[0].source_id == page_source
+    assert len(changed) == 1
+    assert changed[0].source_id == page_source
     assert changed[0].details["pledges"] == ["amazon-moratorium"]
 
 

@@ -90,7 +90,8 @@ def test_failed_alerts_are_shown(tmp_path: Path) -> None:
 def test_health_needs_a_fresh_heartbeat(tmp_path: Path) -> None:
     path, store = setup(tmp_path)
     code, out = run(path, "--health")
-    assert code == 1 and "no scheduler has registered" in out
+    assert code == 1
+    assert "no scheduler has registered" in out
     now = datetime.now(UTC)
     with store.session.begin() as s:
         s.add(
@@ -103,7 +104,8 @@ def test_health_needs_a_fresh_heartbeat(tmp_path: Path) -> None:
             )
         )
     code, out = run(path, "--health")
-    assert code == 1 and "scheduler is stale: last heartbeat 9m ago" in out
+    assert code == 1
+    assert "scheduler is stale: last heartbeat 9m ago" in out
     with store.session.begin() as s:
         worker = s.get(m.Worker, "w1")
         assert worker is not None
@@ -124,7 +126,8 @@ def test_health_fails_on_failed_alerts(tmp_path: Path) -> None:
         s.add(m.Worker(name="w1", started_at=now, heartbeat_at=now, pid=1, host="h"))
         s.query(m.Alert).filter_by(event_id=event_id).update({"status": "failed"})
     code, out = run(path, "--health")
-    assert code == 1 and "1 alert(s) failed for good" in out
+    assert code == 1
+    assert "1 alert(s) failed for good" in out
 
 
 def test_status_works_without_a_watchlist_from_the_database_alone(tmp_path: Path) -> None:

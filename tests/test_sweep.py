@@ -92,13 +92,15 @@ def test_a_renewal_until_a_date_moves_the_deadline() -> None:
     pledge = wl.pledges[0]
     assert deadline_events(pledge, date(2021, 6, 10), (30, 7), set()) == []
     [event] = deadline_events(pledge, date(2022, 6, 3), (30, 7), set())
-    assert event.kind == "pledge.expiring" and event.details["expires_on"] == "2022-06-10"
+    assert event.kind == "pledge.expiring"
+    assert event.details["expires_on"] == "2022-06-10"
 
 
 def test_a_pledge_added_late_gets_only_the_nearest_reminder() -> None:
     pledge = parse_watchlist(YAML).pledges[0]
     [event] = deadline_events(pledge, date(2021, 6, 5), (30, 7), set())
-    assert event.details["reminder"] == 7 and event.details["days_left"] == 5
+    assert event.details["reminder"] == 7
+    assert event.details["days_left"] == 5
 
 
 def test_no_deadline_no_events() -> None:

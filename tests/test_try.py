@@ -72,10 +72,10 @@ def test_try_shows_the_text_each_clause_and_that_the_text_is_stable(
     result = run("-w", str(watchlist_file), "try", "policy")
     lines = result.output.splitlines()
     assert lines[0] == f"policy: {site.url('/policy')}"
-    assert lines[1].startswith("  fetched: HTTP 200, ") and lines[1].endswith("bytes, text/html")
-    assert lines[2].startswith("  extracted text: ") and lines[2].endswith(
-        "(select '#policy'; remove '.share')"
-    )
+    assert lines[1].startswith("  fetched: HTTP 200, ")
+    assert lines[1].endswith("bytes, text/html")
+    assert lines[2].startswith("  extracted text: ")
+    assert lines[2].endswith("(select '#policy'; remove '.share')")
     assert "  | Our facial recognition commitments" in lines
     assert "Share on LinkedIn" not in result.output  # removed
     assert "Home | Policies" not in result.output  # outside the selection
@@ -101,12 +101,14 @@ def test_an_approximate_clause_is_a_problem_shown_with_the_passage_and_why(
     result = run("-w", str(watchlist_file), "try", "policy")
     lines = result.output.splitlines()
     at = next(i for i, line in enumerate(lines) if line.endswith(f'no-police-sales: "{CLAUSE}"'))
-    assert lines[at].startswith("    WEAKENED (9") and "%)" in lines[at]
+    assert lines[at].startswith("    WEAKENED (9")
+    assert "%)" in lines[at]
     assert lines[at + 1] == (
         '      on the page: "We will not currently sell facial recognition technology to police'
         ' departments in the United States until there is a national law in place, grounded in human rights"'
     )  # quoted as published, to the end of its phrase
-    assert lines[at + 2].startswith("      Weakened (") and 'hedge added: "currently"' in lines[at + 2]
+    assert lines[at + 2].startswith("      Weakened (")
+    assert 'hedge added: "currently"' in lines[at + 2]
     assert result.exit_code == 1
     assert "  2 problems:" in lines
     problem = next(line for line in lines if "of pledge no-police-sales" in line)
@@ -176,7 +178,8 @@ def test_try_a_url_with_rules_and_clauses_from_the_command_line(
     assert "  second fetch: the same text (stable)" in lines
     assert lines[-1] == "  no problems"
     text = [line for line in lines if line.startswith("  | ")]
-    assert text and not any("Share on LinkedIn" in line or "generated" in line for line in text)
+    assert text
+    assert not any("Share on LinkedIn" in line or "generated" in line for line in text)
 
 
 def test_options_override_the_rules_of_a_watchlist_source(site: Site, watchlist_file: Path) -> None:
@@ -207,15 +210,18 @@ def test_long_texts_are_cut_unless_full(httpserver: HTTPServer, no_sources: Path
     assert "  | ... (40 more lines; --full shows them all)" in cut.output
     assert "100 lines" in cut.output
     full = run("-w", str(no_sources), "try", url, "--select", "#policy", "--full")
-    assert "  | Paragraph 100 of our commitments." in full.output and "more lines" not in full.output
+    assert "  | Paragraph 100 of our commitments." in full.output
+    assert "more lines" not in full.output
 
 
 def test_mistakes_are_named(site: Site, watchlist_file: Path) -> None:
     unknown = run("-w", str(watchlist_file), "try", "polcy")
     assert unknown.exit_code == 1
-    assert "Error: no source 'polcy'" in unknown.output and "did you mean 'policy'?" in unknown.output
+    assert "Error: no source 'polcy'" in unknown.output
+    assert "did you mean 'policy'?" in unknown.output
     bad_regex = run("-w", str(watchlist_file), "try", "policy", "--ignore", "(unclosed")
-    assert bad_regex.exit_code == 2 and "invalid regular expression '(unclosed'" in bad_regex.output
+    assert bad_regex.exit_code == 2
+    assert "invalid regular expression '(unclosed'" in bad_regex.output
     assert site.hits == {}  # nothing fetched for a mistake
 
 
@@ -244,7 +250,8 @@ def test_try_a_url_in_the_browser(httpserver: HTTPServer, no_sources: Path) -> N
     result = run("-w", str(no_sources), "try", url, "--select", "#policy", "--browser", "--clause", CLAUSE)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[1].startswith("  fetched: HTTP 200, ") and ", rendered in Chromium " in lines[1]
+    assert lines[1].startswith("  fetched: HTTP 200, ")
+    assert ", rendered in Chromium " in lines[1]
     assert any(line.startswith(f"  | {CLAUSE} until") for line in lines)
     assert f'    found exactly        --clause: "{CLAUSE}"' in lines
 

@@ -303,7 +303,8 @@ def test_an_edited_check_digest_is_named(db: Path) -> None:
     """Rewriting a check together with its stored hash breaks the digest's own ledger entry."""
     digest_id, seq = digest_of(db, 40)
     (leaves,) = one(db, "SELECT leaves FROM check_digests WHERE id = ?", digest_id)
-    assert isinstance(leaves, bytes) and len(leaves) % 32 == 0
+    assert isinstance(leaves, bytes)
+    assert len(leaves) % 32 == 0
     sql(db, "UPDATE check_digests SET leaves = ? WHERE id = ?", b"\0" * len(leaves), digest_id)
     assert failure(db) == (
         f"check digest #{digest_id} (ledger seq {seq}) was edited: "
@@ -448,7 +449,8 @@ def test_verify_export_and_prune_on_postgresql(pg_url: str, tmp_path: Path) -> N
     runner = CliRunner()
     result = runner.invoke(main, ["--db", pg_url, "verify"])
     assert result.exit_code == 0, result.output
-    assert "(5 snapshots, 3 changes, 5 events; " in result.output and " checks in " in result.output
+    assert "(5 snapshots, 3 changes, 5 events; " in result.output
+    assert " checks in " in result.output
     exported = runner.invoke(main, ["--db", pg_url, "export", "--what", "checks", "--format", "jsonl"])
     assert len(exported.output.splitlines()) == 118
     store = open_store(pg_url)
@@ -461,6 +463,7 @@ def test_verify_export_and_prune_on_postgresql(pg_url: str, tmp_path: Path) -> N
             c.execute(text("UPDATE events SET title = 'edited' WHERE id = 4"))
         result = runner.invoke(main, ["--db", pg_url, "verify"])
         assert result.exit_code == 1
-        assert "event #4 (ledger seq " in result.output and ") was edited" in result.output
+        assert "event #4 (ledger seq " in result.output
+        assert ") was edited" in result.output
     finally:
         store.engine.dispose()

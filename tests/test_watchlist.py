@@ -137,7 +137,8 @@ def test_without_defaults_section_sources_get_the_built_in_defaults() -> None:
     assert d.user_agent == "pledge-monitor/0.1 (+https://github.com/pledge-monitor)"
     assert (d.max_body, d.concurrency, d.per_host, d.expiry_reminders) == (10_000_000, 10, 2, (30, 7))
     assert (d.per_host_delay, d.stale_after, d.jitter) == (timedelta(seconds=1), timedelta(days=3), 0.1)
-    assert watchlist.pledges == () and watchlist.routes == ()
+    assert watchlist.pledges == ()
+    assert watchlist.routes == ()
 
 
 def test_empty_sources_list_is_allowed() -> None:
@@ -165,7 +166,8 @@ def test_good_example_pledges(good: Watchlist) -> None:
     assert amazon.tags == ("facial-recognition", "police")
 
     microsoft = good.pledge("microsoft-no-police-sales")
-    assert len(microsoft.clauses) == 1 and microsoft.clauses[0].startswith("we will not sell")
+    assert len(microsoft.clauses) == 1
+    assert microsoft.clauses[0].startswith("we will not sell")
 
 
 def test_effective_expiry_follows_a_dated_renewal() -> None:
@@ -178,7 +180,8 @@ def test_effective_expiry_follows_a_dated_renewal() -> None:
 def test_good_example_routes_keep_secret_templates(good: Watchlist) -> None:
     console, slack, auditors = good.routes
     assert (console.name, console.urls, console.events) == ("console", ("console://",), ("*",))
-    assert console.min_severity is Severity.INFO and console.digest is None
+    assert console.min_severity is Severity.INFO
+    assert console.digest is None
     assert slack.urls == ("slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#pledge-alerts",)
     assert slack.events == ("pledge.*", "source.gone", "statement.new")
     assert slack.min_severity is Severity.HIGH
@@ -215,7 +218,8 @@ def test_lookups_suggest_the_closest_id(good: Watchlist) -> None:
 def test_rules_fingerprint_changes_with_extraction_rules_only(good: Watchlist) -> None:
     ibm = good.source("ibm-letter")
     fingerprint = ibm.rules_fingerprint()
-    assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
+    assert len(fingerprint) == 64
+    assert int(fingerprint, 16) >= 0
     assert ibm.model_copy(update={"interval": timedelta(minutes=5)}).rules_fingerprint() == fingerprint
     for change in (
         {"select": "main"},
@@ -449,7 +453,8 @@ def test_literal_password_is_rejected_without_echoing_it() -> None:
         "watchlist.yaml:4: routes.auditors.urls[0]: mailtos://smtp.example.org/*** holds a literal password;"
         " write secrets as ${ENV_VAR} references"
     )
-    assert "hunter2" not in issue and "pledge-bot" not in issue
+    assert "hunter2" not in issue
+    assert "pledge-bot" not in issue
 
 
 def test_user_without_password_and_whole_url_references_are_accepted() -> None:

@@ -83,7 +83,8 @@ def url(demo: Path, token: str) -> Iterator[str]:
                     break
             except requests.ConnectionError:
                 pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            assert server.poll() is None, "serve did not start"
+            assert time.monotonic() < deadline, "serve did not start"
             time.sleep(0.2)
         yield address
     finally:
@@ -116,7 +117,8 @@ def test_browse_the_tracker_a_company_a_pledge_a_change_and_its_warc(page: objec
     assert "No general purpose facial recognition" in p.locator("h1").inner_text()  # type: ignore[attr-defined]
     assert "checked" in p.locator("#attestation").inner_text()  # type: ignore[attr-defined]
     p.locator("#changes a").first.click()  # type: ignore[attr-defined]
-    assert p.locator(".diff del").count() > 0 and p.locator(".diff ins").count() > 0  # type: ignore[attr-defined]
+    assert p.locator(".diff del").count() > 0
+    assert p.locator(".diff ins").count() > 0
     with p.expect_download() as info:  # type: ignore[attr-defined]
         p.click("text=WARC of this change")  # type: ignore[attr-defined]
     data = Path(info.value.path()).read_bytes()
@@ -169,6 +171,7 @@ def test_mute_a_source_and_see_the_next_alert_held_back(page: object, url: str, 
     deliver_due(store, watchlist, now=datetime.now(UTC), stream=io.StringIO())
     p.goto(url + f"/event/{failing.id}")  # type: ignore[attr-defined]
     statuses = p.locator("#alerts li").all_inner_texts()  # type: ignore[attr-defined]
-    assert statuses and all("muted (kept, not sent)" in s for s in statuses)
+    assert statuses
+    assert all("muted (kept, not sent)" in s for s in statuses)
     p.goto(url + "/alerts?status=muted")  # type: ignore[attr-defined]
     assert p.locator("#alert-list", has_text="ibm-letter: 3 checks in a row failed").count() == 1  # type: ignore[attr-defined]

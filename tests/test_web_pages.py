@@ -50,7 +50,8 @@ def test_the_tracker_lists_each_pledge_with_its_state_deadline_and_last_good_che
     pledge = next(p for p in store.pledges() if p.id == PLEDGE)
     assert f'<span class="state state-{pledge.state}">{pledge.state}</span>' in html  # as `status` shows it
     last_good = store.source_row("policy").last_good_at
-    assert last_good is not None and f"{last_good:%Y-%m-%d %H:%M} UTC" in html
+    assert last_good is not None
+    assert f"{last_good:%Y-%m-%d %H:%M} UTC" in html
     assert f'href="/pledge/{PLEDGE}"' in html
 
 
@@ -66,8 +67,10 @@ def test_the_pledge_page_has_the_attestation_clauses_and_timeline(url: str, stor
     expected = summary(audit.history(audit.scope(pledge_id=PLEDGE)))
     html = get(url, f"/pledge/{PLEDGE}").text
     assert f'<p class="attest" id="attestation">{expected}</p>' in html
-    assert 'id="clauses"' in html and "state-intact" in html
-    assert 'href="/change/2"' in html and 'href="/change/2/warc"' in html
+    assert 'id="clauses"' in html
+    assert "state-intact" in html
+    assert 'href="/change/2"' in html
+    assert 'href="/change/2/warc"' in html
     assert "pledge.weakened" in html
 
 
@@ -82,7 +85,8 @@ def test_the_warc_of_a_change_downloads_with_both_versions(url: str, recorded: R
     response = get(url, "/change/2/warc")
     assert response.headers["content-disposition"] == 'attachment; filename="change-2.warc.gz"'
     kinds = [r.rec_type for r in ArchiveIterator(io.BytesIO(response.content))]
-    assert kinds.count("response") == 2 and "metadata" in kinds
+    assert kinds.count("response") == 2
+    assert "metadata" in kinds
 
 
 def test_a_raw_snapshot_downloads_byte_for_byte_and_is_never_rendered(url: str, recorded: Recorded) -> None:
@@ -137,14 +141,17 @@ def test_changes_are_searchable_by_word_and_paged(url: str) -> None:
 
 def test_events_are_searchable_and_link_to_their_pages(url: str) -> None:
     listed = get(url, "/events?q=weakened").text.split('id="events"')[1]
-    assert "pledge.weakened" in listed and "source.failing" not in listed
+    assert "pledge.weakened" in listed
+    assert "source.failing" not in listed
     event = get(url, "/event/1").text
-    assert "Alerts" in event and "No route took this event." in event
+    assert "Alerts" in event
+    assert "No route took this event." in event
 
 
 def test_the_atom_feeds_list_events_of_everything_a_pledge_and_a_company(url: str, store: Store) -> None:
     every = feedparser.parse(get(url, "/feed.xml").content)
-    assert not every.bozo and len(every.entries) == len(store.events())
+    assert not every.bozo
+    assert len(every.entries) == len(store.events())
     mine = feedparser.parse(get(url, f"/pledge/{PLEDGE}/feed.xml").content)
     assert {e.title for e in mine.entries} == {e.title for e in store.events(pledge_id=PLEDGE)}
     company = feedparser.parse(get(url, "/company/Example%20Corp/feed.xml").content)
@@ -155,7 +162,8 @@ def test_the_atom_feeds_list_events_of_everything_a_pledge_and_a_company(url: st
 def test_the_calendar_is_icalendar(url: str) -> None:
     response = get(url, "/calendar.ics")
     assert response.headers["content-type"].startswith("text/calendar")
-    assert response.text.startswith("BEGIN:VCALENDAR\r\n") and response.text.endswith("END:VCALENDAR\r\n")
+    assert response.text.startswith("BEGIN:VCALENDAR\r\n")
+    assert response.text.endswith("END:VCALENDAR\r\n")
 
 
 def test_unknown_records_are_404_pages(url: str) -> None:

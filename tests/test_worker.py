@@ -82,7 +82,8 @@ def test_a_worker_that_stops_beating_is_taken_back_at_the_next_beat(
     assert life.beat() == Reaped()  # "alive" beat 20 s ago: within the lease
     clock[0] = T0 + LEASE + timedelta(seconds=1)
     assert life.beat() == Reaped(("alive (pid 4242 on elsewhere)",), 1, 1)
-    assert claims.claimed(store.engine) == {} and [w.name for w in claims.workers(store.engine)] == ["me"]
+    assert claims.claimed(store.engine) == {}
+    assert [w.name for w in claims.workers(store.engine)] == ["me"]
 
 
 def test_a_restart_under_the_same_name_takes_back_what_the_earlier_process_held(
@@ -91,7 +92,9 @@ def test_a_restart_under_the_same_name_takes_back_what_the_earlier_process_held(
     setup(store, write_watchlist)
     life = WorkerLife(store, "alive", lease=LEASE, clock=lambda: T0)  # e.g. --worker alive
     reaped = life.start()
-    assert "alive (pid 4242 on elsewhere)" in reaped.workers and reaped.sources == 2 and reaped.alerts == 2
+    assert "alive (pid 4242 on elsewhere)" in reaped.workers
+    assert reaped.sources == 2
+    assert reaped.alerts == 2
     (me,) = [w for w in claims.workers(store.engine) if w.name == "alive"]
     assert me.host != "elsewhere" or me.pid != 4242  # our row now
 
@@ -123,5 +126,6 @@ def test_the_heartbeat_renews_our_leases_and_leaving_gives_everything_back(
     assert [w.name for w in claims.workers(store.engine)] == ["me"]
 
     life.stop()
-    assert claims.claimed(store.engine) == {} and claims.workers(store.engine) == []
+    assert claims.claimed(store.engine) == {}
+    assert claims.workers(store.engine) == []
     assert claimed_alerts(store) == {1: ("pending", None)}

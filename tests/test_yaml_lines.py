@@ -75,7 +75,8 @@ def test_many_aliases_of_a_small_anchor_are_not_taken_for_a_bomb() -> None:
         f"common: &common {{interval: 6h, timeout: 30s, select: article}}\nsources:\n{sources}", "w.yaml"
     )
     assert issues == []
-    assert isinstance(data, dict) and len(data["sources"]) == 3000
+    assert isinstance(data, dict)
+    assert len(data["sources"]) == 3000
     assert data["sources"][2999] == {"interval": "6h", "timeout": "30s", "select": "article", "id": "s2999"}
 
 

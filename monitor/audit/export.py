@@ -272,7 +272,6 @@ def help_text() -> str:
 
 def markdown_tables() -> str:
     """The column tables as in this module's docstring (a test keeps the two in step)."""
-    out = []
-    for cols in COLUMNS.values():
-        out.append("| column | meaning |\n|---|---|\n" + "\n".join(f"| {c.name} | {c.doc} |" for c in cols))
-    return "\n\n".join(out)
+    head = "| column | meaning |\n|---|---|\n"
+    tables = [head + "\n".join(f"| {c.name} | {c.doc} |" for c in cols) for cols in COLUMNS.values()]
+    return "\n\n".join(tables)

@@ -355,17 +355,15 @@ def _need(files: Mapping[str, bytes], name: str) -> bytes:
 def _tokens(files: Mapping[str, bytes]) -> list[PackToken]:
     """``timestamps/SEQ-I.tsr`` with ``timestamps/tsa-I.pem``; the TSA URL is in the manifest."""
     listed = json.loads(_need(files, "manifest.json")).get("timestamps", [])
-    out = []
-    for item in listed:
-        out.append(
-            PackToken(
-                seq=int(item["seq"]),
-                tsa_url=str(item["tsa_url"]),
-                token=_need(files, item["token"]),
-                ca_pem=_need(files, item["ca"]),
-            )
+    return [
+        PackToken(
+            seq=int(item["seq"]),
+            tsa_url=str(item["tsa_url"]),
+            token=_need(files, item["token"]),
+            ca_pem=_need(files, item["ca"]),
         )
-    return out
+        for item in listed
+    ]
 
 
 def verify_pack(raw: bytes) -> PackVerified:

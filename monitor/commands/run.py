@@ -22,7 +22,7 @@ from monitor.watchlist import parse_duration
 from monitor.worker import default_worker_name
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:

@@ -81,11 +81,11 @@ def status_lines(store: Store, now: datetime) -> list[str]:
             lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
     counts = outbox.alert_counts(store.engine)
     lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
-    for failed in outbox.failed_alerts(store.engine, limit=10):
-        lines.append(
-            f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
-            f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
-        )
+    lines.extend(
+        f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
+        f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
+        for failed in outbox.failed_alerts(store.engine, limit=10)
+    )
     return lines
 
 

@@ -28,7 +28,8 @@ from monitor.demo.timeline import SCENES, Scene, Step
 from monitor.fetch import Fetcher
 from monitor.narrate import describe_check, recheck_due, worth_telling
 from monitor.store.db import open_engine
-from monitor.store.repo import Recorded, Store
+from monitor.store.recording import Recorded
+from monitor.store.repo import Store
 from monitor.watchlist import Watchlist, load_watchlist
 
 Echo = Callable[[str], None]
@@ -233,7 +234,8 @@ class _Play:
     # -- the end ---------------------------------------------------------------------------
 
     def conclude(self) -> None:
-        assert self.watchlist is not None and self.now is not None
+        assert self.watchlist is not None
+        assert self.now is not None
         self.echo("")
         self.echo(_rule("Where things stand: pledge-monitor status"))
         for line in _status(self.store, self.watchlist, self.now):

@@ -74,12 +74,12 @@ class AuditStore:
 
     # -- streaming ---------------------------------------------------------------------------
 
-    def _stream(self, stmt: Select) -> Iterator[Any]:
+    def _stream(self, stmt: Select[*tuple[Any, ...]]) -> Iterator[Any]:
         """Rows in batches; the session (and its cursor) lives as long as the iteration."""
         with self.store.session() as s:
             yield from s.execute(stmt.execution_options(yield_per=self.batch))
 
-    def _stream_mappings(self, stmt: Select) -> Iterator[Mapping[str, Any]]:
+    def _stream_mappings(self, stmt: Select[*tuple[Any, ...]]) -> Iterator[Mapping[str, Any]]:
         with self.store.session() as s:
             for row in s.execute(stmt.execution_options(yield_per=self.batch)).mappings():
                 yield cast(Mapping[str, Any], row)
@@ -379,11 +379,11 @@ class AuditStore:
 # -- the rows of `export` (the dashboard's API pages through the same statements) -------------
 
 
-def checks_export() -> Select:
+def checks_export() -> Select[*tuple[Any, ...]]:
     return select(*m.Check.__table__.columns)
 
 
-def changes_export() -> Select:
+def changes_export() -> Select[*tuple[Any, ...]]:
     ch, old, new = m.Change, m.Snapshot.__table__.alias("old"), m.Snapshot.__table__.alias("new")
     return (
         select(
@@ -407,7 +407,7 @@ def changes_export() -> Select:
     )
 
 
-def events_export() -> Select:
+def events_export() -> Select[*tuple[Any, ...]]:
     ev = m.Event
     return select(
         *ev.__table__.columns,
@@ -416,11 +416,11 @@ def events_export() -> Select:
     ).join(m.Ledger, _ledger_join("event", ev.id), isouter=True)
 
 
-def pledges_export() -> Select:
+def pledges_export() -> Select[*tuple[Any, ...]]:
     return select(*m.Pledge.__table__.columns)
 
 
-def _ledger_select() -> Select:
+def _ledger_select() -> Select[*tuple[Any, ...]]:
     lg = m.Ledger
     return select(lg.seq, lg.record_type, lg.record_id, lg.content_hash, lg.prev_hash, lg.hash)
 

@@ -325,7 +325,8 @@ def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> 
 
 def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
     transition, validators = result.transition, result.validators
-    assert transition is not None and transition.health is not None
+    assert transition is not None
+    assert transition.health is not None
     health = transition.health
     recheck = transition.recheck_at
     return {
@@ -358,19 +359,19 @@ def _check_row(result: CheckResult) -> m.Check:
 
 def _check_values(result: CheckResult) -> dict[str, Any]:
     validators = result.validators
-    return dict(
-        source_id=result.source_id,
-        at=result.at,
-        ms=result.ms,
-        status=result.status,
-        outcome=result.outcome,
-        final_url=result.final_url,
-        redirects=[list(r) for r in result.redirects] or None,
-        etag=validators.etag if validators else None,
-        last_modified=validators.last_modified if validators else None,
-        error=str(result.error) if result.error else None,
-        note=result.note,
-    )
+    return {
+        "source_id": result.source_id,
+        "at": result.at,
+        "ms": result.ms,
+        "status": result.status,
+        "outcome": result.outcome,
+        "final_url": result.final_url,
+        "redirects": [list(r) for r in result.redirects] or None,
+        "etag": validators.etag if validators else None,
+        "last_modified": validators.last_modified if validators else None,
+        "error": str(result.error) if result.error else None,
+        "note": result.note,
+    }
 
 
 def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> m.Snapshot:
@@ -454,7 +455,8 @@ def read_blob(connection: Connection, digest: str) -> bytes:
 
 def _change_row(result: CheckResult, to_snapshot_id: int) -> m.Change:
     diff = result.diff
-    assert diff is not None and result.prev_snapshot_id is not None
+    assert diff is not None
+    assert result.prev_snapshot_id is not None
     return m.Change(
         source_id=result.source_id,
         from_snapshot_id=result.prev_snapshot_id,

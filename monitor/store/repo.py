@@ -375,7 +375,7 @@ class Store:
     def check_counts(self) -> dict[str, int]:
         with self.session() as s:
             rows = s.execute(select(m.Check.outcome, func.count()).group_by(m.Check.outcome))
-            return {outcome: count for outcome, count in rows}
+            return dict(rows)
 
 
 # -- helpers: sources and pledges -------------------------------------------------------------

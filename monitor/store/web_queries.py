@@ -42,7 +42,9 @@ class WebStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _page(self, stmt: Select, id_column: Any, before: int | str | None, limit: int) -> Page:
+    def _page(
+        self, stmt: Select[*tuple[Any, ...]], id_column: Any, before: int | str | None, limit: int
+    ) -> Page:
         if before is not None:
             stmt = stmt.where(id_column < before)
         stmt = stmt.order_by(id_column.desc()).limit(limit + 1)
@@ -52,7 +54,7 @@ class WebStore:
         rows = rows[:limit]
         return Page(rows, rows[-1]["id"] if more and rows else None)
 
-    def _one(self, stmt: Select) -> Row | None:
+    def _one(self, stmt: Select[*tuple[Any, ...]]) -> Row | None:
         with self.store.session() as s:
             row = s.execute(stmt).mappings().first()
         return dict(row) if row else None
@@ -223,7 +225,7 @@ class WebStore:
             return {}
         with self.store.session() as s:
             rows = s.execute(select(m.Alert.id, m.Alert.last_error).where(m.Alert.id.in_(list(alert_ids))))
-            return {aid: err for aid, err in rows}
+            return dict(rows)
 
     def companies(self) -> list[str]:
         with self.store.session() as s:

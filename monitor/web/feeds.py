@@ -118,7 +118,8 @@ def deadline(pledge: Mapping[str, Any]) -> date | None:
     if "effective_expiry" in spec:
         value = spec["effective_expiry"]
         return date.fromisoformat(value) if value else None
-    return pledge["expires_on"]
+    expires: date | None = pledge["expires_on"]
+    return expires
 
 
 def ics(pledges: Sequence[Mapping[str, Any]], site: str, now: datetime) -> str:
