@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor.alerts import deliver_due
+from monitor.alerts.deliver import deliver_due
 from monitor.check import CheckResult
 from monitor.cycle import run_cycle
 from monitor.demo.servers import DemoSite, WebhookReceiver
