@@ -243,13 +243,13 @@ def _route_url(value: str) -> str:
 
 
 def _known_scheme(scheme: str) -> bool:
-    from monitor.alerts import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
+    from monitor.alerts.send import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
 
     return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
 
 
 def _apprise_schemes() -> frozenset[str]:
-    from monitor.alerts import sendable_schemes
+    from monitor.alerts.send import sendable_schemes
 
     return sendable_schemes()
 
