@@ -25,7 +25,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import logs
-from monitor.alerts import DeliverySummary, deliver_due
+from monitor.alerts.deliver import DeliverySummary, deliver_due
 from monitor.check import CheckResult
 from monitor.cycle import CycleSummary, resolve_sources, run_cycle
 from monitor.errors import MonitorError, NotFoundError, WatchlistError

@@ -243,13 +243,13 @@ def _route_url(value: str) -> str:
 
 
 def _known_scheme(scheme: str) -> bool:
-    from monitor.alerts import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
+    from monitor.alerts.send import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
 
     return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
 
 
 def _apprise_schemes() -> frozenset[str]:
-    from monitor.alerts import sendable_schemes
+    from monitor.alerts.send import sendable_schemes
 
     return sendable_schemes()
 
@@ -527,16 +527,48 @@ class TimestampsSpec(BaseModel):
     timeout: PositiveDuration = timedelta(seconds=10)
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    """The name of an environment variable (``${NAME}`` is read as NAME), never a credential."""
+    name = value.strip()
+    match = ENV_REF.fullmatch(name)
+    name = match.group(1) if match else name
+    if not _ENV_NAME.fullmatch(name):
+        raise _fail(
+            "expected the name of an environment variable, like PLEDGE_MONITOR_IA_SECRET "
+            "(value not shown: put the credential itself in that variable)"
+        )
+    return name
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
 class ArchiveSpec(BaseModel):
-    """Copies of each changed page at a public web archive (the Internet Archive's Save Page Now)."""
+    """Copies of each changed page at a public web archive: the Internet Archive's Save Page Now 2.
+
+    The S3-style keys (https://archive.org/account/s3.php) are read from the environment variables
+    named here, at capture time; the watchlist never holds them.
+    """
 
     model_config = _FROZEN
-    endpoint: HttpUrl = "https://web.archive.org"
-    access_key_env: Text = "IA_ACCESS_KEY"
-    secret_key_env: Text = "IA_SECRET_KEY"
-    min_interval: Duration = timedelta(seconds=10)  # between two submissions: SPN is rate-limited
+    enabled: bool = True
+    endpoint: HttpUrl = "https://web.archive.org/save"
+    access_env: EnvName = "PLEDGE_MONITOR_IA_ACCESS"
+    secret_env: EnvName = "PLEDGE_MONITOR_IA_SECRET"
+    per_minute: Count = 4  # submissions a minute, all workers together: SPN allows a few
+    capture_all: bool = True  # keep the page even when it answers 4xx/5xx (a page gone is evidence)
     max_attempts: Count = 8
-    timeout: PositiveDuration = timedelta(seconds=30)
+    timeout: PositiveDuration = timedelta(seconds=30)  # one request to SPN
+    poll_every: Duration = timedelta(seconds=5)  # between two status requests for a job
+    wait: Duration = timedelta(seconds=30)  # how long one pass waits for a job, then leaves it for the next
+    resubmit_after: PositiveDuration = timedelta(hours=1)  # a job still pending this long is submitted again
+
+
+# keys that would hold a credential: refused with a pointer to access_env / secret_env
+_ARCHIVE_SECRET_KEYS = ("access", "access_key", "secret", "secret_key", "key", "password", "authorization")
 
 
 @dataclass(frozen=True)
@@ -687,9 +719,7 @@ class _Builder:
         pledges = [p for p in self.pledges(raw_pledges, source_ids) if p is not None]
         routes = self.routes(data.get("routes"), raw_pledges)
         timestamps = self.timestamps(data.get("timestamps"))
-        archive = (
-            None if data.get("archive") is None else self.model(ArchiveSpec, data["archive"], ("archive",))
-        )
+        archive = self.archive(data.get("archive"))
         return Watchlist(
             Path(self.filename), defaults, tuple(sources), tuple(pledges), tuple(routes), timestamps, archive
         )
@@ -704,6 +734,21 @@ class _Builder:
                     ("timestamps", "tsa", i, "ca"), f"no file {tsa.ca!r} (the TSA's root certificate, PEM)"
                 )
         return spec
+
+    def archive(self, raw: object) -> ArchiveSpec | None:
+        """A credential written in the file would be stored, exported and shared: refuse it."""
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            for key in [k for k in raw if str(k).lower() in _ARCHIVE_SECRET_KEYS]:
+                self.issue(
+                    ("archive", key),
+                    "a credential does not belong in the watchlist (value not shown); put it in the "
+                    "environment and name the variables with access_env and secret_env "
+                    "(defaults PLEDGE_MONITOR_IA_ACCESS, PLEDGE_MONITOR_IA_SECRET)",
+                )
+            raw = {k: v for k, v in raw.items() if str(k).lower() not in _ARCHIVE_SECRET_KEYS}
+        return self.model(ArchiveSpec, raw, ("archive",))
 
     def entries(self, raw: object, path: KeyPath, noun: str) -> list[tuple[KeyPath, object]]:
         if raw is None:
