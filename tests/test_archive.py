@@ -186,7 +186,7 @@ def test_an_archive_that_is_down_loses_nothing(
     assert "(retried later)" in out
     (row,) = archive_rows(db)
     assert (row.status, row.attempts, row.job_id) == ("pending", 1, None)
-    code, status = launcher.run(wl, db.url, "status", timeout=60)
+    _, status = launcher.run(wl, db.url, "status", timeout=60)
     assert "Archive copies: 0 saved, 1 pending, 0 failed" in status
     spn.start()  # back, on the same port
     make_captures_due(db)
