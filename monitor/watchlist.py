@@ -35,6 +35,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
+from monitor.alerts.schemes import is_sendable
 from monitor.errors import NotFoundError, WatchlistError, WatchlistIssue
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
 from monitor.secrets import (
@@ -234,7 +235,7 @@ def _route_url(value: str) -> str:
         )
     if has_literal_secret(value):
         raise _fail(f"{redact_url(value)} holds a literal password; write secrets as ${{ENV_VAR}} references")
-    if not whole_url_from_env and not ENV_REF.search(scheme) and not _known_scheme(scheme.lower()):
+    if not whole_url_from_env and not ENV_REF.search(scheme) and not is_sendable(scheme.lower()):
         raise _fail(
             f"unknown alert scheme {scheme!r}{_did_you_mean(scheme.lower(), _apprise_schemes())}; "
             "expected console:// or one apprise sends to (https://github.com/caronc/apprise/wiki)"
@@ -242,14 +243,8 @@ def _route_url(value: str) -> str:
     return value
 
 
-def _known_scheme(scheme: str) -> bool:
-    from monitor.alerts.send import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
-
-    return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
-
-
 def _apprise_schemes() -> frozenset[str]:
-    from monitor.alerts.send import sendable_schemes
+    from monitor.alerts.send import sendable_schemes  # an unknown scheme: apprise's own list, to suggest
 
     return sendable_schemes()
 

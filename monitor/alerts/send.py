@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from monitor.alerts.render import Message, severity_of
+from monitor.alerts.schemes import CONSOLE
 from monitor.errors import AlertError
 from monitor.events import Severity
 from monitor.secrets import Scrubber, ScrubFilter, redact_url, referenced_env_vars, resolve_url
@@ -28,7 +29,6 @@ from monitor.watchlist import RouteSpec
 if TYPE_CHECKING:
     import apprise
 
-CONSOLE = "console://"
 KEY_HEADER = "X-Pledge-Monitor-Key"
 ERROR_MAX = 500  # characters of a target's error kept in the outbox and shown
 _SECRET_LOGGERS = ("apprise", "urllib3.connectionpool")
