@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere: the package is t
     sys.path.insert(0, str(REPO))
 
 from benchmarks.pledge_cases import CASES, Case  # noqa: E402
-from monitor.alerts import render_event  # noqa: E402
+from monitor.alerts.render import render_event  # noqa: E402
 from monitor.cycle import run_cycle  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.store import models as m  # noqa: E402

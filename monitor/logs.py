@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -21,61 +19,30 @@ from typing import Any, TextIO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from monitor.secrets import referenced_env_vars
+from monitor.secrets import Scrubber, ScrubFilter, record_fields, referenced_env_vars
 from monitor.watchlist import Watchlist
 
 FORMATS = ("text", "json")
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@")
 _QUIET = dict.fromkeys(("apscheduler", "urllib3", "apprise", "alembic"), logging.WARNING)
 _EXPECTED = ("maximum number of running instances reached",)  # a long cycle makes a tick wait
 _HANDLER_NAME = "pledge-monitor"
 
 
-class SecretFilter(logging.Filter):
-    """Replaces known secret values, and passwords in URLs, by ``***`` in message and fields."""
+class SecretFilter(ScrubFilter):
+    """The handler's scrubber (``monitor.secrets.Scrubber``); drops the lines that are expected."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._secrets: tuple[str, ...] = ()
-        self.update(secrets)
+        self.scrubber = Scrubber(secrets)
+        super().__init__(self.scrubber)
 
     def update(self, secrets: Iterable[str]) -> None:
         """Swap the secret values (on reload: routes may use other variables now)."""
-        kept = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
-        with self._lock:
-            self._secrets = tuple(kept)
-
-    def scrub(self, text: str) -> str:
-        text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        self.scrubber.update(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if any(phrase in str(record.msg) for phrase in _EXPECTED):
             return False
-        record.msg, record.args = self.scrub(_message(record)), None
-        if record.exc_info:
-            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        for key, value in fields(record).items():
-            if isinstance(value, str):
-                setattr(record, key, self.scrub(value))
-        return True
-
-
-def _message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except (TypeError, ValueError):
-        return str(record.msg)
-
-
-def fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The ``extra=`` values of a record."""
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+        return super().filter(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -88,7 +55,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        data.update(fields(record))
+        data.update(record_fields(record))
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -125,7 +92,8 @@ def setup(
 
 
 def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
-    """The values of every environment variable a route URL or a source header refers to."""
+    """The values of every environment variable a route URL, a source header or the archive
+    section refers to."""
     names = {name for route in watchlist.routes for url in route.urls for name in referenced_env_vars(url)}
     names |= {
         name
@@ -133,6 +101,8 @@ def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
         for _, v in source.header_pairs
         for name in referenced_env_vars(v)
     }
+    if watchlist.archive is not None:  # the web archive's keys
+        names |= {watchlist.archive.access_env, watchlist.archive.secret_env}
     return {env[name] for name in names if env.get(name)}
 
 

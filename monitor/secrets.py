@@ -8,13 +8,19 @@ Source headers (``Authorization: Bearer ${TOKEN}``) work the same way: ``resolve
 them in for the request, and the headers a snapshot keeps as evidence (sent and received) go
 through ``redact_headers`` first, so the database, WARC files, exports and reports hold
 ``Bearer ***``, never the token.
+
+What may still carry a secret in text (log records, apprise's error messages) goes through a
+``Scrubber``; ``ScrubFilter`` applies one to every record a logger or handler passes.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
-from urllib.parse import parse_qsl, quote
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus
 
 from monitor.errors import AlertError, FetchError
 
@@ -151,3 +157,68 @@ def redact_header_value(value: str) -> str:
         return "; ".join(f"{part.partition('=')[0].strip()}=***" if "=" in part else part for part in parts)
     scheme = _AUTH_SCHEME.match(value)
     return f"{scheme.group(1)} ***" if scheme else "***"
+
+
+# --------------------------------------------------------------------------- scrubbing
+
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class Scrubber:
+    """Replaces known secret values (also percent-encoded) and passwords in URLs by ``***``.
+
+    ``replace`` maps whole texts to what shows instead (a resolved route URL to its redacted form);
+    it applies first, so a URL reads as its target rather than as a row of stars.
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), *, replace: Mapping[str, str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._replace = dict(replace or {})
+        self._secrets: tuple[str, ...] = ()
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Swap the secret values (on reload: routes may use other variables now)."""
+        variants = {v for s in secrets if len(s) >= 3 for v in (s, quote(s, safe=""), quote_plus(s))}
+        kept = tuple(sorted(variants, key=len, reverse=True))
+        with self._lock:
+            self._secrets = kept
+
+    def __call__(self, text: str) -> str:
+        for old, new in self._replace.items():
+            text = text.replace(old, new)
+        text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs a record's message, traceback and ``extra=`` fields before any handler writes it."""
+
+    def __init__(self, scrub: Callable[[str], str]) -> None:
+        super().__init__()
+        self.scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.scrub(_message(record)), None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in record_fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, self.scrub(value))
+        return True
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``extra=`` values of a record."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # a bad format string must not lose the record (nor raise in logging)
+        return str(record.msg)

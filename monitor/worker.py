@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.store import claims, outbox
+from monitor.store.models import Archive
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.run")
@@ -107,6 +108,7 @@ class WorkerLife:
         self.stop_beating()
         claims.release_all(self.engine, worker=self.name)
         outbox.release_claims(self.engine, of=[self.name])
+        outbox.release_claims(self.engine, of=[self.name], table=Archive)
         claims.unregister_worker(self.engine, self.name)
 
     # -- a beating thread, for commands that run without the daemon's scheduler ---------------
@@ -144,6 +146,7 @@ class WorkerLife:
             names = [w.name for w in gone] + ([self.name] if starting else [])
         sources = claims.release_sources(self.engine, of=names)
         alerts = outbox.release_claims(self.engine, of=names)
+        outbox.release_claims(self.engine, of=names, table=Archive)  # archive copies they were saving
         claims.remove_workers(self.engine, of=None if names is None else [w.name for w in gone])
         reaped = Reaped(tuple(f"{w.name} (pid {w.pid} on {w.host})" for w in gone), sources, alerts)
         if reaped:

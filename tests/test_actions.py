@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from monitor.alerts import deliver_due
+from monitor.alerts.deliver import deliver_due
 from monitor.audit.verify import verify
 from monitor.cli import main
 from monitor.errors import MonitorError, NotFoundError

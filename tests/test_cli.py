@@ -95,6 +95,20 @@ def test_help_and_version_import_no_heavy_library() -> None:
         assert not any(name.startswith("monitor.store") for name in modules), args
 
 
+# What `validate` needs is the watchlist (pydantic, YAML, selectolax for selectors): never the
+# database, the network, alert sending (apprise's plugins) or the checking stages.
+NOT_FOR_VALIDATE = ("sqlalchemy", "alembic", "apprise", "requests", "urllib3", "rapidfuzz", "jinja2")
+CHECKING = ("monitor.store", "monitor.check", "monitor.cycle", "monitor.fetch", "monitor.alerts.send")
+
+
+def test_validate_imports_neither_the_database_nor_alert_sending() -> None:
+    good = Path(__file__).parent / "fixtures" / "watchlists" / "good.yaml"
+    modules = imported_by("validate", str(good))
+    assert "monitor.watchlist" in modules  # it did validate
+    assert sorted(name for name in modules if name.split(".")[0] in NOT_FOR_VALIDATE) == []
+    assert sorted(name for name in modules if name.startswith(CHECKING)) == []
+
+
 # --------------------------------------------------------------------------- the watchlist and the database
 
 

@@ -82,3 +82,29 @@ def test_opening_a_database_at_head_does_not_load_alembic(tmp_path: Path) -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_upgrade_from_0006_keeps_archive_rows_and_adds_submitted_at(tmp_path: Path) -> None:
+    """0007 adds archives.submitted_at; a database at 0006 with a capture in flight keeps it."""
+    from alembic import command
+
+    from monitor.store.db import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")  # the archive row alone tells
+        connection.execute(
+            text(
+                "INSERT INTO archives (id, change_id, url, status, attempts, next_attempt_at, job_id) "
+                "VALUES (1, 1, 'https://example.org/p', 'pending', 1, '2026-01-01', 'spn2-abc')"
+            )
+        )
+    engine = open_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT job_id, attempts, submitted_at FROM archives")).one()
+    assert tuple(row) == ("spn2-abc", 1, None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from werkzeug import Request, Response
 from monitor.cli import main
 from monitor.errors import AlertError, FetchError
 from monitor.secrets import (
+    Scrubber,
+    ScrubFilter,
     has_literal_header_secret,
     has_literal_secret,
     is_sensitive_header,
@@ -139,6 +143,31 @@ def test_sensitive_headers(name: str, sensitive: bool) -> None:
 )
 def test_a_literal_credential_in_a_header_is_told_apart_from_a_template(value: str, literal: bool) -> None:
     assert has_literal_header_secret(value) is literal
+
+
+def test_a_scrubber_hides_secrets_also_encoded_and_url_passwords_and_names_the_target() -> None:
+    url = resolve_url(MAIL, ENV)
+    scrub = Scrubber({ENV["SMTP_PASS"], url}, replace={url: redact_url(MAIL)})
+    assert scrub(f"cannot send to {url}") == "cannot send to mailtos://smtp.example.org/***"
+    assert scrub("login pledge-bot:p%40ss%2Fw%3Ard, then p@ss/w:rd") == "login pledge-bot:***, then ***"
+    assert scrub("postgresql://pm:other@db/pledges") == "postgresql://pm:***@db/pledges"
+    scrub.update({"new-token"})
+    assert scrub("Bearer new-token, p@ss/w:rd") == "Bearer ***, p@ss/w:rd"  # swapped, as on a reload
+
+
+def test_a_scrub_filter_scrubs_message_arguments_fields_and_traceback() -> None:
+    record = logging.LogRecord("apprise", logging.ERROR, __file__, 1, "sent %s", ("tok-123",), None)
+    record.url = "json://h/tok-123"
+    try:
+        raise ValueError("tok-123 refused")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    assert ScrubFilter(Scrubber({"tok-123"})).filter(record)
+    text = logging.Formatter().format(record)
+    assert "tok-123" not in text
+    assert "sent ***" in text
+    assert "ValueError: *** refused" in text
+    assert record.url == "json://h/***"
 
 
 def test_resolve_headers_fills_references_and_names_what_is_missing() -> None:

@@ -185,9 +185,9 @@ def test_a_section_is_watched_through_the_check_and_ignores_the_rest_of_the_page
     assert [e.kind for e in store.events()] == ["source.changed"]
 
 
-def test_the_readme_example_of_a_section_is_a_valid_watchlist() -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    part = readme.split("### Choosing what to watch on a page", 1)[1]
+def test_the_docs_example_of_a_section_is_a_valid_watchlist() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "watchlist.md").read_text()
+    part = page.split("## Choosing what to watch on a page", 1)[1]
     example = part.split("```yaml\n", 1)[1].split("```", 1)[0]
     (source,) = parse_watchlist(example).sources
     assert source.select == ("h1", section(start_after="h2#our-commitments", end_before="h2"))

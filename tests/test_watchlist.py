@@ -738,3 +738,35 @@ def test_a_pledge_language_is_checked_and_kept() -> None:
     assert parse_watchlist(dedent(text.replace("        language: fr-CA\n", ""))).pledge("p").language is None
     (issue,) = issues_of(text.replace("fr-CA", "pt"))
     assert "pledges[0].language: expected a language with weakening rules (en, fr, de, es" in issue
+
+
+# --------------------------------------------------------------------------- archive copies
+
+
+def test_archive_section_defaults_and_env_names() -> None:
+    watchlist = parse_watchlist(
+        dedent("""
+        sources: []
+        archive:
+          secret_env: ${IA_SECRET}
+          per_minute: 2
+        """)
+    )
+    spec = watchlist.archive
+    assert spec is not None
+    assert (spec.enabled, spec.endpoint) == (True, "https://web.archive.org/save")
+    assert (spec.access_env, spec.secret_env, spec.per_minute) == ("PLEDGE_MONITOR_IA_ACCESS", "IA_SECRET", 2)
+    assert parse_watchlist("sources: []\n").archive is None
+
+
+def test_archive_credentials_written_in_the_file_are_refused_without_showing_them() -> None:
+    found = issues_of("""
+        sources: []
+        archive:
+          access: AKIA1234567890
+          secret_env: "abc:def-literal-secret"
+        """)
+    assert len(found) == 2
+    assert all("AKIA1234567890" not in issue and "literal-secret" not in issue for issue in found)
+    assert "archive.access" in found[0]
+    assert "archive.secret_env" in found[1]

@@ -20,7 +20,7 @@ import pytest
 import requests
 from warcio.archiveiterator import ArchiveIterator
 
-from monitor.alerts import deliver_due
+from monitor.alerts.deliver import deliver_due
 from monitor.cycle import run_cycle
 from monitor.fetch import Fetcher
 from monitor.store.db import open_engine

@@ -6,7 +6,9 @@ import os
 
 import click
 
-from monitor.alerts import LEASE, render_test, send_to_route
+from monitor.alerts.deliver import LEASE
+from monitor.alerts.render import render_test
+from monitor.alerts.send import send_to_route
 from monitor.cli import App, MonitorGroup, pass_app, utcnow
 from monitor.errors import LockError
 from monitor.lock import database_lock

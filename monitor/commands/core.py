@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from monitor import diff as differ
-from monitor.check import CheckResult
 from monitor.cli import App, is_tty, pass_app, utcnow
-from monitor.cycle import CycleSummary, run_cycle
 from monitor.errors import MonitorError
-from monitor.fetch import Fetcher
-from monitor.lock import database_lock
-from monitor.narrate import describe_check
-from monitor.process import limit_malloc_arenas
-from monitor.store.repo import Store
-from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
-from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+
+if TYPE_CHECKING:  # each command imports what it runs: `validate` never loads the checking stack
+    from monitor.check import CheckResult
+    from monitor.cycle import CycleSummary
+    from monitor.fetch import Fetcher
+    from monitor.store.repo import Store
 
 
 def fetcher_for(app: App) -> Fetcher:
+    from monitor.fetch import Fetcher
+
     defaults = app.watchlist.defaults
     return Fetcher(
         user_agent=defaults.user_agent,
@@ -46,6 +45,8 @@ def validate(app: App, file: str | None, online: bool) -> None:
       watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)
       pledge-monitor validate --online     # also fetch each source twice, as `try` does
     """
+    from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
+
     path = file or str(app.watchlist_path)
     watchlist = load_watchlist(path)
     for route, var in missing_env_vars(watchlist, os.environ):
@@ -89,6 +90,10 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
       pledge-monitor check --no-deliver    # alerts stay queued for `run` or `alerts retry`
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
+    from monitor.lock import database_lock
+    from monitor.process import limit_malloc_arenas
+    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+
     limit_malloc_arenas()
     lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
     if lock is not None:
@@ -96,7 +101,7 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
     try:
         life = WorkerLife(app.store, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None)
         with life.running():
-            _check(app, source_ids, check_all)
+            _check(app, source_ids, check_all, life.name)
             if not no_deliver:
                 _sweep_and_deliver(app, life.name)
     finally:
@@ -104,7 +109,10 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
             lock.release()
 
 
-def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
+def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) -> None:
+    from monitor.cycle import run_cycle
+    from monitor.narrate import describe_check
+
     watchlist, store = app.watchlist, app.store
     now = utcnow()
     store.sync(watchlist, now)
@@ -128,7 +136,7 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     _echo_events(store, [eid for record in summary.records for eid in record.event_ids])
     from monitor.witness import witness_jobs
 
-    for line in witness_jobs(store, watchlist, utcnow(), os.environ):
+    for line in witness_jobs(store, watchlist, utcnow(), os.environ, worker=worker):
         click.echo(f"  {line}")
 
 
@@ -155,6 +163,8 @@ def _with_progress(
     app: App, fetcher: Fetcher, ids: list[str], on_result: Callable[[CheckResult], None]
 ) -> CycleSummary:
     from rich.progress import Progress
+
+    from monitor.cycle import run_cycle
 
     with Progress(transient=True) as progress:
         bar = progress.add_task("checking", total=len(ids))
@@ -214,6 +224,8 @@ def diff_command(app: App, snapshot_a: int, snapshot_b: int, fmt: str) -> None:
 
 
 def _echo_diff(old: str, new: str, fmt: str, old_id: int, new_id: int) -> None:
+    from monitor import diff as differ
+
     if fmt == "unified":
         click.echo(
             differ.render_unified(old, new, from_label=f"snapshot {old_id}", to_label=f"snapshot {new_id}")

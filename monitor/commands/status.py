@@ -2,109 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import click
 
 from monitor.cli import App, pass_app, utcnow
 from monitor.errors import MonitorError
-from monitor.store import outbox
-from monitor.store.repo import FailingSource, Store
+from monitor.health import health_problems, status_lines
 from monitor.watchlist import parse_duration
-
-STATE_MARK = {
-    "intact": "ok",
-    "reworded": "REWORDED",
-    "weakened": "WEAKENED",
-    "removed": "REMOVED",
-    "expired": "EXPIRED",
-    "unknown": "not checked yet",
-}
-
-
-def _ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "never"
-    seconds = int((now - at).total_seconds())
-    if seconds < 0:
-        return f"in {_span(-seconds)}"
-    return f"{_span(seconds)} ago"
-
-
-def _span(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _health(state: str, failures: int, checked: bool) -> str:
-    """A source's health in a few words; failures short of failing_after show as a count."""
-    if state == "new":
-        return f"{failures} failed" if failures else ("checked" if checked else "not checked yet")
-    return f"ok, {failures} failed" if failures and state == "ok" else state
-
-
-def _failing_line(failing: FailingSource, now: datetime) -> str:
-    """Why a failing source fails, and when people were last told."""
-    error = failing.last_error or "no error recorded"
-    reported = f"reported {_ago(failing.reported_at, now)}" if failing.reported_at else "not reported yet"
-    checks = f"{failing.failures} check{'s' if failing.failures != 1 else ''} in a row"
-    return f"failing: {checks}, last error: {error}; {reported}"
-
-
-def status_lines(store: Store, now: datetime) -> list[str]:
-    """The whole picture in plain lines: pledges, sources, alerts."""
-    lines = ["Pledges:"]
-    pledges = [p for p in store.pledges() if p.active]
-    sources = [s for s in store.sources() if s.active]
-    width = max((len(i) for i in [*(p.id for p in pledges), *(s.id for s in sources)]), default=0)
-    company = max((len(p.company) for p in pledges), default=0)
-    for p in pledges:
-        since = f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state != "unknown" else ""
-        expiry = p.spec.get("effective_expiry")
-        deadline = f"; expires {expiry}" if expiry else ""
-        mark = STATE_MARK.get(p.state, p.state)
-        lines.append(f"  {p.id:<{width}}  {p.company:<{company}}  {mark}{since}{deadline}")
-    if not pledges:
-        lines.append("  (none)")
-    lines.append("Sources:")
-    failing = {f.source_id: f for f in store.failing_sources()}
-    for src in sources:
-        health = _health(src.health, src.failures, src.last_check_at is not None)
-        moved = f"; moved to {src.moved_to}" if src.moved_to else ""
-        lines.append(
-            f"  {src.id:<{width}}  {health:<15} last good check {_ago(src.last_good_at, now)}; "
-            f"next {_ago(src.next_check_at, now)}{moved}"
-        )
-        if src.id in failing:
-            lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
-    counts = outbox.alert_counts(store.engine)
-    lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
-    lines.extend(
-        f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
-        f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
-        for failed in outbox.failed_alerts(store.engine, limit=10)
-    )
-    return lines
-
-
-def health_problems(store: Store, now: datetime, stale_after: timedelta) -> list[str]:
-    """Why the service is unhealthy, if it is: a stale scheduler, failing or stuck alerts."""
-    problems = []
-    workers = store.workers()
-    if not workers:
-        problems.append("no scheduler has registered: is `pledge-monitor run` running?")
-    elif max(w.heartbeat_at for w in workers) < now - stale_after:
-        newest = max(w.heartbeat_at for w in workers)
-        problems.append(f"scheduler is stale: last heartbeat {_ago(newest, now)}")
-    counts = outbox.alert_counts(store.engine)
-    if counts["failed"]:
-        problems.append(f"{counts['failed']} alert(s) failed for good: see `pledge-monitor status`")
-    overdue = store.overdue_alerts(now - timedelta(hours=1))
-    if overdue:
-        problems.append(f"{overdue} alert(s) pending for over an hour")
-    return problems
 
 
 @click.command()

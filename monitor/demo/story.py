@@ -20,12 +20,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor.alerts import deliver_due
+from monitor.alerts.deliver import deliver_due
 from monitor.check import CheckResult
 from monitor.cycle import run_cycle
 from monitor.demo.servers import DemoSite, WebhookReceiver
 from monitor.demo.timeline import SCENES, Scene, Step
 from monitor.fetch import Fetcher
+from monitor.health import status_lines
 from monitor.narrate import describe_check, recheck_due, worth_telling
 from monitor.store.db import open_engine
 from monitor.store.recording import Recorded
@@ -238,7 +239,7 @@ class _Play:
         assert self.now is not None
         self.echo("")
         self.echo(_rule("Where things stand: pledge-monitor status"))
-        for line in _status(self.store, self.watchlist, self.now):
+        for line in status_lines(self.store, self.now):
             self.echo(f"   {line}")
         self.echo("")
         self.echo(_rule("What the webhook received"))
@@ -285,22 +286,6 @@ def _where_next(report: DemoReport, echo: Echo, kept: bool) -> None:
 def _rule(title: str, width: int = 96) -> str:
     head = f"== {title} "
     return head + "=" * max(3, width - len(head))
-
-
-def _status(store: Store, watchlist: Watchlist, now: datetime) -> list[str]:
-    try:
-        from monitor.commands.status import status_lines
-    except ImportError:
-        return _own_status(store)
-    return status_lines(store, now)
-
-
-def _own_status(store: Store) -> list[str]:
-    lines = ["Pledges:"]
-    lines += [f"  {p.id:<40} {p.company:<12} {p.state}" for p in store.pledges() if p.active]
-    lines.append("Sources:")
-    lines += [f"  {s.id:<40} {s.health}" for s in store.sources() if s.active]
-    return lines
 
 
 def _counted(kinds: Counter[str]) -> str:

@@ -329,7 +329,8 @@ class Archive(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|saved|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
-    job_id: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(Text)  # the Save Page Now job, once submitted
+    submitted_at: Mapped[datetime | None]  # when that job was submitted: the rate limit counts these
     archive_url: Mapped[str | None] = mapped_column(Text)
     saved_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

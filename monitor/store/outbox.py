@@ -20,6 +20,11 @@ its receiver twice.
 ``last_error`` holds JSON, ``{"done": [0, 2], "error": "..."}``: the indices of the route's
 targets that already accepted the alert (a retry skips them, so they get it once) and the last
 error, already free of secrets. The schema has no other place for that progress.
+
+Archive copies (``archives``: a changed page to save at a public web archive) are outbox rows of
+the same shape, and go through the same lease functions with ``table=m.Archive``: claimed with a
+lease, ``begin`` counts a submission, a worker that dies leaves them to the next, and a row that
+is final (``saved``) is never claimed again.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from sqlalchemy.orm import Session
 from monitor.store import models as m
 
 A = m.Alert
+Leased = type[m.Alert] | type[m.Archive]  # the outbox tables: same lease columns, same states
+LEASED: tuple[Leased, ...] = (m.Alert, m.Archive)
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,37 @@ class FailedAlert:
     created_at: datetime
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime, table: Leased = A) -> ColumnElement[bool]:
     return or_(
-        and_(A.status == "pending", A.next_attempt_at <= now),
-        and_(A.status == "sending", or_(A.claimed_until.is_(None), A.claimed_until <= now)),
+        and_(table.status == "pending", table.next_attempt_at <= now),
+        and_(table.status == "sending", or_(table.claimed_until.is_(None), table.claimed_until <= now)),
     )
+
+
+def _claim(s: Session, table: Leased, *, now: datetime, worker: str, lease: timedelta, batch: int) -> Any:
+    """Mark up to ``batch`` due rows (and abandoned ones) as ``worker``'s until ``now + lease``."""
+    pick: Any = (
+        select(table.id).where(_due(now, table)).order_by(table.next_attempt_at, table.id).limit(batch)
+    )
+    if s.get_bind().dialect.name == "postgresql":
+        pick = list(s.scalars(pick.with_for_update(skip_locked=True)))
+    # the condition is repeated in the UPDATE: a row another worker took meanwhile is skipped
+    return (
+        update(table)
+        .where(table.id.in_(pick), _due(now, table))
+        .values(status="sending", claimed_by=worker, claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_ids(
+    engine: Engine, table: Leased, *, now: datetime, worker: str, lease: timedelta, batch: int = 100
+) -> list[int]:
+    """Take up to ``batch`` due rows of an outbox table; their ids, oldest due first."""
+    with Session(engine) as s, s.begin():
+        claim = _claim(s, table, now=now, worker=worker, lease=lease, batch=batch)
+        rows = s.execute(claim.returning(table.id, table.next_attempt_at)).all()
+    return [rid for rid, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
 
 
 def claim_due(
@@ -101,18 +134,10 @@ def claim_due(
 ) -> list[OutboxItem]:
     """Take up to ``batch`` due alerts (and abandoned ones) for ``worker`` until ``now + lease``."""
     with Session(engine, expire_on_commit=False) as s, s.begin():
-        pick: Any = select(A.id).where(_due(now)).order_by(A.next_attempt_at, A.id).limit(batch)
-        if s.get_bind().dialect.name == "postgresql":
-            pick = list(s.scalars(pick.with_for_update(skip_locked=True)))
-        # the condition is repeated in the UPDATE: a row another worker took meanwhile is skipped
-        claim = (
-            update(A)
-            .where(A.id.in_(pick), _due(now))
-            .values(status="sending", claimed_by=worker, claimed_until=now + lease)
-            .returning(A.id, A.event_id, A.route, A.attempts, A.next_attempt_at, A.last_error)
-            .execution_options(synchronize_session=False)
-        )
-        rows = s.execute(claim).all()
+        claim = _claim(s, A, now=now, worker=worker, lease=lease, batch=batch)
+        rows = s.execute(
+            claim.returning(A.id, A.event_id, A.route, A.attempts, A.next_attempt_at, A.last_error)
+        ).all()
         if not rows:
             return []
         events = {
@@ -133,48 +158,52 @@ def claim_due(
     return sorted(items, key=lambda i: i.alert_id)
 
 
-def begin(engine: Engine, ids: Collection[int], *, worker: str) -> set[int]:
+def begin(engine: Engine, ids: Collection[int], *, worker: str, table: Leased = A) -> set[int]:
     """Count an attempt just before sending; returns the ids still ours (a lost claim is not sent)."""
     if not ids:
         return set()
     with Session(engine) as s, s.begin():
         rows = s.execute(
-            update(A)
-            .where(A.id.in_(list(ids)), _mine(worker))
-            .values(attempts=A.attempts + 1)
-            .returning(A.id)
+            update(table)
+            .where(table.id.in_(list(ids)), _mine(worker, table))
+            .values(attempts=table.attempts + 1)
+            .returning(table.id)
             .execution_options(synchronize_session=False)
         )
         return {row[0] for row in rows}
 
 
 def renew(engine: Engine, *, worker: str, until: datetime) -> int:
-    """Extend the leases of the alerts ``worker`` is sending: a living worker keeps them.
+    """Extend the leases of the alerts and archive copies ``worker`` is sending: a living worker
+    keeps them.
 
     Rows locked meanwhile (a result being recorded) are skipped, never waited for.
     """
-    mine = select(A.id).where(_mine(worker)).order_by(A.id).with_for_update(skip_locked=True)
+    count = 0
     with Session(engine) as s, s.begin():
-        result = s.execute(
-            update(A)
-            .where(A.id.in_(mine.scalar_subquery()))
-            .values(claimed_until=until)
-            .execution_options(synchronize_session=False)
-        )
-    return _rowcount(result)
+        for table in LEASED:
+            mine = select(table.id).where(_mine(worker, table)).order_by(table.id)
+            result = s.execute(
+                update(table)
+                .where(table.id.in_(mine.with_for_update(skip_locked=True).scalar_subquery()))
+                .values(claimed_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            count += _rowcount(result)
+    return count
 
 
-def release_claims(engine: Engine, *, of: Collection[str] | None) -> int:
-    """Give back the alerts claimed by workers proven gone: those named in ``of``, or
-    every worker with ``of=None``. A send they began counts as an attempt."""
+def release_claims(engine: Engine, *, of: Collection[str] | None, table: Leased = A) -> int:
+    """Give back the alerts (or archive copies) claimed by workers proven gone: those named in
+    ``of``, or every worker with ``of=None``. A send they began counts as an attempt."""
     if of is not None and not of:
         return 0
-    condition = A.status == "sending"
+    condition = table.status == "sending"
     if of is not None:
-        condition = and_(condition, A.claimed_by.in_(list(of)))
+        condition = and_(condition, table.claimed_by.in_(list(of)))
     with Session(engine) as s, s.begin():
         result = s.execute(
-            update(A)
+            update(table)
             .where(condition)
             .values(status="pending", claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
@@ -184,40 +213,58 @@ def release_claims(engine: Engine, *, of: Collection[str] | None) -> int:
 
 def mark_sent(engine: Engine, ids: Collection[int], at: datetime) -> None:
     """Final: a sent alert is never claimed again, whoever claimed it last."""
-    _set(engine, ids, A.status != "sent", status="sent", sent_at=at, last_error=None)
+    _set(engine, ids, A.status != "sent", A, status="sent", sent_at=at, last_error=None)
 
 
 def mark_retry(
-    engine: Engine, ids: Collection[int], *, worker: str, next_at: datetime, progress: Progress
+    engine: Engine,
+    ids: Collection[int],
+    *,
+    worker: str,
+    next_at: datetime,
+    progress: Progress,
+    table: Leased = A,
 ) -> None:
-    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=next_at, last_error=progress.dump())
+    _set(
+        engine,
+        ids,
+        _mine(worker, table),
+        table,
+        status="pending",
+        next_attempt_at=next_at,
+        last_error=progress.dump(),
+    )
 
 
-def mark_failed(engine: Engine, ids: Collection[int], *, worker: str, progress: Progress) -> None:
-    _set(engine, ids, _mine(worker), status="failed", last_error=progress.dump())
+def mark_failed(
+    engine: Engine, ids: Collection[int], *, worker: str, progress: Progress, table: Leased = A
+) -> None:
+    _set(engine, ids, _mine(worker, table), table, status="failed", last_error=progress.dump())
 
 
-def hold(engine: Engine, ids: Collection[int], *, worker: str, until: datetime) -> None:
-    """A digest alert waits for its digest time; holding is no attempt."""
-    _set(engine, ids, _mine(worker), status="pending", next_attempt_at=until)
+def hold(engine: Engine, ids: Collection[int], *, worker: str, until: datetime, table: Leased = A) -> None:
+    """A digest alert waits for its digest time, an archive copy for its job; holding is no attempt."""
+    _set(engine, ids, _mine(worker, table), table, status="pending", next_attempt_at=until)
 
 
-def release(engine: Engine, ids: Collection[int], *, worker: str) -> None:
+def release(engine: Engine, ids: Collection[int], *, worker: str, table: Leased = A) -> None:
     """Give back alerts this worker claimed and did not send (it is stopping)."""
-    _set(engine, ids, _mine(worker), status="pending")
+    _set(engine, ids, _mine(worker, table), table, status="pending")
 
 
-def _mine(worker: str) -> ColumnElement[bool]:
-    return and_(A.status == "sending", A.claimed_by == worker)
+def _mine(worker: str, table: Leased = A) -> ColumnElement[bool]:
+    return and_(table.status == "sending", table.claimed_by == worker)
 
 
-def _set(engine: Engine, ids: Collection[int], condition: ColumnElement[bool], **values: Any) -> None:
+def _set(
+    engine: Engine, ids: Collection[int], condition: ColumnElement[bool], table: Leased = A, **values: Any
+) -> None:
     if not ids:
         return
     with Session(engine) as s, s.begin():
         s.execute(
-            update(A)
-            .where(A.id.in_(list(ids)), condition)
+            update(table)
+            .where(table.id.in_(list(ids)), condition)
             .values(claimed_by=None, claimed_until=None, **values)
             .execution_options(synchronize_session=False)
         )

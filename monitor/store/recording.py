@@ -145,6 +145,12 @@ def record_prune(s: Session, ids: Sequence[int], before: datetime, at: datetime)
     _Ledger(s).append("prune", row, at)
 
 
+def chain_archive(s: Session, row: m.Archive, at: datetime) -> None:
+    """Chain an archive copy once saved: editing its URL afterwards makes ``verify`` fail."""
+    _lock_ledger(s)
+    _Ledger(s).append("archive", row, at)
+
+
 def _lock_ledger(s: Session) -> None:
     """Several PostgreSQL workers append to one chain: take turns. SQLite has one writer anyway."""
     if s.get_bind().dialect.name == "postgresql":
@@ -173,6 +179,9 @@ def _record_one(
             s.add(change)
             ledger.append("change", change, result.at)
             change_id = change.id
+            if watchlist.archive is not None and watchlist.archive.enabled:
+                # its archive copy is an outbox row, queued with the change like an alert
+                s.add(m.Archive(change_id=change.id, url=snap.url, attempts=0, next_attempt_at=result.at))
         source.snapshot_id = snap.id
     _update_health(source, result, next_at)
     _save_clauses(s, result)

@@ -79,6 +79,8 @@ class _NeedLines(Exception):
 _M = TypeVar("_M", bound=BaseModel)
 _B = TypeVar("_B", bound=BrowserSource)
 _TOP_KEYS = ("defaults", "routes", "sources", "pledges", "timestamps", "archive")
+# keys that would hold a credential: refused with a pointer to access_env / secret_env
+_ARCHIVE_SECRET_KEYS = ("access", "access_key", "secret", "secret_key", "key", "password", "authorization")
 _INHERITED = ("interval", "timeout", "confirm_after", "gone_after", "failing_after", "browser", "screenshot")
 
 # what to do with a key that belongs to another kind of source, by the kind of the source it is on
@@ -134,9 +136,7 @@ class _Builder:
         pledges = [p for p in self.pledges(raw_pledges, source_ids) if p is not None]
         routes = self.routes(data.get("routes"), raw_pledges)
         timestamps = self.timestamps(data.get("timestamps"))
-        archive = (
-            None if data.get("archive") is None else self.model(ArchiveSpec, data["archive"], ("archive",))
-        )
+        archive = self.archive(data.get("archive"))
         return Watchlist(
             Path(self.filename), defaults, tuple(sources), tuple(pledges), tuple(routes), timestamps, archive
         )
@@ -151,6 +151,21 @@ class _Builder:
                     ("timestamps", "tsa", i, "ca"), f"no file {tsa.ca!r} (the TSA's root certificate, PEM)"
                 )
         return spec
+
+    def archive(self, raw: object) -> ArchiveSpec | None:
+        """A credential written in the file would be stored, exported and shared: refuse it."""
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            for key in [k for k in raw if str(k).lower() in _ARCHIVE_SECRET_KEYS]:
+                self.issue(
+                    ("archive", key),
+                    "a credential does not belong in the watchlist (value not shown); put it in the "
+                    "environment and name the variables with access_env and secret_env "
+                    "(defaults PLEDGE_MONITOR_IA_ACCESS, PLEDGE_MONITOR_IA_SECRET)",
+                )
+            raw = {k: v for k, v in raw.items() if str(k).lower() not in _ARCHIVE_SECRET_KEYS}
+        return self.model(ArchiveSpec, raw, ("archive",))
 
     def entries(self, raw: object, path: KeyPath, noun: str) -> list[tuple[KeyPath, object]]:
         if raw is None:

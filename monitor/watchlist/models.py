@@ -28,6 +28,7 @@ from monitor.watchlist.values import (
     Css,
     DateValue,
     Duration,
+    EnvName,
     EventPattern,
     HeaderPairs,
     HttpUrl,
@@ -395,15 +396,24 @@ class TimestampsSpec(BaseModel):
 
 
 class ArchiveSpec(BaseModel):
-    """Copies of each changed page at a public web archive (the Internet Archive's Save Page Now)."""
+    """Copies of each changed page at a public web archive: the Internet Archive's Save Page Now 2.
+
+    The S3-style keys (https://archive.org/account/s3.php) are read from the environment variables
+    named here, at capture time; the watchlist never holds them.
+    """
 
     model_config = _FROZEN
-    endpoint: HttpUrl = "https://web.archive.org"
-    access_key_env: Text = "IA_ACCESS_KEY"
-    secret_key_env: Text = "IA_SECRET_KEY"
-    min_interval: Duration = timedelta(seconds=10)  # between two submissions: SPN is rate-limited
+    enabled: bool = True
+    endpoint: HttpUrl = "https://web.archive.org/save"
+    access_env: EnvName = "PLEDGE_MONITOR_IA_ACCESS"
+    secret_env: EnvName = "PLEDGE_MONITOR_IA_SECRET"
+    per_minute: Count = 4  # submissions a minute, all workers together: SPN allows a few
+    capture_all: bool = True  # keep the page even when it answers 4xx/5xx (a page gone is evidence)
     max_attempts: Count = 8
-    timeout: PositiveDuration = timedelta(seconds=30)
+    timeout: PositiveDuration = timedelta(seconds=30)  # one request to SPN
+    poll_every: Duration = timedelta(seconds=5)  # between two status requests for a job
+    wait: Duration = timedelta(seconds=30)  # how long one pass waits for a job, then leaves it for the next
+    resubmit_after: PositiveDuration = timedelta(hours=1)  # a job still pending this long is submitted again
 
 
 # --------------------------------------------------------------------------- the watchlist

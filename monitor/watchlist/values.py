@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 from pydantic_core import PydanticCustomError
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
+from monitor.alerts.schemes import is_sendable
 from monitor.events import EVENT_KINDS, SEVERITY_NAMES, Severity, pattern_matches_any_kind
 from monitor.secrets import ENV_REF, SCHEME, has_literal_secret, redact_url
 from monitor.weakening import LANGUAGES
@@ -204,7 +205,7 @@ def _route_url(value: str) -> str:
         )
     if has_literal_secret(value):
         raise fail(f"{redact_url(value)} holds a literal password; write secrets as ${{ENV_VAR}} references")
-    if not whole_url_from_env and not ENV_REF.search(scheme) and not _known_scheme(scheme.lower()):
+    if not whole_url_from_env and not ENV_REF.search(scheme) and not is_sendable(scheme.lower()):
         raise fail(
             f"unknown alert scheme {scheme!r}{did_you_mean(scheme.lower(), _apprise_schemes())}; "
             "expected console:// or one apprise sends to (https://github.com/caronc/apprise/wiki)"
@@ -212,14 +213,8 @@ def _route_url(value: str) -> str:
     return value
 
 
-def _known_scheme(scheme: str) -> bool:
-    from monitor.alerts import CONSOLE, sendable_schemes  # apprise only when a route names a scheme
-
-    return scheme == CONSOLE.partition(":")[0] or scheme in sendable_schemes()
-
-
 def _apprise_schemes() -> frozenset[str]:
-    from monitor.alerts import sendable_schemes
+    from monitor.alerts.send import sendable_schemes  # an unknown scheme: apprise's own list, to suggest
 
     return sendable_schemes()
 
@@ -262,3 +257,22 @@ Texts = Annotated[tuple[Text, ...], BeforeValidator(one_or_many)]
 Slugs = Annotated[tuple[Slug, ...], BeforeValidator(one_or_many)]
 Selectors = Annotated[tuple[Css, ...], BeforeValidator(one_or_many)]
 Regexes = Annotated[tuple[Regex, ...], BeforeValidator(one_or_many)]
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    """The name of an environment variable (``${NAME}`` is read as NAME), never a credential."""
+    name = value.strip()
+    match = ENV_REF.fullmatch(name)
+    name = match.group(1) if match else name
+    if not _ENV_NAME.fullmatch(name):
+        raise fail(
+            "expected the name of an environment variable, like PLEDGE_MONITOR_IA_SECRET "
+            "(value not shown: put the credential itself in that variable)"
+        )
+    return name
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
