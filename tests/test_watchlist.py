@@ -672,10 +672,14 @@ def test_browser_settings_are_inherited_where_they_apply() -> None:
               - id: news
                 url: https://example.org/feed.xml
                 kind: feed
+              - id: releases
+                url: https://example.org/news
+                kind: listing
+                item_select: "li a"
             """
         )
     )
-    shell, plain, news = watchlist.sources
+    shell, plain, news, releases = watchlist.sources
     assert (shell.browser, shell.screenshot, shell.wait_for, shell.wait_until) == (
         True,
         True,
@@ -685,6 +689,8 @@ def test_browser_settings_are_inherited_where_they_apply() -> None:
     assert watchlist.defaults.browser_pages == 3
     assert (plain.browser, plain.screenshot) == (False, False)  # no browser: no picture either
     assert not isinstance(news, BrowserSource)  # feeds are read without one: no browser keys at all
+    assert isinstance(releases, BrowserSource)
+    assert (releases.browser, releases.screenshot) == (True, True)
 
 
 def test_browser_keys_that_cannot_apply_are_errors_with_their_line() -> None:
