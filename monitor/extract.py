@@ -21,25 +21,20 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from monitor.errors import ExtractError
 from monitor.repair import repair
 from monitor.sections import SectionRule, outermost, page_order, section_nodes
+from monitor.text import INVISIBLE, PLAIN_PUNCTUATION
 from monitor.urls import link_target
 
 # --- normalization -------------------------------------------------------------------------------
 
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
-_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u02bc"  # and the modifier letter apostrophe
-_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
-# Invisible characters that vary between renderings of the same text: zero-width, soft hyphen,
-# BOM, bidi marks, word joiner, and control characters (which also keep ANSI escapes out).
-_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+# Dashes and curly quotes become plain (``monitor.text``); invisible and control characters go
+# (control characters would also let ANSI escapes in).
 _CONTROLS = [c for c in range(0x20) if chr(c) not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"]
 _CONTROLS += [0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]
 
-_REPLACEMENTS: dict[str, str] = dict.fromkeys(_DASHES, "-")
-_REPLACEMENTS.update(dict.fromkeys(_SINGLE_QUOTES, "'"))
-_REPLACEMENTS.update(dict.fromkeys(_DOUBLE_QUOTES, '"'))
+_REPLACEMENTS = PLAIN_PUNCTUATION
 # One regex pass finds the rare characters to rewrite (str.translate with a big table is 10x slower).
 _SPECIAL = re.compile(
-    "[" + re.escape("".join(_REPLACEMENTS) + _INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"
+    "[" + re.escape("".join(_REPLACEMENTS) + INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"
 )
 
 
