@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 from xml.parsers.expat import ErrorString
 
 import feedparser
@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError, FeedError
 from monitor.extract import check_markup, decode_html, normalize_text
+from monitor.urls import canonical_link
 
 MAX_BODY_BYTES = 5_000_000  # feedparser reads ~1.5 MB/s: a bigger body would stall a check
 MAX_XML_DEPTH = 256  # real feeds nest a few dozen levels; deeper is hostile or broken
@@ -72,12 +73,6 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
-_TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi"}
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_URL_WHITESPACE = str.maketrans("", "", "\t\r\n")  # browsers drop these inside a URL
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -89,38 +84,6 @@ class FeedItem:
     title: str
     summary: str  # plain text
     published: datetime | None  # aware, UTC
-
-
-# --- links ---------------------------------------------------------------------------------------
-
-
-def canonical_link(href: str | None, base: str | None = None) -> str | None:
-    """The one spelling of a link, so the same page linked twice is one item; None if not http(s)."""
-    href = (href or "").strip().translate(_URL_WHITESPACE)
-    if not href or _CONTROL.search(href):
-        return None
-    try:
-        parts = urlsplit(urljoin(base, href) if base else href)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    host = parts.hostname  # already lowercase
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        host = f"{host}:{port}"
-    if parts.username is not None:
-        host = f"{parts.netloc.rpartition('@')[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.lower()
-    return name.startswith("utm_") or name in _TRACKING_PARAMS
 
 
 # --- feeds ---------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from monitor.errors import FeedError
 from monitor.feeds import (
     MAX_BODY_BYTES,
     FeedItem,
-    canonical_link,
     new_items,
     parse_feed,
     parse_listing,
@@ -429,27 +428,7 @@ def test_listing_nested_too_deeply_is_refused_quickly() -> None:
     assert seconds < 1.0
 
 
-# --- links and staleness -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("href", "expected"),
-    [
-        (
-            "HTTPS://News.Example.ORG:443/a?x=1&utm_source=rss&UTM_Medium=e#frag",
-            "https://news.example.org/a?x=1",
-        ),
-        ("http://example.org:8080", "http://example.org:8080/"),
-        ("/b?gclid=abc&fbclid=def&mc_cid=1&mc_eid=2&page=2", "https://example.org/b?page=2"),
-        ("//cdn.example.org/c", "https://cdn.example.org/c"),
-        ("javascript:void(0)", None),
-        ("mailto:press@example.org", None),
-        ("", None),
-        ("http://[::1", None),
-    ],
-)
-def test_canonical_link(href: str, expected: str | None) -> None:
-    assert canonical_link(href, "https://example.org/news/") == expected
+# --- staleness -------------------------------------------------------------------------
 
 
 def item(published: datetime | None, key: str = "k") -> FeedItem:
