@@ -503,6 +503,14 @@ class _Page:
     cells: int = 0
     rows: list[int] = field(default_factory=list)
     hrefs: list[tuple[str | None, int]] = field(default_factory=list)  # target, where its text starts
+    inline: bool = False  # one line of text: no list bullets, no cell separators
+
+
+def html_text(node: LexborNode) -> str:
+    """The visible text of one element on one line, read as a page is (a feed's HTML, a listing's link)."""
+    page = _Page(links=False, base=None, selected=set(), inline=True)
+    _walk(node, page)
+    return " ".join(normalize_text("".join(page.out)).split())
 
 
 def _walk(root: LexborNode, page: _Page) -> None:
@@ -556,7 +564,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
     if email is not None:
         return _enter_email(email, tag, page)
     if tag in _BLOCK_TAGS:
-        page.out.append("\n- " if tag == "li" and not page.cells else _break(page))
+        page.out.append("\n- " if tag == "li" and not page.cells and not page.inline else _break(page))
     elif tag == "br":
         page.out.append(_break(page))
     elif tag in ("td", "th"):
@@ -575,7 +583,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
 def _enter_cell(page: _Page) -> None:
     if page.rows:
         if page.rows[-1]:
-            page.out.append(" | ")
+            page.out.append(" " if page.inline else " | ")
         page.rows[-1] += 1
     page.cells += 1
 

@@ -24,7 +24,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError, FeedError
-from monitor.extract import check_markup, decode_html, normalize_text
+from monitor.extract import check_markup, decode_html, html_text, normalize_text
 from monitor.urls import canonical_link
 
 MAX_BODY_BYTES = 5_000_000  # feedparser reads ~1.5 MB/s: a bigger body would stall a check
@@ -37,42 +37,6 @@ _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_BLOCK_TAGS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    }
-)
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
 
 
 @dataclass(frozen=True)
@@ -200,7 +164,7 @@ def _html_text(html: str, where: str) -> str:
     except ExtractError as exc:
         raise FeedError(str(exc)) from None
     tree = LexborHTMLParser(html.replace("\x00", ""))
-    return _node_text(tree.body) if tree.body is not None else ""
+    return html_text(tree.body) if tree.body is not None else ""
 
 
 def _struct_time(value: Any) -> datetime | None:
@@ -262,7 +226,7 @@ def _listing_item(node: LexborNode, base: str) -> FeedItem | None:
     if link is None:
         return None
     container = None if anchor is node else node
-    summary = _node_text(container) if container is not None else ""
+    summary = html_text(container) if container is not None else ""
     published = _time(container if container is not None else anchor)
     return FeedItem(key=link, link=link, title=_title(anchor), summary=summary, published=published)
 
@@ -270,12 +234,12 @@ def _listing_item(node: LexborNode, base: str) -> FeedItem | None:
 def _first_link(container: LexborNode) -> LexborNode | None:
     """The container's first link with text (cards often lead with an image link), else its first."""
     links = container.css("a[href]")
-    return next((a for a in links if _node_text(a)), links[0] if links else None)
+    return next((a for a in links if html_text(a)), links[0] if links else None)
 
 
 def _title(anchor: LexborNode) -> str:
     """The link text; image-only links fall back to what a screen reader would say."""
-    text = _node_text(anchor)
+    text = html_text(anchor)
     if text:
         return text
     image = anchor.css_first("img[alt]")
@@ -283,19 +247,6 @@ def _title(anchor: LexborNode) -> str:
         if label and label.strip():
             return " ".join(label.split())
     return ""
-
-
-def _node_text(node: LexborNode) -> str:
-    """Visible text on one line, block boundaries as spaces, normalized like every page text."""
-    parts: list[str] = []
-    for part in node.traverse(include_text=True):
-        if part.tag in _BLOCK_TAGS:
-            parts.append(" ")
-        elif part.tag == "-text" and (part.parent is None or part.parent.tag not in _SKIP_TAGS):
-            if part.prev is not None and part.prev.tag in _BLOCK_TAGS:
-                parts.append(" ")  # text right after a block: "<p>a</p>b" reads "a b"
-            parts.append(part.text_content or "")
-    return " ".join(normalize_text("".join(parts)).split())
 
 
 def _time(node: LexborNode) -> datetime | None:

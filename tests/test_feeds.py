@@ -446,3 +446,15 @@ def test_feed_without_dates_is_never_stale() -> None:
     now = datetime(2021, 6, 1, tzinfo=UTC)
     assert not stale_feed([item(None)], now=now, stale_after=timedelta(0))
     assert not stale_feed([], now=now, stale_after=timedelta(0))
+
+
+def test_listing_text_is_read_as_page_text_is() -> None:
+    """One HTML-to-text walker: icons, scripts and templates are no more part of a headline than of a page."""
+    body = (
+        b"<ul><li><a href='/a'>Our pledge <svg><title>arrow icon</title></svg>"
+        b"<template>draft</template></a><script>track()</script>"
+        b"<table><tr><td>June 9</td><td>Policy</td></tr></table></li></ul>"
+    )
+    (item,) = parse_listing(body, url="https://example.org/news/", item_select="li")
+    assert item.title == "Our pledge"
+    assert item.summary == "Our pledge June 9 Policy"
