@@ -22,11 +22,12 @@ from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, r
 from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.events import default_severity
 from monitor.extract import decode_html, extract
-from monitor.feeds import FeedItem, canonical_link, new_items, parse_feed, parse_listing
+from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
 from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
 from monitor.lifecycle import EventDraft, Health, Transition, assess_source
 from monitor.secrets import resolve_headers
+from monitor.urls import canonical_link
 from monitor.watchlist import FeedSource, ItemSource, ListingSource, PledgeSpec, SourceSpec
 
 MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news

@@ -26,6 +26,7 @@ from click.testing import CliRunner, Result
 from pydantic import BaseModel
 
 from monitor.cli import main
+from monitor.commands import TABLE
 from monitor.watchlist import (
     Defaults,
     PledgeSpec,
@@ -116,6 +117,11 @@ def test_the_readme_links_into_the_manual() -> None:
     targets = {target.partition("#")[0] for target in links(REPO / "README.md")}
     assert "docs/index.md" in targets
     assert {"docs/watchlist.md", "docs/audit.md", "docs/running.md"} <= targets
+
+
+def test_the_index_lists_every_command() -> None:
+    listed = set(re.findall(r"^\| `([a-z]+)", (REPO / "docs" / "index.md").read_text(), re.M))
+    assert listed == set(TABLE), f"docs/index.md's command table differs from the CLI: {listed ^ set(TABLE)}"
 
 
 def test_slugs_follow_github() -> None:
