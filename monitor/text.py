@@ -14,10 +14,28 @@ import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
-# every quote and dash a page may use for the plain ones
-SINGLE_QUOTES = "'‘’‚‛′`´"
-DOUBLE_QUOTES = '"“”„‟″'
-DASHES = "-‐‑‒–—―−"
+# The one table of typographic punctuation. Extraction writes these plain in the text it keeps
+# (``extract.normalize_text``); matching and keywords read them as their plain forms.
+CURLY_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u02bc"  # ‘ ’ ‚ ‛ and the modifier letter apostrophe ʼ
+CURLY_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"  # “ ” „ ‟
+TYPOGRAPHIC_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
+# Typed for quotes, but also marks of their own (5′ 10″, a grave accent): compared as quotes,
+# never rewritten in the text kept.
+SINGLE_QUOTE_LOOKALIKES = "\u2032\uff07`"  # ′ ＇ ` (an acute accent ´ is a space once NFKC-normalized)
+DOUBLE_QUOTE_LOOKALIKES = "\u2033"  # ″
+# Invisible characters that vary between renderings of the same text: zero-width, soft hyphen,
+# BOM, bidi marks, word joiner.
+INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+PLAIN_PUNCTUATION: dict[str, str] = {
+    **dict.fromkeys(TYPOGRAPHIC_DASHES, "-"),
+    **dict.fromkeys(CURLY_SINGLE_QUOTES, "'"),
+    **dict.fromkeys(CURLY_DOUBLE_QUOTES, '"'),
+}
+
+# What a word is made of, for matching: every form of a quote compares as one, a dash splits words.
+SINGLE_QUOTES = "'" + CURLY_SINGLE_QUOTES + SINGLE_QUOTE_LOOKALIKES
+DOUBLE_QUOTES = '"' + CURLY_DOUBLE_QUOTES + DOUBLE_QUOTE_LOOKALIKES
+DASHES = "-" + TYPOGRAPHIC_DASHES
 EDGE = string.punctuation.replace("-", "") + SINGLE_QUOTES + DOUBLE_QUOTES + "«»‹›…•·¡¿§¶†‡"
 _STRAIGHT = str.maketrans({**dict.fromkeys(SINGLE_QUOTES, "'"), **dict.fromkeys(DOUBLE_QUOTES, '"')})
 _WORD = re.compile(rf"[^\s{re.escape(DASHES)}]+")

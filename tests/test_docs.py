@@ -16,14 +16,27 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from pydantic import BaseModel
 
 from monitor.cli import main
+from monitor.commands import TABLE
+from monitor.watchlist import (
+    Defaults,
+    PledgeSpec,
+    Renewal,
+    RouteSpec,
+    SectionSpec,
+    SourceSpec,
+    TimestampsSpec,
+    TsaSpec,
+)
 from tests.site import Site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,6 +117,11 @@ def test_the_readme_links_into_the_manual() -> None:
     targets = {target.partition("#")[0] for target in links(REPO / "README.md")}
     assert "docs/index.md" in targets
     assert {"docs/watchlist.md", "docs/audit.md", "docs/running.md"} <= targets
+
+
+def test_the_index_lists_every_command() -> None:
+    listed = set(re.findall(r"^\| `([a-z]+)", (REPO / "docs" / "index.md").read_text(), re.M))
+    assert listed == set(TABLE), f"docs/index.md's command table differs from the CLI: {listed ^ set(TABLE)}"
 
 
 def test_slugs_follow_github() -> None:
@@ -319,9 +337,15 @@ def test_yaml_example_validates(block: Block, tmp_path: Path, places: Places) ->
         assert result.exit_code == 0, f"{block}:\n{result.output}"
 
 
+@dataclass(frozen=True)
+class Demo:
+    kept: Path  # the folder `demo --keep` wrote
+    output: str  # what it printed
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's folder, kept as the docs keep it: the story runs once, each page gets a copy."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo, kept as the docs keep it: the story runs once, each page gets a copy of its folder."""
     where = tmp_path_factory.mktemp("demo")
     home = Path.cwd()
     os.chdir(where)
@@ -330,7 +354,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         os.chdir(home)
     assert result.exit_code == 0, result.output
-    return where / "pledge-demo"
+    return Demo(where / "pledge-demo", result.output)
+
+
+def test_the_readme_excerpt_is_the_demo_in_order(demo: Demo) -> None:
+    """Each line of the README's excerpt is a line the demo prints, in the demo's order."""
+    readme = (REPO / "README.md").read_text()
+    excerpt = readme.split("An excerpt of a real run", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    ports = re.compile(r"127\.0\.0\.1:\d+")
+    printed = iter(ports.sub("127.0.0.1:PORT", line) for line in demo.output.splitlines())
+    shown = [
+        ports.sub("127.0.0.1:PORT", line) for line in excerpt.splitlines() if line.strip() not in ("", "…")
+    ]
+    assert len(shown) > 40
+    for line in shown:
+        assert any(line == seen for seen in printed), (
+            f"not in the demo's output, or not in its order: {line!r}"
+        )
 
 
 class Session:
@@ -411,8 +451,8 @@ RUN_PAGES = [
 
 
 @pytest.mark.parametrize("page", RUN_PAGES, ids=page_id)
-def test_shell_examples_run(page: Path, demo: Path, tmp_path: Path, places: Places) -> None:
-    shutil.copytree(demo, tmp_path / "pledge-demo")
+def test_shell_examples_run(page: Path, demo: Demo, tmp_path: Path, places: Places) -> None:
+    shutil.copytree(demo.kept, tmp_path / "pledge-demo")
     session = Session(tmp_path, places)
     ran = 0
     try:
@@ -437,3 +477,37 @@ def test_shell_examples_run(page: Path, demo: Path, tmp_path: Path, places: Plac
     finally:
         session.stop()
     assert ran
+
+
+# --- the watchlist's keys ------------------------------------------------------------------------
+
+KEYS_DOCUMENTED = {
+    "watchlist.md": (Defaults, SourceSpec, PledgeSpec, Renewal, RouteSpec, SectionSpec),
+    "audit.md": (TimestampsSpec, TsaSpec),
+}
+
+
+def models(types: tuple[object, ...]) -> list[type[BaseModel]]:
+    """The models behind each type: a union of source kinds is each of its kinds."""
+    found: list[type[BaseModel]] = []
+    for each in types:
+        if isinstance(each, type) and issubclass(each, BaseModel):
+            found.append(each)
+        else:
+            found += models(typing.get_args(each))
+    return found
+
+
+@pytest.mark.parametrize("page", sorted(KEYS_DOCUMENTED))
+def test_every_key_of_the_watchlist_is_documented(page: str) -> None:
+    """The manual names every key the watchlist takes: a key added without a word is found here."""
+    text = (REPO / "docs" / page).read_text()
+    missing = [
+        f"{model.__name__}.{field.alias or name}"
+        for model in models(KEYS_DOCUMENTED[page])
+        for name, field in model.model_fields.items()
+        if name != "name"  # a route's name is its key in `routes:`
+        and f"`{field.alias or name}`" not in text
+        and f"{field.alias or name}:" not in text
+    ]
+    assert not missing, f"docs/{page} does not name {missing}"
