@@ -29,7 +29,7 @@ from monitor.glitch import truncated as truncated_page
 from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
 from monitor.secrets import redact_headers, resolve_headers
-from monitor.watchlist import PledgeSpec, SourceSpec
+from monitor.watchlist import BrowserSource, ItemSource, PageSource, PledgeSpec, SourceSpec
 
 if TYPE_CHECKING:
     from monitor.statements import ItemRecord
@@ -100,7 +100,7 @@ def sha256(data: bytes) -> str:
 
 
 def run_check(
-    source: SourceSpec,
+    source: PageSource | ItemSource,
     pledges: tuple[PledgeSpec, ...],
     state: SourceState,
     fetcher: Fetcher,
@@ -165,7 +165,7 @@ def run_check(
         state = replace(state, clauses=_forgotten(state.clauses))
     matches = (
         _assess_clauses(pledges, state, text, fetched, previous if change is not None else None, change)
-        if source.kind == "page"
+        if isinstance(source, PageSource)
         else {}
     )
     transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
@@ -323,7 +323,7 @@ def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None
         state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
     )
     validators = Validators(state.etag, state.last_modified) if state and conditional else None
-    if source.browser:
+    if isinstance(source, BrowserSource) and source.browser:
         if validators is not None and (validators.etag or validators.last_modified):
             with contextlib.suppress(FetchError):
                 asked = _plain_fetch(source, fetcher, validators)
@@ -343,8 +343,9 @@ def _plain_fetch(source: SourceSpec, fetcher: Fetcher, validators: Validators | 
     )
 
 
-def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRequest:
+def render_request(source: BrowserSource, body_hash: str | None = None) -> RenderRequest:
     """How the browser loads a source; no new screenshot when the page is the one we hold."""
+    page = source if isinstance(source, PageSource) else None
     return RenderRequest(
         url=source.url,
         timeout=source.timeout.total_seconds(),
@@ -352,19 +353,24 @@ def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRe
         wait_until=source.wait_until,
         wait_for=source.wait_for,
         screenshot=source.screenshot,
-        select=source.select if isinstance(source.select, str) else None,  # sections: the whole page
-        hide=source.remove,
+        select=page.select if page and isinstance(page.select, str) else None,  # sections: the whole page
+        hide=page.remove if page else (),
         skip_screenshot_for=body_hash,
     )
 
 
-def source_text(source: SourceSpec, fetched: Fetched) -> str:
+def source_text(source: PageSource | ItemSource, fetched: Fetched) -> str:
     """The text of a fetched page as the source's rules read it."""
     return read_page(source, fetched).text
 
 
-def read_page(source: SourceSpec, fetched: Fetched) -> Extracted:
-    """The text of a fetched page, and a note when its markup had to be repaired to read it."""
+def read_page(source: PageSource | ItemSource, fetched: Fetched) -> Extracted:
+    """The text of a fetched page, and a note when its markup had to be repaired to read it.
+    An item's page is read whole: no selector is known for pages we have never seen."""
+    if isinstance(source, ItemSource):
+        return extract_page(
+            fetched.body, content_type=fetched.content_type, charset=fetched.charset, url=fetched.final_url
+        )
     return extract_page(
         fetched.body,
         content_type=fetched.content_type,
@@ -436,7 +442,7 @@ def _new_clauses(
 ) -> dict[tuple[str, str], clause_matching.ClauseMatch] | None:
     """Clauses added to the watchlist since the page last changed: find them in the text we hold,
     so their baseline is today's page, not the page of whenever it next changes."""
-    if source.kind != "page" or state.text_hash is None:
+    if not isinstance(source, PageSource) or state.text_hash is None:
         return None
     missing = [
         (pledge, clause)

@@ -19,7 +19,7 @@ from monitor.fetch import Fetcher
 from monitor.statements import item_spec, run_feed_check
 from monitor.store.recording import Recorded
 from monitor.store.repo import Store
-from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+from monitor.watchlist import FeedSource, ListingSource, PledgeSpec, SourceSpec, Watchlist
 
 Clock = Callable[[], datetime]
 
@@ -146,7 +146,7 @@ def run_cycle(
     last_flush = time.perf_counter()
 
     def check_one(spec: SourceSpec, state: SourceState) -> CheckResult:
-        if spec.kind in ("feed", "listing"):
+        if isinstance(spec, FeedSource | ListingSource):
             return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
         pledges = pledges_of[spec.id]
         return run_check(spec, pledges, state, fetcher, store.load_text, clock(), store.load_blob)

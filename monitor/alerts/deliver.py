@@ -156,7 +156,7 @@ class _Run:
         if not items:
             return
         if route.digest is None:
-            message = render_event(items[0].event, route.name)
+            message = render_event(items[0].event, route.name, archive_url=items[0].archive_url)
         else:
             message = render_digest(route.name, [i.event for i in items])
         done = items[0].progress.done
