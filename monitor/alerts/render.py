@@ -62,12 +62,13 @@ def idempotency_key(event_id: int, route: str) -> str:
     return f"pm-{event_id}-{route}"
 
 
-def render_event(event: Event, route: str, *, key: str | None = None) -> Message:
-    view = event_view(event)
+def render_event(
+    event: Event, route: str, *, key: str | None = None, archive_url: str | None = None
+) -> Message:
+    view = with_archive(event_view(event), archive_url)
     key = key or idempotency_key(event.id, route)
-    return _message(
-        "alert", {"v": view, "key": key}, key, event.title, severity_of(event.severity), _data(event, key)
-    )
+    data = {**_data(event, key), "archive_url": archive_url}
+    return _message("alert", {"v": view, "key": key}, key, event.title, severity_of(event.severity), data)
 
 
 def render_digest(route: str, events: Sequence[Event]) -> Message:
@@ -95,6 +96,12 @@ def render_test(route: str, now: datetime) -> Message:
     return render_event(event, route, key=f"pm-test-{route}-{now.strftime('%Y%m%dT%H%M%S')}")
 
 
+def with_archive(view: dict[str, Any], archive_url: str | None) -> dict[str, Any]:
+    """The change's public archive copy, when it was saved before the alert went out (an alert
+    never waits for it)."""
+    return {**view, "archive_url": archive_url if archive_url and archive_url.startswith("http") else None}
+
+
 def event_view(event: Event) -> dict[str, Any]:
     """What the templates show of an Event: plain values, no markup (templates add and escape it)."""
     details = event.details or {}
@@ -109,6 +116,7 @@ def event_view(event: Event) -> dict[str, Any]:
         "link": bool(url) and str(url).startswith(("http://", "https://")),
         "event_id": event.id,
         "change_id": event.change_id,
+        "archive_url": None,  # with_archive adds it where the copy was saved in time
         "clause": _clause_view(details),
         "signals": [_explanation(s) for s in details.get("signals") or () if s],
         "removed": _removed_view(details) if event.kind == EventKind.PLEDGE_REMOVED else None,
