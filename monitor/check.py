@@ -20,7 +20,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.browser import RenderRequest
 from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
-from monitor.events import EventKind, default_severity
+from monitor.events import CheckOutcome, EventKind, default_severity
 from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.glitch import not_found as not_found_page
@@ -76,7 +76,7 @@ class CheckResult:
     source_id: str
     at: datetime
     ms: int
-    outcome: str  # baseline|not_modified|unchanged|same_text|changed|rebaseline|failed
+    outcome: CheckOutcome
     status: int | None = None
     final_url: str | None = None
     redirects: tuple[tuple[str, int, str], ...] = ()
@@ -122,7 +122,7 @@ def run_check(
     base = result_of(fetched, source, now, started)
     same_rules = state.rules == source.rules_fingerprint()
     if fetched.not_modified or (same_rules and fetched.body and sha256(fetched.body) == state.body_hash):
-        outcome = "not_modified" if fetched.not_modified else "unchanged"
+        outcome = CheckOutcome.NOT_MODIFIED if fetched.not_modified else CheckOutcome.UNCHANGED
         fresh = _new_clauses(source, pledges, state, load_text, fetched)
         transition = assess_source(
             source,
@@ -152,7 +152,7 @@ def run_check(
         transition = assess_source(
             source, pledges, state.clauses, fresh, fetched, now, health=state.health, around=around
         )
-        return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
+        return replace(base, outcome=CheckOutcome.SAME_TEXT, body_hash=body_hash, transition=transition)
     previous = load_text(state.text_hash) if state.text_hash is not None and same_rules else None
     glitch = _glitch(source, state, fetched, text, text_hash, previous, now, load_body)
     if glitch is not None and not glitch.confirmed:
@@ -161,7 +161,7 @@ def run_check(
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
     outcome, change = _compare(source, state, text, previous)
     snapshot = replace(snapshot, base_text=previous if change is not None else None)
-    if outcome == "rebaseline":
+    if outcome is CheckOutcome.REBASELINE:
         state = replace(state, clauses=_forgotten(state.clauses))
     matches = (
         _assess_clauses(pledges, state, text, fetched, previous if change is not None else None, change)
@@ -169,7 +169,7 @@ def run_check(
         else {}
     )
     transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
-    if outcome == "changed" and change is not None:
+    if outcome is CheckOutcome.CHANGED and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
     return replace(
         base,
@@ -257,7 +257,12 @@ def _not_the_page(
         health = replace(transition.health, suspect=glitch.suspect, suspect_since=glitch.suspect_since)
         transition = replace(transition, health=health, recheck_at=due)
     return replace(
-        base, outcome="failed", error=error, body_hash=state.body_hash, validators=None, transition=transition
+        base,
+        outcome=CheckOutcome.FAILED,
+        error=error,
+        body_hash=state.body_hash,
+        validators=None,
+        transition=transition,
     )
 
 
@@ -405,7 +410,7 @@ def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: floa
         source_id=source.id,
         at=now,
         ms=_ms(started),
-        outcome="",
+        outcome=CheckOutcome.FAILED,  # until the check says what it found: never a silent success
         status=fetched.status,
         final_url=fetched.final_url if fetched.final_url != source.url else None,
         redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),
@@ -415,13 +420,13 @@ def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: floa
 
 def _compare(
     source: SourceSpec, state: SourceState, text: str, previous: str | None
-) -> tuple[str, differ.TextDiff | None]:
+) -> tuple[CheckOutcome, differ.TextDiff | None]:
     """A Change only between texts extracted with the same rules; new rules start a new baseline."""
     if state.text_hash is None:
-        return "baseline", None
+        return CheckOutcome.BASELINE, None
     if state.rules != source.rules_fingerprint() or previous is None:
-        return "rebaseline", None
-    return "changed", differ.compute(previous, text)
+        return CheckOutcome.REBASELINE, None
+    return CheckOutcome.CHANGED, differ.compute(previous, text)
 
 
 def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[str, str], ClauseRecord]:
@@ -526,7 +531,7 @@ def crashed_check(
     try:
         return _failed(source, pledges, state, now, time.perf_counter(), error, status=None)
     except Exception:  # the bug is in judging failures too: record the failure without a transition
-        return CheckResult(source_id=source.id, at=now, ms=0, outcome="failed", error=error)
+        return CheckResult(source_id=source.id, at=now, ms=0, outcome=CheckOutcome.FAILED, error=error)
 
 
 def _failed(
@@ -547,7 +552,7 @@ def _failed(
         source_id=source.id,
         at=now,
         ms=_ms(started),
-        outcome="failed",
+        outcome=CheckOutcome.FAILED,
         status=status,
         final_url=fetched.final_url if fetched and fetched.final_url != source.url else None,
         error=error,

@@ -20,7 +20,7 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, result_of, sha256, snapshot_of
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.events import EventKind, default_severity
+from monitor.events import CheckOutcome, EventKind, default_severity
 from monitor.extract import decode_html, extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
@@ -102,7 +102,7 @@ def run_feed_check(
     base = result_of(fetched, source, now, started)
     same_rules = state.rules == source.rules_fingerprint()
     if fetched.not_modified or (same_rules and sha256(fetched.body) == state.body_hash):
-        outcome = "not_modified" if fetched.not_modified else "unchanged"
+        outcome = CheckOutcome.NOT_MODIFIED if fetched.not_modified else CheckOutcome.UNCHANGED
         return replace(
             base,
             ms=_ms(started),
@@ -127,9 +127,9 @@ def run_feed_check(
     text_hash = sha256(text.encode())
     new_text = text_hash != state.text_hash or not same_rules  # new rules: store what they read
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint()) if new_text else None
-    outcome = "baseline" if initial else "same_text"
+    outcome = CheckOutcome.BASELINE if initial else CheckOutcome.SAME_TEXT
     if snapshot is not None and not initial:
-        outcome = "changed" if same_rules else "rebaseline"
+        outcome = CheckOutcome.CHANGED if same_rules else CheckOutcome.REBASELINE
     return replace(
         base,
         ms=_ms(started),
@@ -293,7 +293,7 @@ def _failed(
         source_id=source.id,
         at=now,
         ms=_ms(started),
-        outcome="failed",
+        outcome=CheckOutcome.FAILED,
         status=status if status is not None else getattr(error, "status", None),
         error=as_fetch,
         transition=transition,

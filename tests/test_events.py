@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from monitor.events import EVENT_KINDS, EventKind, Severity, default_severity, kind_matches
+from monitor.check import CheckResult
+from monitor.events import EVENT_KINDS, CheckOutcome, EventKind, Severity, default_severity, kind_matches
 from monitor.lifecycle import EventDraft
+from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import parse_watchlist
 
@@ -61,3 +63,26 @@ def test_the_store_writes_each_event_kind_as_its_value_and_reads_back_the_enum(s
     read = [event.kind for event in store.events()]
     assert read == list(EventKind)
     assert all(type(kind) is EventKind for kind in read)
+
+
+STORED_OUTCOMES = ["baseline", "not_modified", "unchanged", "same_text", "changed", "rebaseline", "failed"]
+
+
+def test_check_outcomes_keep_their_stored_values() -> None:
+    assert [outcome.value for outcome in CheckOutcome] == STORED_OUTCOMES
+    assert [o for o in CheckOutcome if o.quiet] == ["not_modified", "unchanged", "same_text"]
+
+
+def test_the_store_writes_each_check_outcome_as_its_value_and_reads_back_the_enum(store: Store) -> None:
+    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
+    store.sync(watchlist, NOW)
+    checks = [(CheckResult("policy", NOW, 1, outcome), NOW) for outcome in CheckOutcome]
+    recorded = store.record(checks, watchlist)
+    assert [r.outcome for r in recorded] == list(CheckOutcome)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT outcome FROM checks ORDER BY id")).scalars().all()
+    assert written == STORED_OUTCOMES
+    with store.session() as s:
+        read = s.scalars(select(m.Check.outcome).order_by(m.Check.id)).all()
+    assert read == list(CheckOutcome)
+    assert all(type(outcome) is CheckOutcome for outcome in read)

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from monitor.events import EventKind
+from monitor.events import CheckOutcome, EventKind
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -174,7 +174,7 @@ class Check(Base):
     at: Mapped[datetime]
     ms: Mapped[int] = mapped_column(Integer)
     status: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[CheckOutcome] = mapped_column(StrEnumColumn(CheckOutcome, 16))
     final_url: Mapped[str | None] = mapped_column(Text)  # only when it differs from the source URL
     redirects: Mapped[list[Any] | None]
     etag: Mapped[str | None] = mapped_column(Text)
