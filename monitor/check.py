@@ -20,7 +20,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.browser import RenderRequest
 from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
-from monitor.events import CheckOutcome, EventKind, default_severity
+from monitor.events import CheckOutcome, ClauseState, EventKind, default_severity
 from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.glitch import not_found as not_found_page
@@ -433,7 +433,9 @@ def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[st
     """New extraction rules (the maintainer changed select/remove/ignore) start the clauses
     afresh: what the new rules find is a baseline, not something the company did."""
     return {
-        key: replace(r, state="unknown", pending=None, pending_since=None, context=None, location=None)
+        key: replace(
+            r, state=ClauseState.UNKNOWN, pending=None, pending_since=None, context=None, location=None
+        )
         for key, r in clauses.items()
     }
 
@@ -471,7 +473,11 @@ def _where_missing(
     state: SourceState, load_text: Callable[[str], str]
 ) -> dict[tuple[str, str], tuple[str, str]] | None:
     """For clauses awaiting a re-check of their removal: what stands where each one stood."""
-    pending = {k: r for k, r in state.clauses.items() if r.pending == "not_found" and r.location is not None}
+    pending = {
+        k: r
+        for k, r in state.clauses.items()
+        if r.pending is ClauseState.NOT_FOUND and r.location is not None
+    }
     if not pending or state.text_hash is None:
         return None
     text = load_text(state.text_hash)
@@ -518,7 +524,11 @@ def _stood(previous_text: str | None, record: ClauseRecord | None) -> Callable[[
     last found reworded in still counts as its rewording."""
     if previous_text is None:
         return None
-    keep = record.passage if record is not None and record.state in ("reworded", "weakened") else None
+    keep = (
+        record.passage
+        if record is not None and record.state in (ClauseState.REWORDED, ClauseState.WEAKENED)
+        else None
+    )
     return lambda: clause_matching.sentences_of(previous_text, keep)
 
 

@@ -69,6 +69,16 @@ EVENT_KINDS: dict[EventKind, Severity] = {
 SEVERITY_NAMES = tuple(s.label for s in Severity)
 
 
+class ClauseState(StrEnum):
+    """The state a clause was last recorded in, on one source that carries it."""
+
+    UNKNOWN = "unknown"  # not assessed yet, or new extraction rules started it afresh
+    EXACT = "exact"
+    REWORDED = "reworded"
+    WEAKENED = "weakened"
+    NOT_FOUND = "not_found"  # as ``pending``: missing, awaiting the re-check that confirms it
+
+
 class CheckOutcome(StrEnum):
     """What one check found. Every check is logged with one: the attestation log."""
 

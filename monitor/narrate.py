@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from monitor.check import CheckResult
-from monitor.events import CheckOutcome
+from monitor.events import CheckOutcome, ClauseState
 from monitor.store.recording import Recorded
 
 OUTCOMES = {
@@ -21,7 +21,12 @@ OUTCOMES = {
     CheckOutcome.CHANGED: "text changed",
     CheckOutcome.REBASELINE: "new extraction rules: new baseline",
 }
-FOUND = {"exact": "found exactly", "reworded": "reworded", "weakened": "weakened", "not_found": "NOT found"}
+FOUND = {
+    ClauseState.EXACT: "found exactly",
+    ClauseState.REWORDED: "reworded",
+    ClauseState.WEAKENED: "weakened",
+    ClauseState.NOT_FOUND: "NOT found",
+}
 
 
 def describe_check(result: CheckResult, record: Recorded | None) -> str:
@@ -57,7 +62,11 @@ def clause_summary(result: CheckResult) -> str:
         return ""
     states: Counter[str] = Counter()
     for record in result.transition.clauses.values():
-        state = "missing: re-check due" if record.pending == "not_found" else FOUND.get(record.state, "")
+        state = (
+            "missing: re-check due"
+            if record.pending is ClauseState.NOT_FOUND
+            else FOUND.get(record.state, "")
+        )
         states[state] += 1
     return ", ".join(f"{n} clause{'s' if n != 1 else ''} {state}" for state, n in states.items() if state)
 
