@@ -23,11 +23,11 @@ log = logging.getLogger("monitor.witness")
 
 def witness_jobs(store: Store, watchlist: Watchlist, now: datetime, env: Mapping[str, str]) -> list[str]:
     """Run what is due; one line per thing done or failed."""
-    from monitor.stamping import stamp_due  # cryptography loads only when there is work
-
     lines: list[str] = []
     if watchlist.timestamps is None:
         return lines
+    from monitor.stamping import stamp_due  # cryptography loads only when there is work
+
     try:
         lines += [one.line() for one in stamp_due(store, watchlist, now)]
     except MonitorError as exc:

@@ -90,11 +90,13 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
       pledge-monitor check --no-deliver    # alerts stay queued for `run` or `alerts retry`
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
-    from monitor.lock import database_lock
-    from monitor.process import limit_malloc_arenas
-    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+    from monitor.process import collect_rarely, limit_malloc_arenas
 
     limit_malloc_arenas()
+    collect_rarely()  # before the checking stack is imported: that is most of the allocations
+    from monitor.lock import database_lock
+    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+
     lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
     if lock is not None:
         lock.acquire()
@@ -112,10 +114,12 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
 def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     from monitor.cycle import run_cycle
     from monitor.narrate import describe_check
+    from monitor.process import settle_heap
 
     watchlist, store = app.watchlist, app.store
     now = utcnow()
     store.sync(watchlist, now)
+    settle_heap()
     if source_ids:
         ids = [watchlist.source(sid).id for sid in source_ids]
     elif check_all:
@@ -142,7 +146,8 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
 
 def _sweep_and_deliver(app: App, worker: str) -> None:
     """What `run` does after its checks: the sweep raises what is due, the alerts go out."""
-    from monitor.schedule import deliver_all, sweep_now
+    from monitor.alerts.deliver import deliver_all
+    from monitor.sweep import sweep_now
 
     swept = sweep_now(app.store, app.watchlist, utcnow())
     if swept:
