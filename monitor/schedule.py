@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import logs
 from monitor.alerts.deliver import DELIVER_BATCH, DeliverySummary, deliver_due
-from monitor.check import CheckResult
+from monitor.checking import CheckResult
 from monitor.cycle import CycleSummary, resolve_sources, run_cycle
 from monitor.errors import MonitorError, NotFoundError, WatchlistError
 from monitor.fetch import Fetcher

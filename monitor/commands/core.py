@@ -12,7 +12,7 @@ from monitor.cli import App, is_tty, pass_app, utcnow
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:  # each command imports what it runs: `validate` never loads the checking stack
-    from monitor.check import CheckResult
+    from monitor.checking import CheckResult
     from monitor.cycle import CycleSummary
     from monitor.fetch import Fetcher
     from monitor.store.repo import Store
