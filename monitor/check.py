@@ -136,7 +136,7 @@ def _glitch(
     if gone is not None:
         return _Glitch(GlitchError(gone), gone=gone)
     if fetched.content_type in ("text/html", "application/xhtml+xml"):
-        cut = truncated_page(fetched.body, _previous_body(state, load_body), text, previous)
+        cut = truncated_page(fetched.body, lambda: _previous_body(state, load_body), text, previous)
         if cut is not None:
             return _Glitch(GlitchError(cut))
     why = suspect_text(text, previous)
