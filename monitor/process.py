@@ -27,7 +27,6 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
-
 def collect_rarely() -> None:
     """The cyclic garbage collector runs every 10,000 allocations, not 700: loading a watchlist of
     2,000 sources and checking them otherwise runs it about 340 times (measured: 0.1-0.2 s of a
