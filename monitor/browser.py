@@ -29,8 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from monitor.challenge import looks_like_bot_challenge
 from monitor.errors import FetchError
-from monitor.fetch import Fetched, Redirect, looks_like_bot_challenge, status_error
+from monitor.fetch import Fetched, Redirect, status_error
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser

@@ -25,11 +25,11 @@ from monitor.glitch import suspect as suspect_text
 from monitor.glitch import truncated as truncated_page
 from monitor.lifecycle import ClauseRecord, EventDraft, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
-from monitor.watchlist import PledgeSpec, SourceSpec
+from monitor.watchlist import ItemSource, PageSource, PledgeSpec, SourceSpec
 
 
 def run_check(
-    source: SourceSpec,
+    source: PageSource | ItemSource,
     pledges: tuple[PledgeSpec, ...],
     state: SourceState,
     fetcher: Fetcher,
@@ -92,7 +92,7 @@ def run_check(
         state = replace(state, clauses=_forgotten(state.clauses))
     matches = (
         _assess_clauses(pledges, state, text, fetched, previous if change is not None else None, change)
-        if source.kind == "page"
+        if isinstance(source, PageSource)
         else {}
     )
     transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
@@ -240,13 +240,18 @@ def _with_source_changed(
     return replace(transition, events=(*transition.events, event))
 
 
-def source_text(source: SourceSpec, fetched: Fetched) -> str:
+def source_text(source: PageSource | ItemSource, fetched: Fetched) -> str:
     """The text of a fetched page as the source's rules read it."""
     return read_page(source, fetched).text
 
 
-def read_page(source: SourceSpec, fetched: Fetched) -> Extracted:
-    """The text of a fetched page, and a note when its markup had to be repaired to read it."""
+def read_page(source: PageSource | ItemSource, fetched: Fetched) -> Extracted:
+    """The text of a fetched page, and a note when its markup had to be repaired to read it.
+    An item's page is read whole: no selector is known for pages we have never seen."""
+    if isinstance(source, ItemSource):
+        return extract_page(
+            fetched.body, content_type=fetched.content_type, charset=fetched.charset, url=fetched.final_url
+        )
     return extract_page(
         fetched.body,
         content_type=fetched.content_type,
@@ -288,7 +293,7 @@ def _new_clauses(
 ) -> dict[tuple[str, str], clause_matching.ClauseMatch] | None:
     """Clauses added to the watchlist since the page last changed: find them in the text we hold,
     so their baseline is today's page, not the page of whenever it next changes."""
-    if source.kind != "page" or state.text_hash is None:
+    if not isinstance(source, PageSource) or state.text_hash is None:
         return None
     missing = [
         (pledge, clause)

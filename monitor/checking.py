@@ -24,7 +24,7 @@ from monitor.errors import ExtractError, FetchError
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, Health, Transition
 from monitor.secrets import redact_headers, resolve_headers
-from monitor.watchlist import SourceSpec
+from monitor.watchlist import BrowserSource, PageSource, SourceSpec
 
 if TYPE_CHECKING:
     from monitor.browser import RenderRequest
@@ -156,7 +156,7 @@ def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None
         state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
     )
     validators = Validators(state.etag, state.last_modified) if state and conditional else None
-    if source.browser:
+    if isinstance(source, BrowserSource) and source.browser:
         if validators is not None and (validators.etag or validators.last_modified):
             with contextlib.suppress(FetchError):
                 asked = _plain_fetch(source, fetcher, validators)
@@ -176,10 +176,11 @@ def _plain_fetch(source: SourceSpec, fetcher: Fetcher, validators: Validators | 
     )
 
 
-def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRequest:
+def render_request(source: BrowserSource, body_hash: str | None = None) -> RenderRequest:
     """How the browser loads a source; no new screenshot when the page is the one we hold."""
     from monitor.browser import RenderRequest  # the browser's module only for browser sources
 
+    page = source if isinstance(source, PageSource) else None
     return RenderRequest(
         url=source.url,
         timeout=source.timeout.total_seconds(),
@@ -187,8 +188,8 @@ def render_request(source: SourceSpec, body_hash: str | None = None) -> RenderRe
         wait_until=source.wait_until,
         wait_for=source.wait_for,
         screenshot=source.screenshot,
-        select=source.select if isinstance(source.select, str) else None,  # sections: the whole page
-        hide=source.remove,
+        select=page.select if page and isinstance(page.select, str) else None,  # sections: the whole page
+        hide=page.remove if page else (),
         skip_screenshot_for=body_hash,
     )
 

@@ -1,4 +1,4 @@
-"""Find a pledge clause in a page's text, exactly or approximately, and explain how it was weakened.
+"""Find a pledge clause in a page's text, exactly or approximately, and judge the passage found.
 
 A clause is *exact* when its words appear in order on the page once case, accents, quotes, dashes,
 hyphens, whitespace and punctuation at word edges are set aside, anywhere on the page; *reworded* when
@@ -6,7 +6,8 @@ the best passage (near its last known location first, then anywhere) is similar 
 or, failing that, when a sentence or paragraph still carries enough of the clause's content words
 (a narrowed pledge is a rewording, not a removal); *weakened* when that rewording adds a hedge, drops
 a negation or a commitment, a condition, a deadline or a number, limits time or narrows scope (the
-rules are data, per language, in ``monitor.weakening``); else *not found*.
+rules are data, per language, in ``monitor.weakening``, fired by ``monitor.signals``); else
+*not found*. Words are read as ``monitor.text`` reads them.
 
 A passage is quoted as published (punctuation and case kept), snapped to the phrase it stands in, and
 only the words that changed are marked (``clause_marks``, ``passage_marks``).
@@ -21,10 +22,8 @@ import bisect
 import difflib
 import functools
 import hashlib
-import itertools
 import math
 import re
-import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -35,11 +34,24 @@ from typing import Any, NamedTuple
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
+from monitor.signals import Signal, flags, signals_between, weakening_signals
+from monitor.text import (
+    DASHES,
+    DOUBLE_QUOTES,
+    EDGE,
+    SINGLE_QUOTES,
+    Word,
+    fold,
+    is_separator,
+    join_words,
+    nfkc,
+    normalize_for_match,
+    split_words,
+    word_key,
+)
 from monitor.weakening import (
     FUNCTION_WORDS,
-    NUMBER_WORDS,
     RULES,
-    UNIT_DAYS,
     WeakeningRule,
     language_code,
     rules_for,
@@ -59,15 +71,8 @@ RELATED_SIMILARITY = 0.45  # and match it this well word for word (the rewording
 RELATED_MAX_WORDS = 400  # a longer paragraph is searched around its clause words only
 RELATED_MAX_CHARS = 5_000  # a longer "paragraph" (a page without line breaks) relates nothing
 
-_SINGLE_QUOTES = "'‘’‚‛′`´"
-_DOUBLE_QUOTES = '"“”„‟″'
-_DASHES = "-‐‑‒–—―−"
-_EDGE = string.punctuation.replace("-", "") + _SINGLE_QUOTES + _DOUBLE_QUOTES + "«»‹›…•·¡¿§¶†‡"
-_STRAIGHT = str.maketrans({**dict.fromkeys(_SINGLE_QUOTES, "'"), **dict.fromkeys(_DOUBLE_QUOTES, '"')})
-_WORD = re.compile(rf"[^\s{re.escape(_DASHES)}]+")
-_GAP = rf"[{re.escape(_EDGE)}\s{re.escape(_DASHES)}]"
-_SEPARATOR = rf"{_GAP}*[\s{re.escape(_DASHES)}]{_GAP}*"
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_GAP = rf"[{re.escape(EDGE)}\s{re.escape(DASHES)}]"
+_SEPARATOR = rf"{_GAP}*[\s{re.escape(DASHES)}]{_GAP}*"
 
 
 Stood = Collection[str] | Callable[[], Collection[str]] | None
@@ -78,15 +83,6 @@ class Outcome(StrEnum):
     REWORDED = "reworded"
     WEAKENED = "weakened"
     NOT_FOUND = "not_found"
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One reason a rewording weakens a pledge, worded for an alert."""
-
-    kind: str  # hedge_added | negation_dropped | time_limited | scope_narrowed
-    words: str
-    explanation: str
 
 
 @dataclass(frozen=True)
@@ -117,13 +113,6 @@ class ClauseMatch:
     language: str = "en"  # whose weakening rules judged it
 
 
-class _Word(NamedTuple):
-    start: int
-    end: int
-    text: str  # as on the page, without punctuation at its edges
-    key: str  # what is compared: case-folded, straight quotes
-
-
 @dataclass(frozen=True)
 class _Page:
     text: str
@@ -142,7 +131,7 @@ class _Page:
 @dataclass(frozen=True)
 class _Clause:
     text: str
-    words: list[_Word]
+    words: list[Word]
     keys: list[str]
     needle: str
     pattern: re.Pattern[str]
@@ -150,28 +139,7 @@ class _Clause:
 
 class _Scored(NamedTuple):
     score: float
-    words: list[_Word]
-
-
-class _Found(NamedTuple):
-    rule: WeakeningRule
-    first: int  # word indices, end exclusive
-    last: int
-    key: str
-    text: str
-    days: float
-
-
-class _Flag(NamedTuple):
-    found: _Found
-    on_clause: bool  # removed words are the clause's, added ones the passage's
-    before: _Found | None = None
-
-
-def normalize_for_match(text: str) -> str:
-    """The words that decide a match: NFKC, case-folded, straight quotes, hyphens and dashes
-    split words, punctuation at word edges dropped, one space between words."""
-    return " ".join(word.key for word in _words(_nfkc(text)))
+    words: list[Word]
 
 
 def clause_key(clause: str) -> str:
@@ -202,7 +170,7 @@ def sentences_of(text: str, keep: str | None = None) -> frozenset[str]:
     """The sentences and paragraphs of a text, normalized, but those holding ``keep`` (where the
     clause was last found reworded: that passage may still be its best rewording)."""
     page = _page(text)
-    kept = " ".join(_fold(_nfkc(keep)).split()) if keep else None
+    kept = " ".join(fold(nfkc(keep)).split()) if keep else None
     units = (_normalized_unit(page, unit) for unit in (*page.sentences, *page.paragraphs))
     return frozenset(u for u in units if kept is None or kept not in u)
 
@@ -223,25 +191,13 @@ def assess(
     return tuple(_find(_prepare(c), page, locations.get(c), threshold, code, stood) for c in clauses)
 
 
-def weakening_signals(
-    clause: str,
-    passage: str,
-    *,
-    rules: Sequence[WeakeningRule] | None = None,
-    language: str | None = None,
-) -> tuple[Signal, ...]:
-    """Why ``passage`` promises less than ``clause``, one Signal per weakening found."""
-    chosen = rules if rules is not None else rules_for(language)
-    return _signals(chosen, _words(_nfkc(clause)), _words(_nfkc(passage)))
-
-
 def stood_around(text: str, at: int) -> tuple[str, str]:
     """What stands on either side of ``at``: the sentence (part) before it and the one after it.
 
     Where a removed clause stood, this is what a reader of the page now finds there.
     """
     at = min(max(at, 0), len(text))
-    while 0 < at < len(text) and not _is_separator(text[at - 1]):
+    while 0 < at < len(text) and not is_separator(text[at - 1]):
         at -= 1  # not inside a word
     stops = (". ", "! ", "? ", "\n")
     head = text[:at].rstrip()
@@ -276,8 +232,8 @@ def in_context(match: ClauseMatch, text: str, intact: str | None) -> ClauseMatch
     if intact is None:
         return match
     before = f" {normalize_for_match(intact)} "
-    intact_words = _words(_nfkc(intact))
-    clause_words = _words(_nfkc(match.clause))
+    intact_words = split_words(nfkc(intact))
+    clause_words = split_words(nfkc(match.clause))
     if match.outcome is Outcome.EXACT:
         signals = tuple(
             s
@@ -295,7 +251,7 @@ def in_context(match: ClauseMatch, text: str, intact: str | None) -> ClauseMatch
             passage=sentence,
             start=lo,
             end=lo + len(sentence),
-            **_changes(match.clause, clause_words, sentence, _words(_nfkc(sentence)), intact_words),
+            **_changes(match.clause, clause_words, sentence, split_words(nfkc(sentence)), intact_words),
         )
     kept = tuple(
         s
@@ -303,7 +259,9 @@ def in_context(match: ClauseMatch, text: str, intact: str | None) -> ClauseMatch
         if s.kind in _ALWAYS_STANDS or f" {normalize_for_match(s.words)} " not in before
     )
     assert match.passage is not None
-    marked = _changes(match.clause, clause_words, match.passage, _words(_nfkc(match.passage)), intact_words)
+    marked = _changes(
+        match.clause, clause_words, match.passage, split_words(nfkc(match.passage)), intact_words
+    )
     return replace(match, signals=kept, outcome=Outcome.WEAKENED if kept else Outcome.REWORDED, **marked)
 
 
@@ -332,78 +290,28 @@ def explain(match: ClauseMatch) -> str:
 # --- preparing texts -----------------------------------------------------------------------------
 
 
-def _nfkc(text: str) -> str:
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
-
-
-def _lower(text: str) -> str:
-    """Lower case without changing the length, so folded offsets are page offsets."""
-    folded = text.replace("\u0130", "i").lower()
-    if len(folded) == len(text):
-        return folded
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _base_char(char: str) -> str:
-    """A letter without its accents ("é" -> "e"), one character for one so offsets carry over."""
-    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
-    return base if len(base) == 1 else char
-
-
-def _fold(text: str) -> str:
-    """Lower case and no accents, as long as ``text``: accents matter no more than case."""
-    folded = _lower(text)
-    if folded.isascii():
-        return folded
-    accented = {c: _base_char(c) for c in set(_NON_ASCII.findall(folded)) if _base_char(c) != c}
-    if not accented:
-        return folded
-    pattern = re.compile("|".join(map(re.escape, accented)))
-    return pattern.sub(lambda m: accented[m.group()], folded)
-
-
-def _key(word: str) -> str:
-    """What is compared of a word: case-folded, without accents, straight quotes."""
-    folded = word.casefold().translate(_STRAIGHT)
-    if folded.isascii():
-        return folded
-    return "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
-
-
 def _page(text: str) -> _Page:
-    text = _nfkc(text)
-    return _Page(text, _fold(text))
+    text = nfkc(text)
+    return _Page(text, fold(text))
 
 
 def _prepare(clause: str) -> _Clause:
-    words = _words(_nfkc(clause))
+    words = split_words(nfkc(clause))
     if not words:
         raise ValueError(f"clause {clause!r} has no words to look for")
     keys = [w.key for w in words]
-    pattern = _SEPARATOR.join(_literal(_fold(w.text)) for w in words)
+    pattern = _SEPARATOR.join(_literal(fold(w.text)) for w in words)
     return _Clause(clause, words, keys, " ".join(keys), _compile(pattern))
-
-
-def _words(text: str, lo: int = 0, hi: int | None = None) -> list[_Word]:
-    words = []
-    for match in _WORD.finditer(text, lo, len(text) if hi is None else hi):
-        raw = match.group()
-        core = raw.strip(_EDGE)
-        if core:
-            start = match.start() + len(raw) - len(raw.lstrip(_EDGE))
-            words.append(_Word(start, start + len(core), core, _key(core)))
-    return words
 
 
 def _literal(word: str) -> str:
     """A regex for one word that accepts any kind of quote where the clause has one."""
     parts = []
     for char in word:
-        if char in _SINGLE_QUOTES:
-            parts.append(f"[{re.escape(_SINGLE_QUOTES)}]")
-        elif char in _DOUBLE_QUOTES:
-            parts.append(f"[{re.escape(_DOUBLE_QUOTES)}]")
+        if char in SINGLE_QUOTES:
+            parts.append(f"[{re.escape(SINGLE_QUOTES)}]")
+        elif char in DOUBLE_QUOTES:
+            parts.append(f"[{re.escape(DOUBLE_QUOTES)}]")
         else:
             parts.append(re.escape(char))
     return "".join(parts)
@@ -412,13 +320,6 @@ def _literal(word: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
-
-
-def _is_separator(char: str) -> bool:
-    return char.isspace() or char in _EDGE or char in _DASHES
-
-
-# --- searching -----------------------------------------------------------------------------------
 
 
 def _find(
@@ -468,8 +369,8 @@ def _find_exact(page: _Page, clause: _Clause, lo: int, hi: int) -> tuple[int, in
     folded, position = page.folded, lo
     while (match := clause.pattern.search(folded, position, hi)) is not None:
         start, end = match.span()
-        if (start == 0 or _is_separator(folded[start - 1])) and (
-            end == len(folded) or _is_separator(folded[end])
+        if (start == 0 or is_separator(folded[start - 1])) and (
+            end == len(folded) or is_separator(folded[end])
         ):
             return start, end
         position = start + 1
@@ -505,7 +406,7 @@ def _refine(text: str, clause_keys: list[str], start: int, end: int) -> _Scored 
     keeps most of the clause's words ("will not, for one year, sell" must keep "will not")."""
     n = len(clause_keys)
     reach = min(max(4, n // 3), 8)
-    words = _words(text, *_word_aligned(text, start - 16 * reach, end + 16 * reach))
+    words = split_words(text, *_word_aligned(text, start - 16 * reach, end + 16 * reach))
     starts = [w.start for w in words]
     first, last = max(0, bisect.bisect_right(starts, start) - 1), bisect.bisect_left(starts, end)
     shortest, longest = max(1, math.ceil(0.6 * n)), max(n + 2, math.ceil(1.6 * n))
@@ -529,9 +430,9 @@ def _word_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
     """Widen a span so that it does not cut a word in two (within reason)."""
     lo, hi = max(0, lo), min(len(text), hi)
     floor, ceiling = max(0, lo - 100), min(len(text), hi + 100)
-    while lo > floor and not _is_separator(text[lo - 1]):
+    while lo > floor and not is_separator(text[lo - 1]):
         lo -= 1
-    while hi < ceiling and not _is_separator(text[hi]):
+    while hi < ceiling and not is_separator(text[hi]):
         hi += 1
     return lo, hi
 
@@ -564,7 +465,7 @@ def _find_related(
             if not group:
                 continue
             a, b = units[max(group, key=lambda c: (c[0], -c[1]))[1]]
-            words = _around_content(_words(page.text, a, b), content)
+            words = _around_content(split_words(page.text, a, b), content)
             span = _best_span(clause.keys, words)
             if span is not None and span.score >= RELATED_SIMILARITY:
                 return span
@@ -586,7 +487,7 @@ def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) ->
     """For each unit holding any of them, the share and the number of the clause's content words
     it holds.
     One regular expression over the whole page: a 300 KB page takes milliseconds."""
-    quote = f"[{re.escape(_SINGLE_QUOTES)}]"
+    quote = f"[{re.escape(SINGLE_QUOTES)}]"
     forms = "|".join(re.escape(stem).replace("'", quote) for stem in sorted(content, key=len, reverse=True))
     pattern = re.compile(rf"(?<!\w)(?:{forms})(?:s|{quote}s?)?(?!\w)")
     starts = [a for a, _ in units]
@@ -594,7 +495,7 @@ def _shares(page: _Page, units: list[tuple[int, int]], content: Counter[str]) ->
     for match in pattern.finditer(page.folded):
         unit = bisect.bisect_right(starts, match.start()) - 1
         if unit >= 0 and match.end() <= units[unit][1]:
-            found.setdefault(unit, Counter())[_stem(_key(match.group()))] += 1
+            found.setdefault(unit, Counter())[_stem(word_key(match.group()))] += 1
     total = sum(content.values())
     kept = {
         unit: sum(min(count, content[key]) for key, count in counts.items()) for unit, counts in found.items()
@@ -627,7 +528,7 @@ _SENTENCE_END = re.compile(r"[.!?;:]+[\s\"'’”)\]]*\s|\n")
 _PARAGRAPH_END = re.compile(r"\n")
 
 
-def _around_content(words: list[_Word], content: Counter[str]) -> list[_Word]:
+def _around_content(words: list[Word], content: Counter[str]) -> list[Word]:
     """A long paragraph is cut to the stretch from its first to its last content word of the clause."""
     if len(words) <= RELATED_MAX_WORDS:
         return words
@@ -635,7 +536,7 @@ def _around_content(words: list[_Word], content: Counter[str]) -> list[_Word]:
     return words[hits[0] : hits[-1] + 1][:RELATED_MAX_WORDS]
 
 
-def _best_span(clause_keys: list[str], words: list[_Word]) -> _Scored | None:
+def _best_span(clause_keys: list[str], words: list[Word]) -> _Scored | None:
     """The span of ``words`` most similar to the clause; among near-equals, the one keeping most."""
     n, keys = len(clause_keys), [w.key for w in words]
     spans = []
@@ -669,7 +570,7 @@ def _reworded(
         return replace(_exact(clause, text, core[0].start, core[-1].end), language=language)
     words = _with_qualifiers(text, clause.words, _with_replaced_edges(text, clause.keys, core), rules)
     words = _snapped(text, words)
-    signals = _signals(rules, clause.words, words)
+    signals = signals_between(rules, clause.words, words)
     passage = text[words[0].start : words[-1].end]
     return ClauseMatch(
         clause=clause.text,
@@ -681,11 +582,11 @@ def _reworded(
         signals=signals,
         related=related,
         language=language,
-        **_changes(clause.text, clause.words, passage, _words(passage), None),
+        **_changes(clause.text, clause.words, passage, split_words(passage), None),
     )
 
 
-def _snapped(text: str, words: list[_Word]) -> list[_Word]:
+def _snapped(text: str, words: list[Word]) -> list[Word]:
     """Grow a passage to the punctuation that opens and closes its phrase, when that is near:
     "... in the United States until there is a" ends "... until there is a national law in place"."""
     before = _words_before(text, words[0].start, SNAP_WORDS + 1, _ends_phrase)
@@ -695,10 +596,10 @@ def _snapped(text: str, words: list[_Word]) -> list[_Word]:
 
 def _changes(
     clause: str,
-    clause_words: list[_Word],
+    clause_words: list[Word],
     passage: str,
-    passage_words: list[_Word],
-    intact_words: list[_Word] | None,
+    passage_words: list[Word],
+    intact_words: list[Word] | None,
 ) -> dict[str, Any]:
     """Which words changed, clause -> passage: as word ops and as marked spans of each text.
 
@@ -715,8 +616,8 @@ def _changes(
         None, [w.key for w in clause_words], [w.key for w in passage_words], autojunk=False
     )
     ops: list[tuple[int, str]] = []
-    removed: list[_Word] = []
-    added: list[_Word] = []
+    removed: list[Word] = []
+    added: list[Word] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             _add_op(ops, 0, passage_words[j1:j2])
@@ -737,29 +638,29 @@ def _changes(
     }
 
 
-def _add_op(ops: list[tuple[int, str]], op: int, words: Sequence[_Word]) -> None:
+def _add_op(ops: list[tuple[int, str]], op: int, words: Sequence[Word]) -> None:
     if not words:
         return
     if ops and ops[-1][0] == op:
-        ops[-1] = (op, f"{ops[-1][1]} {_join(words)}")
+        ops[-1] = (op, f"{ops[-1][1]} {join_words(words)}")
     else:
-        ops.append((op, _join(words)))
+        ops.append((op, join_words(words)))
 
 
-def _marks(text: str, words: Sequence[_Word]) -> tuple[tuple[int, int], ...]:
+def _marks(text: str, words: Sequence[Word]) -> tuple[tuple[int, int], ...]:
     """Spans of ``text`` (whose offsets ``words`` carry) to mark, one per run of neighbouring words
     (only spaces or dashes between them: "one-year" is one mark; a comma stays outside marks)."""
     marks: list[tuple[int, int]] = []
     for word in sorted(words, key=lambda w: w.start):
         start, end = word.start, word.end
-        if marks and all(char.isspace() or char in _DASHES for char in text[marks[-1][1] : start]):
+        if marks and all(char.isspace() or char in DASHES for char in text[marks[-1][1] : start]):
             marks[-1] = (marks[-1][0], end)
         else:
             marks.append((start, end))
     return tuple(marks)
 
 
-def _with_replaced_edges(text: str, clause_keys: list[str], core: list[_Word]) -> list[_Word]:
+def _with_replaced_edges(text: str, clause_keys: list[str], core: list[Word]) -> list[Word]:
     """Take in the page words that replaced the clause's first or last words ("a one-year" ->
     "an indefinite"): dropping them scores higher but would hide what changed."""
     matcher = difflib.SequenceMatcher(None, clause_keys, [w.key for w in core], autojunk=False)
@@ -775,15 +676,15 @@ def _with_replaced_edges(text: str, clause_keys: list[str], core: list[_Word]) -
 
 
 def _with_qualifiers(
-    text: str, clause_words: list[_Word], core: list[_Word], rules: Sequence[WeakeningRule] = RULES
-) -> list[_Word]:
+    text: str, clause_words: list[Word], core: list[Word], rules: Sequence[WeakeningRule] = RULES
+) -> list[Word]:
     """Take in a hedge or qualifier added just before or after the core, in the same sentence:
     "a moratorium ... technology until further notice" must not lose its last three words."""
     before = _words_before(text, core[0].start, EXTEND_BEFORE, _ends_sentence)
     after = _words_after(text, core[-1].end, EXTEND_AFTER, _ends_sentence)
     span = before + core + after
     lo, hi = len(before), len(before) + len(core)
-    for flag in _flags(rules, clause_words, span):
+    for flag in flags(rules, clause_words, span):
         if not flag.on_clause and flag.found.rule.extends_passage:
             lo, hi = min(lo, flag.found.first), max(hi, flag.found.last)
     return span[lo:hi]
@@ -792,12 +693,12 @@ def _with_qualifiers(
 _Breaks = Callable[[str, str], bool]
 
 
-def _words_before(text: str, start: int, limit: int, breaks: _Breaks) -> list[_Word]:
+def _words_before(text: str, start: int, limit: int, breaks: _Breaks) -> list[Word]:
     """Up to ``limit`` words ending at ``start``, stopping where ``breaks`` says a phrase ends."""
     lo, _ = _word_aligned(text, start - 20 * limit, start)
-    taken: list[_Word] = []
+    taken: list[Word] = []
     following_start, following_text = start, text[start : start + 1]
-    for word in reversed(_words(text, lo, start)):
+    for word in reversed(split_words(text, lo, start)):
         if len(taken) == limit or breaks(text[word.end : following_start], following_text):
             break
         taken.append(word)
@@ -805,12 +706,12 @@ def _words_before(text: str, start: int, limit: int, breaks: _Breaks) -> list[_W
     return taken[::-1]
 
 
-def _words_after(text: str, end: int, limit: int, breaks: _Breaks) -> list[_Word]:
+def _words_after(text: str, end: int, limit: int, breaks: _Breaks) -> list[Word]:
     """Up to ``limit`` words starting at ``end``, stopping where ``breaks`` says a phrase ends."""
     _, hi = _word_aligned(text, end, end + 20 * limit)
-    taken: list[_Word] = []
+    taken: list[Word] = []
     previous_end = end
-    for word in _words(text, end, hi)[:limit]:
+    for word in split_words(text, end, hi)[:limit]:
         if breaks(text[previous_end : word.start], word.text):
             break
         taken.append(word)
@@ -827,11 +728,7 @@ def _ends_sentence(gap: str, following: str) -> bool:
 
 def _ends_phrase(gap: str, following: str) -> bool:
     """Any punctuation ends a phrase (a hyphen does not: it is inside "one-year")."""
-    return "\n" in gap or any(char in _EDGE for char in gap)
-
-
-def _join(words: Sequence[_Word]) -> str:
-    return " ".join(w.text for w in words)
+    return "\n" in gap or any(char in EDGE for char in gap)
 
 
 def _describe(ops: Sequence[tuple[int, str]]) -> str:
@@ -851,147 +748,3 @@ def _describe(ops: Sequence[tuple[int, str]]) -> str:
 
 def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-# --- weakening signals ---------------------------------------------------------------------------
-
-
-def _signals(
-    rules: Sequence[WeakeningRule], clause_words: list[_Word], passage_words: list[_Word]
-) -> tuple[Signal, ...]:
-    signals = []
-    for flag in _flags(rules, clause_words, passage_words):
-        found, rule = flag.found, flag.found.rule
-        words = _join((clause_words if flag.on_clause else passage_words)[found.first : found.last])
-        before = _join(clause_words[flag.before.first : flag.before.last]) if flag.before else ""
-        signals.append(Signal(rule.kind, words, rule.template.format(words=words, before=before)))
-    return tuple(signals)
-
-
-def _flags(
-    rules: Sequence[WeakeningRule], clause_words: list[_Word], passage_words: list[_Word]
-) -> list[_Flag]:
-    """Every rule that fires, in rule order; a match overlapping an earlier one of its kind is dropped."""
-    clause_keys, passage_keys = _keyed(clause_words), _keyed(passage_words)
-    flags: list[_Flag] = []
-    taken: dict[tuple[str, bool], list[tuple[int, int]]] = {}
-    counted_kinds: set[str] = set()
-    for rule in rules:
-        if rule.compare == "removed":
-            if rule.kind in counted_kinds:
-                continue
-            counted_kinds.add(rule.kind)
-            group = [r for r in rules if r.kind == rule.kind and r.compare == "removed"]
-            candidates = _removed(group, clause_keys, passage_keys)
-        else:
-            compare = _COMPARES[rule.compare]
-            candidates = compare(_matches(rule, clause_keys), _matches(rule, passage_keys))
-        for flag in candidates:
-            ranges = taken.setdefault((rule.kind, flag.on_clause), [])
-            if not any(flag.found.first < b and a < flag.found.last for a, b in ranges):
-                ranges.append((flag.found.first, flag.found.last))
-                flags.append(flag)
-    return flags
-
-
-@functools.lru_cache(maxsize=256)
-def _rule_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])")
-
-
-class _Keys(NamedTuple):
-    """Words as the rules read them: joined by single spaces, with where each word starts."""
-
-    joined: str
-    starts: list[int]
-
-
-def _keyed(words: Sequence[_Word]) -> _Keys:
-    keys = [w.key for w in words]
-    return _Keys(" ".join(keys), list(itertools.accumulate((len(k) + 1 for k in keys[:-1]), initial=0)))
-
-
-def _matches(rule: WeakeningRule, keys: _Keys) -> list[_Found]:
-    starts = keys.starts
-    found = []
-    for match in _rule_pattern(rule.pattern).finditer(keys.joined):
-        if match.end() > match.start():
-            first = bisect.bisect_right(starts, match.start()) - 1
-            last = bisect.bisect_right(starts, match.end() - 1)
-            key = match.groupdict().get("key") or match.group()
-            days = _days(match) if rule.compare == "shorter" else 0.0
-            found.append(_Found(rule, first, last, key, match.group(), days))
-    return found
-
-
-def _days(match: re.Match[str]) -> float:
-    """How long a duration lasts; open-ended ones ("indefinitely", "until further notice") never end."""
-    groups = match.groupdict()
-    if groups.get("open"):
-        return math.inf
-    count = groups.get("n") or groups.get("a") or "one"
-    number = int(count) if count.isdigit() else NUMBER_WORDS.get(count, 1)
-    return float(number * UNIT_DAYS.get(groups.get("unit") or "day", 1))
-
-
-def _added(in_clause: list[_Found], in_passage: list[_Found]) -> list[_Flag]:
-    """Passage matches beyond what the clause had of the same key; identical wording pairs first."""
-    texts, keys = Counter(f.text for f in in_clause), Counter(f.key for f in in_clause)
-    unpaired = []
-    for found in in_passage:
-        if texts[found.text] and keys[found.key]:
-            texts[found.text] -= 1
-            keys[found.key] -= 1
-        else:
-            unpaired.append(found)
-    flags = []
-    for found in unpaired:
-        if keys[found.key]:
-            keys[found.key] -= 1
-        else:
-            flags.append(_Flag(found, on_clause=False))
-    return flags
-
-
-def _introduced(in_clause: list[_Found], in_passage: list[_Found]) -> list[_Flag]:
-    return [] if in_clause else [_Flag(found, on_clause=False) for found in in_passage]
-
-
-def _shorter(in_clause: list[_Found], in_passage: list[_Found]) -> list[_Flag]:
-    if not in_clause or not in_passage:
-        return []
-    before = min(in_clause, key=lambda f: f.days)
-    now = min(in_passage, key=lambda f: f.days)
-    return [_Flag(now, on_clause=False, before=before)] if now.days < before.days else []
-
-
-def _removed(group: Sequence[WeakeningRule], clause_keys: _Keys, passage_keys: _Keys) -> list[_Flag]:
-    """Clause matches the passage lost, counted over all rules of one kind ("not" -> "n't" is kept)."""
-    in_clause = _non_overlapping([f for rule in group for f in _matches(rule, clause_keys)])
-    in_passage = _non_overlapping([f for rule in group for f in _matches(rule, passage_keys)])
-    missing = len(in_clause) - len(in_passage)
-    if missing <= 0:
-        return []
-    kept = Counter(f.text for f in in_passage)
-    lost = []
-    for found in in_clause:
-        if kept[found.text]:
-            kept[found.text] -= 1
-        else:
-            lost.append(_Flag(found, on_clause=True))
-    return lost[:missing]
-
-
-def _non_overlapping(found: list[_Found]) -> list[_Found]:
-    kept: list[_Found] = []
-    for candidate in found:
-        if not any(candidate.first < f.last and f.first < candidate.last for f in kept):
-            kept.append(candidate)
-    return sorted(kept, key=lambda f: f.first)
-
-
-_COMPARES: dict[str, Callable[[list[_Found], list[_Found]], list[_Flag]]] = {
-    "added": _added,
-    "introduced": _introduced,
-    "shorter": _shorter,
-}

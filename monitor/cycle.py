@@ -19,7 +19,7 @@ from monitor.checking import CheckResult, SourceState
 from monitor.fetch import Fetcher
 from monitor.store.recording import Recorded
 from monitor.store.repo import Store
-from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+from monitor.watchlist import FeedSource, ListingSource, PledgeSpec, SourceSpec, Watchlist
 
 Clock = Callable[[], datetime]
 
@@ -148,7 +148,7 @@ def run_cycle(
     last_flush = time.perf_counter()
 
     def check_one(spec: SourceSpec, state: SourceState) -> CheckResult:
-        if spec.kind in ("feed", "listing"):
+        if isinstance(spec, FeedSource | ListingSource):
             from monitor.statements import run_feed_check
 
             return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())

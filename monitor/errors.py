@@ -92,3 +92,15 @@ class AlertError(MonitorError):
 
 class IntegrityError(MonitorError):
     """The stored history does not verify (edited, deleted or reordered records)."""
+
+
+class ArchiveError(MonitorError):
+    """A web archive did not save a page this time. ``job_failed``: the archive ran the job and it
+    failed (submit again); otherwise the job, if any, may still finish. ``permanent``: trying again
+    cannot help (the site is excluded from the archive)."""
+
+    def __init__(self, reason: str, *, job_failed: bool = False, permanent: bool = False) -> None:
+        self.reason = reason
+        self.job_failed = job_failed
+        self.permanent = permanent
+        super().__init__(reason)

@@ -21,25 +21,20 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from monitor.errors import ExtractError
 from monitor.repair import repair
 from monitor.sections import SectionRule, outermost, page_order, section_nodes
+from monitor.text import INVISIBLE, PLAIN_PUNCTUATION
 from monitor.urls import link_target
 
 # --- normalization -------------------------------------------------------------------------------
 
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
-_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u02bc"  # and the modifier letter apostrophe
-_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
-# Invisible characters that vary between renderings of the same text: zero-width, soft hyphen,
-# BOM, bidi marks, word joiner, and control characters (which also keep ANSI escapes out).
-_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+# Dashes and curly quotes become plain (``monitor.text``); invisible and control characters go
+# (control characters would also let ANSI escapes in).
 _CONTROLS = [c for c in range(0x20) if chr(c) not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"]
 _CONTROLS += [0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]
 
-_REPLACEMENTS: dict[str, str] = dict.fromkeys(_DASHES, "-")
-_REPLACEMENTS.update(dict.fromkeys(_SINGLE_QUOTES, "'"))
-_REPLACEMENTS.update(dict.fromkeys(_DOUBLE_QUOTES, '"'))
+_REPLACEMENTS = PLAIN_PUNCTUATION
 # One regex pass finds the rare characters to rewrite (str.translate with a big table is 10x slower).
 _SPECIAL = re.compile(
-    "[" + re.escape("".join(_REPLACEMENTS) + _INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"
+    "[" + re.escape("".join(_REPLACEMENTS) + INVISIBLE + "".join(map(chr, _CONTROLS))) + "\ud800-\udfff]"
 )
 
 
@@ -508,6 +503,14 @@ class _Page:
     cells: int = 0
     rows: list[int] = field(default_factory=list)
     hrefs: list[tuple[str | None, int]] = field(default_factory=list)  # target, where its text starts
+    inline: bool = False  # one line of text: no list bullets, no cell separators
+
+
+def html_text(node: LexborNode) -> str:
+    """The visible text of one element on one line, read as a page is (a feed's HTML, a listing's link)."""
+    page = _Page(links=False, base=None, selected=set(), inline=True)
+    _walk(node, page)
+    return " ".join(normalize_text("".join(page.out)).split())
 
 
 def _walk(root: LexborNode, page: _Page) -> None:
@@ -561,7 +564,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
     if email is not None:
         return _enter_email(email, tag, page)
     if tag in _BLOCK_TAGS:
-        page.out.append("\n- " if tag == "li" and not page.cells else _break(page))
+        page.out.append("\n- " if tag == "li" and not page.cells and not page.inline else _break(page))
     elif tag == "br":
         page.out.append(_break(page))
     elif tag in ("td", "th"):
@@ -580,7 +583,7 @@ def _enter(node: LexborNode, page: _Page) -> bool:
 def _enter_cell(page: _Page) -> None:
     if page.rows:
         if page.rows[-1]:
-            page.out.append(" | ")
+            page.out.append(" " if page.inline else " | ")
         page.rows[-1] += 1
     page.cells += 1
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 from xml.parsers.expat import ErrorString
 
 import feedparser
@@ -24,7 +24,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError, FeedError
-from monitor.extract import check_markup, decode_html, normalize_text
+from monitor.extract import check_markup, decode_html, html_text, normalize_text
+from monitor.urls import canonical_link
 
 MAX_BODY_BYTES = 5_000_000  # feedparser reads ~1.5 MB/s: a bigger body would stall a check
 MAX_XML_DEPTH = 256  # real feeds nest a few dozen levels; deeper is hostile or broken
@@ -36,48 +37,6 @@ _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_BLOCK_TAGS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    }
-)
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
-_TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi"}
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_URL_WHITESPACE = str.maketrans("", "", "\t\r\n")  # browsers drop these inside a URL
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -89,38 +48,6 @@ class FeedItem:
     title: str
     summary: str  # plain text
     published: datetime | None  # aware, UTC
-
-
-# --- links ---------------------------------------------------------------------------------------
-
-
-def canonical_link(href: str | None, base: str | None = None) -> str | None:
-    """The one spelling of a link, so the same page linked twice is one item; None if not http(s)."""
-    href = (href or "").strip().translate(_URL_WHITESPACE)
-    if not href or _CONTROL.search(href):
-        return None
-    try:
-        parts = urlsplit(urljoin(base, href) if base else href)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    host = parts.hostname  # already lowercase
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        host = f"{host}:{port}"
-    if parts.username is not None:
-        host = f"{parts.netloc.rpartition('@')[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.lower()
-    return name.startswith("utm_") or name in _TRACKING_PARAMS
 
 
 # --- feeds ---------------------------------------------------------------------------------------
@@ -237,7 +164,7 @@ def _html_text(html: str, where: str) -> str:
     except ExtractError as exc:
         raise FeedError(str(exc)) from None
     tree = LexborHTMLParser(html.replace("\x00", ""))
-    return _node_text(tree.body) if tree.body is not None else ""
+    return html_text(tree.body) if tree.body is not None else ""
 
 
 def _struct_time(value: Any) -> datetime | None:
@@ -299,7 +226,7 @@ def _listing_item(node: LexborNode, base: str) -> FeedItem | None:
     if link is None:
         return None
     container = None if anchor is node else node
-    summary = _node_text(container) if container is not None else ""
+    summary = html_text(container) if container is not None else ""
     published = _time(container if container is not None else anchor)
     return FeedItem(key=link, link=link, title=_title(anchor), summary=summary, published=published)
 
@@ -307,12 +234,12 @@ def _listing_item(node: LexborNode, base: str) -> FeedItem | None:
 def _first_link(container: LexborNode) -> LexborNode | None:
     """The container's first link with text (cards often lead with an image link), else its first."""
     links = container.css("a[href]")
-    return next((a for a in links if _node_text(a)), links[0] if links else None)
+    return next((a for a in links if html_text(a)), links[0] if links else None)
 
 
 def _title(anchor: LexborNode) -> str:
     """The link text; image-only links fall back to what a screen reader would say."""
-    text = _node_text(anchor)
+    text = html_text(anchor)
     if text:
         return text
     image = anchor.css_first("img[alt]")
@@ -320,19 +247,6 @@ def _title(anchor: LexborNode) -> str:
         if label and label.strip():
             return " ".join(label.split())
     return ""
-
-
-def _node_text(node: LexborNode) -> str:
-    """Visible text on one line, block boundaries as spaces, normalized like every page text."""
-    parts: list[str] = []
-    for part in node.traverse(include_text=True):
-        if part.tag in _BLOCK_TAGS:
-            parts.append(" ")
-        elif part.tag == "-text" and (part.parent is None or part.parent.tag not in _SKIP_TAGS):
-            if part.prev is not None and part.prev.tag in _BLOCK_TAGS:
-                parts.append(" ")  # text right after a block: "<p>a</p>b" reads "a b"
-            parts.append(part.text_content or "")
-    return " ".join(normalize_text("".join(parts)).split())
 
 
 def _time(node: LexborNode) -> datetime | None:

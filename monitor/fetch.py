@@ -17,7 +17,6 @@ import functools
 import http.client
 import http.cookiejar
 import os
-import re
 import socket
 import ssl
 import threading
@@ -37,6 +36,7 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.utils import requote_uri
 
+from monitor.challenge import ERROR_BODY_LIMIT, header_value, looks_like_bot_challenge
 from monitor.errors import FetchError
 
 if TYPE_CHECKING:
@@ -46,11 +46,6 @@ MAX_REDIRECTS = 10
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 DEFAULT_ACCEPT_LANGUAGE = "en-US,en;q=0.9"
 CHUNK_SIZE = 64 * 1024
-# Bodies of redirects and errors are only kept for bot-challenge detection.
-ERROR_BODY_LIMIT = 64 * 1024
-# Bodies of successful responses this small are checked for challenge pages too.
-SMALL_BODY = 16 * 1024
-CHALLENGE_STATUSES = frozenset({403, 429, 503})
 RETRY_KINDS = frozenset({"timeout", "connection"})
 
 
@@ -95,7 +90,7 @@ class Fetched:
 
     def header(self, name: str) -> str | None:
         """Header lookup ignoring case, as HTTP does (``headers`` keeps the server's spelling)."""
-        return _header(self.headers, name)
+        return header_value(self.headers, name)
 
     @property
     def content_type(self) -> str | None:
@@ -472,7 +467,7 @@ def _retryable_status(status: int) -> bool:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds the server asked us to wait (delta-seconds or an HTTP-date), or None."""
-    value = (_header(headers, "Retry-After") or "").strip()
+    value = (header_value(headers, "Retry-After") or "").strip()
     if not value:
         return None
     if value.isdigit():
@@ -621,59 +616,6 @@ def _content_length(value: str | None) -> int | None:
     if value is None or not value.strip().isdigit():
         return None
     return int(value.strip())
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive lookup in a plain header dict."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-# Signatures that only challenge and block pages carry: safe to look for even in a small 200 body.
-_CHALLENGE_MARKERS = re.compile(
-    rb"<title[^>]*>\s*(?:just a moment|attention required|verify(?:ing)? you are (?:a )?human"
-    rb"|are you a (?:human|robot)|human verification|ddos-guard|sucuri website firewall"
-    rb"|[^<]{0,80}captcha)"
-    rb"|cf[-_]chl|_incapsula_resource|incapsula incident id|captcha-delivery\.com"
-    rb"|px-captcha|awswafintegration|aws-waf-token",
-    re.IGNORECASE,
-)
-# Broader words, only trusted on the statuses blockers answer with.
-_BLOCK_WORDS = re.compile(
-    rb"captcha|unusual traffic|are you a robot|verify you are (?:a )?human|automated (?:access|queries)",
-    re.IGNORECASE,
-)
-_AKAMAI_DENIED = re.compile(rb"access denied", re.IGNORECASE)
-_AKAMAI_REFERENCE = re.compile(
-    rb"reference(?:\s|&#32;)*(?:#|&#35;)\s*\d|errors\.edgesuite\.net", re.IGNORECASE
-)
-
-
-def looks_like_bot_challenge(status: int, headers: Mapping[str, str], body: bytes) -> bool:
-    """Is this response a bot check (Cloudflare, Akamai, captcha) rather than the page itself?
-
-    Such a response says nothing about the pledge, so it must be a transient failure, never a
-    lapse. Large bodies are only scanned on 403/429/503, which keeps normal pages cheap.
-    """
-    if "challenge" in (_header(headers, "cf-mitigated") or "").lower():
-        return True
-    if (_header(headers, "x-amzn-waf-action") or "").lower() in ("captcha", "challenge"):
-        return True
-    blocking_status = status in CHALLENGE_STATUSES
-    if not blocking_status and len(body) > SMALL_BODY:
-        return False
-    sample = body[:ERROR_BODY_LIMIT]
-    if _CHALLENGE_MARKERS.search(sample):
-        return True
-    if _AKAMAI_DENIED.search(sample) and _AKAMAI_REFERENCE.search(sample):
-        return True
-    return blocking_status and _BLOCK_WORDS.search(sample) is not None
 
 
 @dataclass(frozen=True)

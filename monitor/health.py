@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from monitor.store import outbox
+from monitor.store import archives, outbox
 from monitor.store.repo import FailingSource, Store
 
 STATE_MARK = {
@@ -84,6 +84,23 @@ def status_lines(store: Store, now: datetime) -> list[str]:
         f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
         f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
         for failed in outbox.failed_alerts(store.engine, limit=10)
+    )
+    lines.extend(_archive_lines(store))
+    return lines
+
+
+def _archive_lines(store: Store) -> list[str]:
+    """Archive copies, once there are any: those waiting or failed, and why the last failed."""
+    counts = archives.counts(store.engine)
+    if not any(counts.values()):
+        return []
+    waiting = counts["pending"] + counts["sending"]
+    lines = [f"Archive copies: {counts['saved']} saved, {waiting} pending, {counts['failed']} failed"]
+    lines.extend(
+        f"  failed: change #{failed.change_id} ({failed.url}) after {failed.attempts} "
+        f"submission{'s' if failed.attempts != 1 else ''}: "
+        f"{failed.error or 'no error recorded'}"
+        for failed in archives.failed(store.engine, limit=5)
     )
     return lines
 

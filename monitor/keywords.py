@@ -21,16 +21,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitor.errors import MonitorError
+from monitor.text import DOUBLE_QUOTE_LOOKALIKES, INVISIBLE, PLAIN_PUNCTUATION, SINGLE_QUOTE_LOOKALIKES
 
 Field = Literal["title", "summary", "text"]
 
 EXCERPT_CHARS = 200
 
 _FIELDS: tuple[Field, ...] = ("title", "summary", "text")
-_SPECIAL = dict.fromkeys("‘’‚‛ʼ′＇", "'")
-_SPECIAL.update(dict.fromkeys("‐‑‒–—―⁃−﹘﹣－", "-"))
-_SPECIAL.update(dict.fromkeys("“”„‟«»", '"'))
-_SPECIAL.update(dict.fromkeys("\xad\u200b\u200c\u200d\u2060\ufeff", ""))  # soft hyphen, zero-widths
+# the plain forms of ``monitor.text``, and French quotes as quotes; invisible characters go
+_SPECIAL = {
+    **PLAIN_PUNCTUATION,
+    **dict.fromkeys(SINGLE_QUOTE_LOOKALIKES, "'"),
+    **dict.fromkeys(DOUBLE_QUOTE_LOOKALIKES + "«»", '"'),
+    **dict.fromkeys(INVISIBLE, ""),
+}
 _SPECIAL["\u2026"] = "."  # an ellipsis folds to one char, so its offsets need no map
 # The punctuation of most English press releases, replaced first at C speed.
 _COMMON = tuple((c, _SPECIAL.get(c, " ")) for c in "\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0")

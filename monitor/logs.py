@@ -92,7 +92,8 @@ def setup(
 
 
 def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
-    """The values of every environment variable a route URL or a source header refers to."""
+    """The values of every environment variable a route URL, a source header or the archive
+    section refers to."""
     names = {name for route in watchlist.routes for url in route.urls for name in referenced_env_vars(url)}
     names |= {
         name
@@ -100,6 +101,8 @@ def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
         for _, v in source.header_pairs
         for name in referenced_env_vars(v)
     }
+    if watchlist.archive is not None:  # the web archive's keys
+        names |= {watchlist.archive.access_env, watchlist.archive.secret_env}
     return {env[name] for name in names if env.get(name)}
 
 

@@ -26,7 +26,7 @@ from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.feeds import FeedItem
 from monitor.fetch import Fetched, Fetcher
 from monitor.statements import items_text, read_items
-from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+from monitor.watchlist import FeedSource, ListingSource, PageSource, PledgeSpec, WatchedSource, Watchlist
 
 SHORT_TEXT = 200  # characters: less is rarely a whole policy page; more likely a wrong element
 
@@ -51,7 +51,7 @@ class ClauseFinding:
 class Trial:
     """What fetching one source twice found."""
 
-    source: SourceSpec
+    source: WatchedSource
     fetched: Fetched | None = None
     text: str | None = None
     items: tuple[FeedItem, ...] = ()
@@ -71,7 +71,7 @@ class Trial:
 
 
 def try_source(
-    source: SourceSpec,
+    source: WatchedSource,
     pledges: Sequence[PledgeSpec],
     fetcher: Fetcher,
     *,
@@ -119,7 +119,7 @@ def validate_online(
     delay = watchlist.defaults.per_host_delay.total_seconds()
     gate = HostGate(limit=1, delay=delay)
 
-    def one(source: SourceSpec) -> Trial:
+    def one(source: WatchedSource) -> Trial:
         host = gate.enter(source.url)
         try:
             return try_source(source, watchlist.pledges_for(source.id), fetcher, pause=delay, sleep=sleep)
@@ -130,15 +130,15 @@ def validate_online(
         return list(pool.map(one, watchlist.sources))
 
 
-def read(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...]]:
+def read(source: WatchedSource, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...]]:
     """The text a check would store (for a feed or listing: one line per item) and the items."""
     text, items, _ = read_noted(source, fetched)
     return text, items
 
 
-def read_noted(source: SourceSpec, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...], str | None]:
+def read_noted(source: WatchedSource, fetched: Fetched) -> tuple[str, tuple[FeedItem, ...], str | None]:
     """``read``, and the note a check would log about how the page was read."""
-    if source.kind in ("feed", "listing"):
+    if isinstance(source, FeedSource | ListingSource):
         items = read_items(source, fetched)
         return items_text(items), items, None
     page = read_page(source, fetched)
@@ -155,8 +155,8 @@ def _kind_of(exc: ExtractError | FeedError) -> str:
     return "feed" if isinstance(exc, FeedError) else "extract"
 
 
-def _length_problems(source: SourceSpec, text: str, items: Sequence[FeedItem]) -> list[Problem]:
-    if source.kind != "page":
+def _length_problems(source: WatchedSource, text: str, items: Sequence[FeedItem]) -> list[Problem]:
+    if not isinstance(source, PageSource):
         return [] if items else [Problem("feed", f"the {source.kind} has no items")]
     if len(text) < SHORT_TEXT:
         what = source.describe_selection()
@@ -170,9 +170,9 @@ def _length_problems(source: SourceSpec, text: str, items: Sequence[FeedItem]) -
     return []
 
 
-def _shell_problem(source: SourceSpec, fetcher: Fetcher, text: str | None) -> Problem | None:
+def _shell_problem(source: WatchedSource, fetcher: Fetcher, text: str | None) -> Problem | None:
     """A page read without a browser that the browser reads much longer: a JavaScript shell."""
-    if source.browser or source.kind != "page" or unavailable() is not None:
+    if not isinstance(source, PageSource) or source.browser or unavailable() is not None:
         return None
     rendered = source.model_copy(update={"browser": True, "screenshot": False})
     try:
@@ -190,10 +190,10 @@ def _shell_problem(source: SourceSpec, fetcher: Fetcher, text: str | None) -> Pr
 
 
 def _findings(
-    source: SourceSpec, pledges: Sequence[PledgeSpec], extra: Sequence[str], text: str
+    source: WatchedSource, pledges: Sequence[PledgeSpec], extra: Sequence[str], text: str
 ) -> list[ClauseFinding]:
     """Clauses are only matched on pages: a check never looks for them in a feed."""
-    if source.kind != "page":
+    if not isinstance(source, PageSource):
         return []
     wanted: list[tuple[str | None, str]] = [(p.id, c) for p in pledges for c in p.clauses]
     wanted += [(None, c) for c in extra]

@@ -258,7 +258,7 @@ class Daemon:
         """Timestamps and archive copies, when due; in their own job so they never hold up checks."""
         from monitor.witness import witness_jobs
 
-        witness_jobs(self.store, self.watchlist, self.clock(), self.env)
+        witness_jobs(self.store, self.watchlist, self.clock(), self.env, worker=self.name)
 
     def heartbeat(self) -> None:
         """Alive: leases renewed; what silent workers held is taken back and delivered."""

@@ -31,12 +31,13 @@ from monitor.checking import (
 from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.events import default_severity
 from monitor.extract import decode_html, extract
-from monitor.feeds import FeedItem, canonical_link, new_items, parse_feed, parse_listing
+from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
 from monitor.keywords import KeywordMatch, KeywordMatcher, compile_keywords
 from monitor.lifecycle import EventDraft, Health, Transition, assess_source
 from monitor.secrets import resolve_headers
-from monitor.watchlist import PledgeSpec, SourceSpec
+from monitor.urls import canonical_link
+from monitor.watchlist import FeedSource, ItemSource, ListingSource, PledgeSpec, SourceSpec
 
 MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news
 
@@ -55,9 +56,8 @@ def _matcher(keywords: tuple[str, ...]) -> KeywordMatcher:
     return compile_keywords(keywords)
 
 
-def read_items(source: SourceSpec, fetched: Fetched) -> tuple[FeedItem, ...]:
-    if source.kind == "listing":
-        assert source.item_select is not None  # the watchlist requires it for listings
+def read_items(source: FeedSource | ListingSource, fetched: Fetched) -> tuple[FeedItem, ...]:
+    if isinstance(source, ListingSource):
         return parse_listing(
             fetched.body, url=fetched.final_url, item_select=source.item_select, charset=fetched.charset
         )
@@ -74,7 +74,7 @@ def items_text(items: tuple[FeedItem, ...]) -> str:
 
 
 def run_feed_check(
-    source: SourceSpec,
+    source: FeedSource | ListingSource,
     pledges: tuple[PledgeSpec, ...],
     state: SourceState,
     fetcher: Fetcher,
@@ -188,24 +188,10 @@ def _fetch_page(
     return snapshot_of(fetched, text, rules), text, None
 
 
-def item_spec(feed: SourceSpec, source_id: str, url: str) -> SourceSpec:
-    """An item's page, re-checked like a page: read whole (no selector is known for pages we
-    have never seen), on the feed's interval, and never searched for clauses. The feed's headers
+def item_spec(feed: SourceSpec, source_id: str, url: str) -> ItemSource:
+    """An item's page, re-checked like a page, on the feed's interval. The feed's headers
     (credentials among them) go only to the feed's own origin, never to the sites its items link to."""
-    same_origin = _origin(url) == _origin(feed.url)
-    return feed.model_copy(
-        update={
-            "id": source_id,
-            "url": url,
-            "kind": "item",
-            "select": None,
-            "remove": (),
-            "ignore": (),
-            "links": False,
-            "item_select": None,
-            "header_pairs": feed.header_pairs if same_origin else (),
-        }
-    )
+    return ItemSource.of(feed, source_id, url, headers=_origin(url) == _origin(feed.url))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

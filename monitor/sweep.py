@@ -148,7 +148,7 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
                 {"url": spec.url, "stale": True, "last_good": last_good.isoformat() if last_good else None},
             )
         )
-    feeds = {s.id: s for s in watchlist.sources if s.kind in ("feed", "listing")}
+    feeds = {s.id: s for s in watchlist.sources if s.kind.has_items}
     stale_feeds = [(sid, newest) for sid, newest in store.stale_feeds(now - FEED_STALE_AFTER) if sid in feeds]
     for source_id, newest in stale_feeds:
         if source_id in feeds:

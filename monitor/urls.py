@@ -1,11 +1,12 @@
-"""The one link-target cleaner: the same address always reads the same, whatever the markup.
+"""The one URL cleaner: the same address always reads the same, whatever the markup.
 
 With ``links: true`` a link's target is part of the watched text, so anything that changes how a
 target is written without changing where it leads would be a false change: tracking parameters,
 URL session ids, the case of scheme and host, a default port, and the obfuscations sites use to
 hide e-mail addresses from harvesters (character references, decimal and hexadecimal at random
 and sometimes nested, percent-encoding of ordinary letters). Each is undone here; nothing that
-changes the address is.
+changes the address is. ``canonical_link`` is the stricter form that keys a feed's items: http(s)
+only, without the fragment, under the same rules for tracking parameters.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # In a mailto address these would split or end the address list when decoded; the rest is the address.
 _MAILTO_DELIMITERS = frozenset('?&,#%/ "<>')
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_PORTS = {"http": 80, "https": 443}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def link_target(href: str | None, base: str | None) -> str | None:
@@ -62,6 +65,30 @@ def link_target(href: str | None, base: str | None) -> str | None:
             fragment=_unreserved(parts.fragment),
         )
     )
+
+
+def canonical_link(href: str | None, base: str | None = None) -> str | None:
+    """The one spelling of a link, so the same page linked twice is one item; None if not http(s)."""
+    href = _URL_STRIPPED.sub("", href or "").strip()
+    if not href or _CONTROL.search(href):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href) if base else href)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _PORTS or not parts.hostname:
+        return None
+    host = parts.hostname  # already lowercase
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _PORTS[scheme]:
+        host = f"{host}:{port}"
+    if parts.username is not None:
+        host = f"{parts.netloc.rpartition('@')[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p.partition("=")[0]))
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
 def decode_char_refs(text: str) -> str:

@@ -1,6 +1,6 @@
 """The weakening rules as data: which reworded pledge wordings water a pledge down, and how to say so.
 
-Each rule is a regular expression over *normalized words* (``clauses.normalize_for_match``: lower
+Each rule is a regular expression over *normalized words* (``text.normalize_for_match``: lower
 case, straight quotes, hyphens and dashes read as spaces, punctuation at word edges dropped, one
 space between words), so ``"one-year"`` is written ``one year`` and ``"Won’t"`` is ``won't``. A pattern
 always matches whole words. The optional group ``key`` names what is counted (``until`` in ``until

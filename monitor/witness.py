@@ -21,16 +21,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("monitor.witness")
 
 
-def witness_jobs(store: Store, watchlist: Watchlist, now: datetime, env: Mapping[str, str]) -> list[str]:
+def witness_jobs(
+    store: Store,
+    watchlist: Watchlist,
+    now: datetime,
+    env: Mapping[str, str],
+    *,
+    worker: str = "pledge-monitor",
+) -> list[str]:
     """Run what is due; one line per thing done or failed."""
     lines: list[str] = []
-    if watchlist.timestamps is None:
-        return lines
-    from monitor.stamping import stamp_due  # cryptography loads only when there is work
+    if watchlist.timestamps is not None:
+        from monitor.stamping import stamp_due  # cryptography loads only when there is work
 
-    try:
-        lines += [one.line() for one in stamp_due(store, watchlist, now)]
-    except MonitorError as exc:
-        log.error("timestamps: %s", exc)
-        lines.append(f"timestamps: {exc}")
+        try:
+            lines += [one.line() for one in stamp_due(store, watchlist, now)]
+        except MonitorError as exc:
+            log.error("timestamps: %s", exc)
+            lines.append(f"timestamps: {exc}")
+    if watchlist.archive is not None and watchlist.archive.enabled:
+        from monitor.archiving import capture_due
+
+        try:
+            lines += [one.line() for one in capture_due(store, watchlist.archive, env, worker=worker)]
+        except MonitorError as exc:  # the database went away: the captures wait for the next run
+            log.error("archive copies: %s", exc)
+            lines.append(f"archive copies: {exc}")
     return lines

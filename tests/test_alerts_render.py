@@ -122,7 +122,7 @@ def test_quotes_are_exact_and_only_changed_words_are_marked() -> None:
 
 
 def test_the_readme_example_a_narrowed_pledge() -> None:
-    """The console alert README.md shows under "Alerts", from a real assessment."""
+    """The console alert docs/events-and-alerts.md shows under "Alerts", from a real assessment."""
     from monitor.clauses import find_clause, in_context, sentences_of
     from monitor.lifecycle import ClauseRecord, _clause_event
 

@@ -28,7 +28,7 @@ from monitor.errors import FetchError
 from monitor.fetch import Fetcher
 from monitor.store.db import open_engine
 from monitor.store.repo import Store
-from monitor.watchlist import SourceSpec, parse_watchlist
+from monitor.watchlist import PageSource, parse_watchlist
 from tests import browser as chromium
 from tests.receivers import Endpoint, threaded_server
 from tests.site import Site
@@ -122,8 +122,8 @@ def fetcher() -> Iterator[Fetcher]:
         yield f
 
 
-def source(url: str, **keys: object) -> SourceSpec:
-    return SourceSpec.model_validate({"id": "shell", "url": url, **keys})
+def source(url: str, **keys: object) -> PageSource:
+    return PageSource.model_validate({"id": "shell", "url": url, **keys})
 
 
 def api_text(*paragraphs: str) -> str:

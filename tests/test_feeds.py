@@ -14,7 +14,6 @@ from monitor.errors import FeedError
 from monitor.feeds import (
     MAX_BODY_BYTES,
     FeedItem,
-    canonical_link,
     new_items,
     parse_feed,
     parse_listing,
@@ -429,27 +428,7 @@ def test_listing_nested_too_deeply_is_refused_quickly() -> None:
     assert seconds < 1.0
 
 
-# --- links and staleness -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("href", "expected"),
-    [
-        (
-            "HTTPS://News.Example.ORG:443/a?x=1&utm_source=rss&UTM_Medium=e#frag",
-            "https://news.example.org/a?x=1",
-        ),
-        ("http://example.org:8080", "http://example.org:8080/"),
-        ("/b?gclid=abc&fbclid=def&mc_cid=1&mc_eid=2&page=2", "https://example.org/b?page=2"),
-        ("//cdn.example.org/c", "https://cdn.example.org/c"),
-        ("javascript:void(0)", None),
-        ("mailto:press@example.org", None),
-        ("", None),
-        ("http://[::1", None),
-    ],
-)
-def test_canonical_link(href: str, expected: str | None) -> None:
-    assert canonical_link(href, "https://example.org/news/") == expected
+# --- staleness -------------------------------------------------------------------------
 
 
 def item(published: datetime | None, key: str = "k") -> FeedItem:
@@ -467,3 +446,15 @@ def test_feed_without_dates_is_never_stale() -> None:
     now = datetime(2021, 6, 1, tzinfo=UTC)
     assert not stale_feed([item(None)], now=now, stale_after=timedelta(0))
     assert not stale_feed([], now=now, stale_after=timedelta(0))
+
+
+def test_listing_text_is_read_as_page_text_is() -> None:
+    """One HTML-to-text walker: icons, scripts and templates are no more part of a headline than of a page."""
+    body = (
+        b"<ul><li><a href='/a'>Our pledge <svg><title>arrow icon</title></svg>"
+        b"<template>draft</template></a><script>track()</script>"
+        b"<table><tr><td>June 9</td><td>Policy</td></tr></table></li></ul>"
+    )
+    (item,) = parse_listing(body, url="https://example.org/news/", item_select="li")
+    assert item.title == "Our pledge"
+    assert item.summary == "Our pledge June 9 Policy"

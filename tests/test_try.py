@@ -225,6 +225,14 @@ def test_mistakes_are_named(site: Site, watchlist_file: Path) -> None:
     assert site.hits == {}  # nothing fetched for a mistake
 
 
+def test_page_options_on_a_feed_are_a_usage_error(site: Site, write_watchlist: WriteWatchlist) -> None:
+    path = write_watchlist(f"sources:\n  - {{id: news, kind: feed, url: '{site.url('/news.xml')}'}}\n").path
+    result = run("-w", str(path), "try", "news", "--select", "main", "--remove", ".share")
+    assert result.exit_code == 2
+    assert "--select, --remove: not used by news, a source of kind feed" in result.output
+    assert site.hits == {}  # nothing fetched for a mistake
+
+
 def test_a_failed_fetch_is_reported(site: Site, watchlist_file: Path) -> None:
     site.put("/policy", "down", status=404)
     result = run("-w", str(watchlist_file), "try", "policy")

@@ -1,10 +1,10 @@
-"""The link-target cleaner: one spelling per address, and never two addresses made one."""
+"""The URL cleaner: one spelling per address, and never two addresses made one."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.urls import decode_char_refs, link_target
+from monitor.urls import canonical_link, decode_char_refs, link_target
 
 BASE = "https://acme.example/policy/"
 
@@ -58,3 +58,32 @@ def test_no_target_for_scripts_and_empty_links() -> None:
 
 def test_relative_targets_stay_relative_without_a_base() -> None:
     assert link_target("/terms?utm_source=x&a=1", None) == "/terms?a=1"
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        (
+            "HTTPS://News.Example.ORG:443/a?x=1&utm_source=rss&UTM_Medium=e#frag",
+            "https://news.example.org/a?x=1",
+        ),
+        ("http://example.org:8080", "http://example.org:8080/"),
+        ("/b?gclid=abc&fbclid=def&mc_cid=1&mc_eid=2&page=2", "https://example.org/b?page=2"),
+        ("//cdn.example.org/c", "https://cdn.example.org/c"),
+        ("javascript:void(0)", None),
+        ("mailto:press@example.org", None),
+        ("", None),
+        ("http://[::1", None),
+    ],
+)
+def test_canonical_link(href: str, expected: str | None) -> None:
+    assert canonical_link(href, "https://example.org/news/") == expected
+
+
+def test_feed_links_and_link_targets_drop_the_same_tracking_parameters() -> None:
+    href = (
+        "https://example.org/a?x=1&_ga=2&srsltid=3&pk_campaign=4&hsa_acc=5&mtm_source=6&jsessionid=7"
+        "&utm_source=8&fbclid=9&mc_eid=10"
+    )
+    assert canonical_link(href) == "https://example.org/a?x=1"
+    assert link_target(href, None) == "https://example.org/a?x=1"

@@ -12,6 +12,12 @@ from pydantic import ValidationError
 from monitor.errors import NotFoundError, WatchlistError
 from monitor.events import Severity
 from monitor.watchlist import (
+    BrowserSource,
+    FeedSource,
+    ItemSource,
+    ListingSource,
+    PageSource,
+    SourceKind,
     Watchlist,
     load_watchlist,
     missing_env_vars,
@@ -96,15 +102,16 @@ def test_good_example_sources(good: Watchlist) -> None:
     assert ibm.ignore == (r"\d+ min read", r"Updated \w+ \d{1,2}, \d{4}")
     assert dict(ibm.headers) == {"Accept-Language": "en-US"}
     assert ibm.links is False
-    assert ibm.item_select is None
+    assert isinstance(ibm, PageSource)
 
     amazon = good.source("amazon-moratorium-post")
     assert amazon.remove == (".share-buttons",)  # a single string is a one-item list
     assert amazon.headers == {}
 
     listing = good.source("amazon-press-center")
-    assert (listing.kind, listing.item_select, listing.links) == ("listing", "a.news-release-title", True)
-    assert good.source("microsoft-on-the-issues").kind == "feed"
+    assert isinstance(listing, ListingSource)
+    assert (listing.kind, listing.item_select) == ("listing", "a.news-release-title")
+    assert isinstance(good.source("microsoft-on-the-issues"), FeedSource)
 
 
 def test_sources_inherit_unset_settings_from_defaults(good: Watchlist) -> None:
@@ -372,6 +379,164 @@ def test_missing_file_is_a_watchlist_error(tmp_path: Path) -> None:
         load_watchlist(tmp_path)
 
 
+# --------------------------------------------------------------------------- kinds of source
+
+
+def test_a_page_refuses_the_key_of_a_listing_with_its_line() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: newsroom
+            url: https://example.org/news
+            item_select: "ul.news a"
+        """
+    )
+    assert found == [
+        "watchlist.yaml:5: sources[0].item_select: only used by kind listing, this source is kind page; "
+        "remove it, or set kind: listing"
+    ]
+
+
+def test_a_feed_refuses_the_keys_of_a_page_each_on_its_line() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: newsroom
+            kind: feed
+            url: https://example.org/news.xml
+            select: article
+            remove: [nav]
+            ignore: ['Updated .*']
+            links: true
+            item_select: "ul.news a"
+        """
+    )
+    advice = (
+        "remove it (a feed is read as its list of items; to watch part of a page, add a source of kind page)"
+    )
+    assert found == [
+        f"watchlist.yaml:6: sources[0].select: only used by kind page, this source is kind feed; {advice}",
+        f"watchlist.yaml:7: sources[0].remove: only used by kind page, this source is kind feed; {advice}",
+        f"watchlist.yaml:8: sources[0].ignore: only used by kind page, this source is kind feed; {advice}",
+        f"watchlist.yaml:9: sources[0].links: only used by kind page, this source is kind feed; {advice}",
+        "watchlist.yaml:10: sources[0].item_select: only used by kind listing, this source is kind feed; "
+        + advice,
+    ]
+
+
+def test_a_listing_refuses_the_keys_of_a_page_with_their_lines() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: newsroom
+            kind: listing
+            url: https://example.org/news
+            item_select: "ul.news a"
+            select: main
+            links: true
+        """
+    )
+    advice = (
+        "remove it (a listing is read as the links item_select picks; to watch the page's text, "
+        "add a source of kind page)"
+    )
+    assert found == [
+        f"watchlist.yaml:7: sources[0].select: only used by kind page, this source is kind listing; {advice}",
+        f"watchlist.yaml:8: sources[0].links: only used by kind page, this source is kind listing; {advice}",
+    ]
+
+
+def test_a_key_of_another_kind_is_reported_with_the_other_problems_of_its_source() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: newsroom
+            kind: feed
+            select: article
+            interval: soon
+        """
+    )
+    assert [issue.split(": ")[:2] for issue in found] == [
+        ["watchlist.yaml:3", "sources[0].url"],
+        ["watchlist.yaml:5", "sources[0].select"],
+        ["watchlist.yaml:6", "sources[0].interval"],
+    ]
+
+
+def test_kind_item_is_made_by_checks_and_cannot_be_written() -> None:
+    found = issues_of(
+        """
+        sources:
+          - id: newsroom
+            kind: item
+            url: https://example.org/news/1
+        """
+    )
+    assert found == ["watchlist.yaml:4: sources[0].kind: expected 'page', 'feed' or 'listing', got 'item'"]
+
+
+def test_each_kind_loads_as_its_own_model() -> None:
+    watchlist = parse_watchlist(
+        dedent(
+            """
+            sources:
+              - {id: policy, url: "https://example.org/policy", select: main}
+              - {id: news, kind: feed, url: "https://example.org/news.xml"}
+              - {id: releases, kind: listing, url: "https://example.org/news", item_select: "li a"}
+            """
+        )
+    )
+    page, feed, listing = watchlist.sources
+    assert isinstance(page, PageSource)
+    assert isinstance(feed, FeedSource)
+    assert isinstance(listing, ListingSource)
+    assert [s.kind for s in watchlist.sources] == [SourceKind.PAGE, SourceKind.FEED, SourceKind.LISTING]
+    assert [s.kind for s in watchlist.sources] == ["page", "feed", "listing"]  # what the store writes
+
+
+def test_an_item_page_takes_its_parents_settings_and_a_browser_only_from_a_listing() -> None:
+    watchlist = parse_watchlist(
+        dedent(
+            """
+            defaults:
+              browser: true
+            sources:
+              - {id: news, kind: feed, url: "https://example.org/news.xml", interval: 2h}
+              - {id: releases, kind: listing, url: "https://example.org/news", item_select: "li a"}
+            """
+        )
+    )
+    from_feed = ItemSource.of(watchlist.source("news"), "news~1", "https://example.org/1", headers=False)
+    from_listing = ItemSource.of(
+        watchlist.source("releases"), "releases~1", "https://example.org/2", headers=False
+    )
+    assert (from_feed.kind, from_feed.id, from_feed.url) == ("item", "news~1", "https://example.org/1")
+    assert from_feed.interval == timedelta(hours=2)
+    assert (from_feed.browser, from_listing.browser) == (False, True)
+
+
+# Fingerprints stored before sources had a model per kind: the same rules must give the same
+# fingerprint, or every source would start a new baseline after an upgrade.
+STORED_FINGERPRINTS = {
+    "ibm-letter": "1e24962ac81baa69b6b46e3beb7cf4cc7114fd777cf2e5b2d28842cff679f14f",
+    "amazon-moratorium-post": "27266117dcbbd13df2f22f67c30a6f2b174381a07ccc1a6c7b87b1331b6ca2e4",
+    "amazon-press-center": "7bc755ab3175da5bd66c144ba1fe2f6d6d7f0b4c69ea278a5f8a8c1f725b20b5",
+    "microsoft-on-the-issues": "0e7629c949eb1f9cc7984ccf2432bc5f644d1b19da5efd25348591a395b869cd",
+    "microsoft-face-limited-access": "98425f553704ba7e34b0f88931ae1b61d2863b547fe77492dbf1b40079a4bbff",
+}
+
+
+def test_rules_fingerprints_stored_before_the_models_per_kind_stay_valid(good: Watchlist) -> None:
+    assert {s.id: s.rules_fingerprint() for s in good.sources} == STORED_FINGERPRINTS
+    feed, listing = good.source("microsoft-on-the-issues"), good.source("amazon-press-center")
+    item = ItemSource.of(feed, "x~1", "https://blogs.microsoft.com/a", headers=True)
+    assert item.rules_fingerprint() == "c4ea86291617bacd82cd471ddfaf6f1883fafc96a849c511f73bb59f6aff4f9e"
+    browsed = ItemSource.of(
+        listing.model_copy(update={"browser": True}), "x~1", "https://a.example/", headers=True
+    )
+    assert browsed.rules_fingerprint() == "bb206d23bd2612be15b6a976244e171a97ba20212dee28791349b4998204dcb5"
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -507,10 +672,14 @@ def test_browser_settings_are_inherited_where_they_apply() -> None:
               - id: news
                 url: https://example.org/feed.xml
                 kind: feed
+              - id: releases
+                url: https://example.org/news
+                kind: listing
+                item_select: "li a"
             """
         )
     )
-    shell, plain, news = watchlist.sources
+    shell, plain, news, releases = watchlist.sources
     assert (shell.browser, shell.screenshot, shell.wait_for, shell.wait_until) == (
         True,
         True,
@@ -519,7 +688,9 @@ def test_browser_settings_are_inherited_where_they_apply() -> None:
     )
     assert watchlist.defaults.browser_pages == 3
     assert (plain.browser, plain.screenshot) == (False, False)  # no browser: no picture either
-    assert (news.browser, news.screenshot) == (False, False)  # feeds are read without one
+    assert not isinstance(news, BrowserSource)  # feeds are read without one: no browser keys at all
+    assert isinstance(releases, BrowserSource)
+    assert (releases.browser, releases.screenshot) == (True, True)
 
 
 def test_browser_keys_that_cannot_apply_are_errors_with_their_line() -> None:

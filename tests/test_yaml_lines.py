@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from monitor.errors import WatchlistError
-from monitor.yaml_lines import compose, decode, key_text
+from monitor.watchlist.yaml_lines import compose, decode, key_text
 
 PLAIN = textwrap.dedent(
     """\

@@ -103,7 +103,7 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
     try:
         life = WorkerLife(app.store, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None)
         with life.running():
-            _check(app, source_ids, check_all)
+            _check(app, source_ids, check_all, life.name)
             if not no_deliver:
                 _sweep_and_deliver(app, life.name)
     finally:
@@ -111,7 +111,7 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
             lock.release()
 
 
-def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
+def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) -> None:
     from monitor.cycle import run_cycle
     from monitor.narrate import describe_check
     from monitor.process import settle_heap
@@ -140,7 +140,7 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool) -> None:
     _echo_events(store, [eid for record in summary.records for eid in record.event_ids])
     from monitor.witness import witness_jobs
 
-    for line in witness_jobs(store, watchlist, utcnow(), os.environ):
+    for line in witness_jobs(store, watchlist, utcnow(), os.environ, worker=worker):
         click.echo(f"  {line}")
 
 

@@ -12,7 +12,7 @@ from monitor.clauses import Outcome, explain
 from monitor.cli import App, is_tty, pass_app
 from monitor.fetch import Fetcher
 from monitor.online import Trial, try_source, validate_online
-from monitor.watchlist import Defaults, SourceSpec, Watchlist
+from monitor.watchlist import Defaults, PageSource, WatchedSource, Watchlist
 
 PREVIEW_LINES = 60
 
@@ -104,8 +104,9 @@ def _source(
     remove: Sequence[str],
     ignore: Sequence[str],
     browser: bool = False,
-) -> SourceSpec:
-    """The watchlist's source, or one made from the URL; options given override its rules."""
+) -> WatchedSource:
+    """The watchlist's source, or a page made from the URL; options given override its rules,
+    and an option the source's kind does not take is a usage error."""
     rules: dict[str, object] = {}
     if select is not None:
         rules["select"] = select
@@ -117,12 +118,16 @@ def _source(
         rules["browser"] = True
     known = None if url_given or watchlist is None else watchlist.source(target)
     try:
-        checked = SourceSpec.model_validate({"id": "try", "url": known.url if known else target, **rules})
+        checked = PageSource.model_validate({"id": "try", "url": known.url if known else target, **rules})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise click.UsageError(problems) from None
     if known is None:
         return checked
+    not_taken = [key for key in rules if key not in type(known).model_fields]
+    if not_taken:
+        options = ", ".join(f"--{key}" for key in not_taken)
+        raise click.UsageError(f"{options}: not used by {known.id}, a source of kind {known.kind}")
     return known.model_copy(update={key: getattr(checked, key) for key in rules})
 
 
@@ -162,7 +167,7 @@ def _text_lines(trial: Trial, full: bool) -> list[str]:
     assert trial.text is not None
     text_lines = trial.text.splitlines()
     rules = _rules(trial.source)
-    noun = f"{len(trial.items)} items" if trial.source.kind != "page" else "text"
+    noun = "text" if isinstance(trial.source, PageSource) else f"{len(trial.items)} items"
     lines = [f"  extracted {noun}: {len(trial.text):,} characters, {len(text_lines)} lines{rules}"]
     shown = text_lines if full else text_lines[:PREVIEW_LINES]
     lines.append("  ----")
@@ -173,7 +178,9 @@ def _text_lines(trial: Trial, full: bool) -> list[str]:
     return lines
 
 
-def _rules(source: SourceSpec) -> str:
+def _rules(source: WatchedSource) -> str:
+    if not isinstance(source, PageSource):
+        return ""
     parts = []
     if isinstance(source.selection, str):
         parts.append(f"select {source.selection!r}")
@@ -188,7 +195,7 @@ def _rules(source: SourceSpec) -> str:
 
 def _clause_lines(trial: Trial) -> list[str]:
     if not trial.clauses:
-        if trial.source.kind == "page" and trial.text is not None:
+        if isinstance(trial.source, PageSource) and trial.text is not None:
             return ["  clauses: none to look for (no pledge uses this source; try --clause TEXT)"]
         return []
     lines = ["  clauses:"]
@@ -211,7 +218,8 @@ def _summary(trial: Trial) -> str:
     """One line for ``validate --online``."""
     if trial.text is None:
         return "not read"
-    parts = [f"{len(trial.text):,} chars" if trial.source.kind == "page" else f"{len(trial.items)} items"]
+    page = isinstance(trial.source, PageSource)
+    parts = [f"{len(trial.text):,} chars" if page else f"{len(trial.items)} items"]
     if trial.clauses:
         exact = sum(1 for f in trial.clauses if f.match.outcome is Outcome.EXACT)
         approximate = sum(1 for f in trial.clauses if f.match.outcome in (Outcome.REWORDED, Outcome.WEAKENED))

@@ -26,7 +26,7 @@ from monitor.lifecycle import EventDraft
 from monitor.routes import matching_routes
 from monitor.store import blobs
 from monitor.store import models as m
-from monitor.watchlist import PledgeSpec, Watchlist
+from monitor.watchlist import PledgeSpec, SourceKind, Watchlist
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def _record_item(
         m.Source(
             id=item.page_source_id,
             url=item.link or page.url,
-            kind="item",
+            kind=SourceKind.ITEM,
             rules=page.rules,
             active=bool(item.pledge_ids),
             interval_s=feed.interval_s,

@@ -19,7 +19,7 @@ from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
 from monitor.store.recording import Recorded
-from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
+from monitor.watchlist import PledgeSpec, SourceKind, SourceSpec, Watchlist
 
 
 class FailingSource(NamedTuple):
@@ -129,7 +129,7 @@ class Store:
             clauses: dict[str, dict[tuple[str, str], ClauseRecord]] = {}
             for c in clause_rows:
                 clauses.setdefault(c.source_id, {})[(c.pledge_id, c.clause_key)] = _clause_record(c)
-            feeds = [r.id for r in rows if r.kind in ("feed", "listing")]
+            feeds = [r.id for r in rows if SourceKind(r.kind).has_items]
             seen: dict[str, set[str]] = {}
             if feeds:
                 items = s.execute(
