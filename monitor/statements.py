@@ -29,7 +29,7 @@ from monitor.checking import (
     start_check,
 )
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.events import default_severity
+from monitor.events import EventKind, default_severity
 from monitor.extract import decode_html, extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
@@ -228,7 +228,12 @@ def _statement_events(
         title = f"{pledge.company}: new statement mentions {pledge.title}: {item.title}"
         events.append(
             EventDraft(
-                "statement.new", default_severity("statement.new"), title, pledge.id, source.id, details
+                EventKind.STATEMENT_NEW,
+                default_severity(EventKind.STATEMENT_NEW),
+                title,
+                pledge.id,
+                source.id,
+                details,
             )
         )
     return events
@@ -243,8 +248,8 @@ def _ok(source: SourceSpec, state: SourceState, *, fresh: bool) -> Transition:
     if health.state in ("failing", "gone", "stale"):
         events = (
             EventDraft(
-                "source.recovered",
-                default_severity("source.recovered"),
+                EventKind.SOURCE_RECOVERED,
+                default_severity(EventKind.SOURCE_RECOVERED),
                 f"{source.id}: checks succeed again",
                 None,
                 source.id,

@@ -7,9 +7,12 @@ while the test kills the process.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 from monitor.store import models as m
 from tests.receivers import Endpoint
 from tests.site import policy_page
-from tests.spn import ACCESS, SECRET, Spn, running_spn
+from tests.spn import ACCESS, SECRET, TIMESTAMP, Spn, running_spn
 from tests.test_run import CountingSite, Db, Launcher, db, hook, now, site
 
 __all__ = ["db", "hook", "site"]  # fixtures, used below
@@ -111,12 +114,15 @@ def test_a_recorded_change_is_saved_with_the_keys_and_its_copy_recorded(
 
 
 def test_a_job_still_running_is_asked_about_later_and_never_submitted_twice(
-    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+    tmp_path: Path, site: CountingSite, spn: Spn, hook: Endpoint, db: Db, launcher: Launcher
 ) -> None:
     spn.pending_polls = 3
-    wl = watchlist(tmp_path, site, spn, wait="0s")
+    wl = watchlist(tmp_path, site, spn, hook, wait="0s")
     out = changed(site, db, launcher, wl)
     assert "submitted, the archive is still saving it (asked again later)" in out
+    (alert,) = hook.accepted  # sent at once, without the copy: an alert never waits for it
+    assert alert["alert"]["archive_url"] is None
+    assert "Archive copy" not in alert["message"]
     (row,) = archive_rows(db)
     assert (row.status, row.archive_url, row.job_id is not None) == ("pending", None, True)
     for _ in range(3):
@@ -273,3 +279,61 @@ def test_a_worker_killed_while_asking_about_its_job_never_submits_again(
     assert (row.status, row.job_id is not None) == ("sending", True)
     assert "saved at" in run_again(db, launcher, wl)
     assert len(spn.submissions) == 1
+
+
+def test_the_copy_is_in_the_alert_report_export_history_and_pack_and_verify_guards_it(
+    tmp_path: Path, site: CountingSite, spn: Spn, hook: Endpoint, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn, hook)
+    changed(site, db, launcher, wl)
+    copy = spn.archive_url(site.url("/policy"))
+    (alert,) = [p for p in hook.accepted if p["alert"]["kind"] == "source.changed"]
+    assert alert["alert"]["archive_url"] == copy
+    assert f"Archive copy: {copy}" in alert["message"]
+
+    code, out = launcher.run(wl, db.url, "history", "--source", "policy", timeout=60)
+    assert code == 0, out
+    assert f'change #1 policy: +3 words, -0 words: added "Updated in March." (archive copy: {copy})' in out
+
+    code, out = launcher.run(wl, db.url, "export", "--what", "changes", "--format", "jsonl", timeout=60)
+    assert code == 0, out
+    assert json.loads(out.splitlines()[0])["archive_url"] == copy
+
+    code, out = launcher.run(wl, db.url, "report", "--out", str(tmp_path / "site"), timeout=60)
+    assert code == 0, out
+    page = (tmp_path / "site" / "change" / "1.html").read_text()
+    assert f'<dt>Archive copy</dt><dd><a href="{copy}" rel="noopener">{copy}</a></dd>' in page
+
+    pack = tmp_path / "change-1.zip"
+    code, out = launcher.run(wl, db.url, "evidence", "1", "--pack", "--out", str(pack), timeout=60)
+    assert code == 0, out
+    with zipfile.ZipFile(pack) as zf:
+        manifest = json.loads(zf.read("change-1/manifest.json"))
+        readme = zf.read("change-1/README.txt").decode()
+        records = json.loads(zf.read("change-1/chain/records.json"))
+    assert manifest["archive_urls"] == [copy]
+    assert copy in readme
+    assert "compare the page with after.txt" in readme
+    assert records["archive:1"]["archive_url"] == copy
+    code, out = launcher.run(wl, db.url, "verify", "--pack", str(pack), timeout=60)
+    assert code == 0, out
+
+    code, out = launcher.run(wl, db.url, "verify", timeout=60)
+    assert code == 0, out
+    assert "1 archive copy" in out
+    with Session(db.engine) as s, s.begin():
+        s.execute(update(m.Archive).values(archive_url=copy.replace(TIMESTAMP, "20250101000000")))
+    code, out = launcher.run(wl, db.url, "verify", timeout=60)
+    assert code == 1, out
+    assert re.search(r"archive copy #1 \(ledger seq \d+\) was edited: its content no longer hashes", out)
+
+
+def test_a_disabled_section_queues_nothing(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn, enabled="false")
+    out = changed(site, db, launcher, wl)
+    assert "text changed: change #1" in out
+    assert "archive copy" not in out
+    assert archive_rows(db) == []
+    assert spn.submissions == []

@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from typing import TYPE_CHECKING, Any, TextIO
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, TextIO
 
 from monitor.store import outbox
 from monitor.store.actions import active_mutes
+from monitor.store.repo import Store
 from monitor.watchlist import RouteSpec, Watchlist
 
 if TYPE_CHECKING:  # rendering (jinja2) and sending (apprise) load only when an alert is due
@@ -71,7 +70,7 @@ class DeliverySummary:
 
 
 def deliver_all(
-    store: Any,
+    store: Store,
     watchlist: Watchlist,
     *,
     clock: Callable[[], datetime],
@@ -91,7 +90,7 @@ def deliver_all(
 
 
 def deliver_due(
-    store: Any,
+    store: Store,
     watchlist: Watchlist,
     *,
     now: datetime,
@@ -106,12 +105,12 @@ def deliver_due(
 ) -> DeliverySummary:
     """One delivery pass: claim due alerts, send them outside any transaction, record each result.
 
-    ``store`` is an Engine or a Store. A route with ``digest: daily`` gets one message a day at
+    A route with ``digest: daily`` gets one message a day at
     ``digest_at`` (UTC) listing its events; its alerts wait as pending until then. The claims
     last ``lease``: a pass longer than that needs the worker's heartbeat (``monitor.worker``).
     """
     run = _Run(
-        engine=store if isinstance(store, Engine) else store.engine,
+        store=store,
         routes={r.name: r for r in watchlist.routes},
         now=now,
         worker=worker,
@@ -121,13 +120,13 @@ def deliver_due(
         stream=stream,
         rng=rng or random.Random(),
     )
-    mutes = active_mutes(run.engine, now)
+    mutes = active_mutes(run.store.engine, now)
     run.summary.muted = outbox.hold_muted(
-        run.engine,
+        run.store.engine,
         sources={mute.target for mute in mutes if mute.target_kind == "source"},
         routes={mute.target for mute in mutes if mute.target_kind == "route"},
     )
-    items = outbox.claim_due(run.engine, now=now, worker=worker, lease=lease, batch=batch)
+    items = outbox.claim_due(run.store.engine, now=now, worker=worker, lease=lease, batch=batch)
     run.summary.claimed = len(items)
     for route, group in run.groups(items):
         run.deliver(route, group)
@@ -136,7 +135,7 @@ def deliver_due(
 
 @dataclass
 class _Run:
-    engine: Engine
+    store: Store
     routes: dict[str, RouteSpec]
     now: datetime
     worker: str
@@ -175,7 +174,7 @@ class _Run:
             yield self.routes[name], group
 
     def deliver(self, route: RouteSpec, items: list[outbox.OutboxItem]) -> None:
-        mine = outbox.begin(self.engine, [i.alert_id for i in items], worker=self.worker)
+        mine = outbox.begin(self.store.engine, [i.alert_id for i in items], worker=self.worker)
         items = [i for i in items if i.alert_id in mine]  # a claim taken for lost is not sent
         if not items:
             return
@@ -183,7 +182,7 @@ class _Run:
         from monitor.alerts.send import send_to_route
 
         if route.digest is None:
-            message = render_event(items[0].event, route.name)
+            message = render_event(items[0].event, route.name, archive_url=items[0].archive_url)
         else:
             message = render_digest(route.name, [i.event for i in items])
         done = items[0].progress.done
@@ -196,7 +195,7 @@ class _Run:
         fields = {"event": items[0].event.id, "route": items[0].route}
         failures = [r for r in results if not r.ok]
         if not failures:
-            outbox.mark_sent(self.engine, ids, self.at())
+            outbox.mark_sent(self.store.engine, ids, self.at())
             self.summary.sent += len(ids)
             log.info(
                 "alert %s sent to %s",
@@ -211,7 +210,7 @@ class _Run:
         )
         attempts = max(i.attempts for i in items)
         if attempts >= self.max_attempts:
-            outbox.mark_failed(self.engine, ids, worker=self.worker, progress=progress)
+            outbox.mark_failed(self.store.engine, ids, worker=self.worker, progress=progress)
             self.summary.failed += len(ids)
             log.warning(
                 "alert %s failed for good after %d attempts: %s",
@@ -222,7 +221,7 @@ class _Run:
             )
         else:
             next_at = self.at() + backoff(attempts, self.rng)
-            outbox.mark_retry(self.engine, ids, worker=self.worker, next_at=next_at, progress=progress)
+            outbox.mark_retry(self.store.engine, ids, worker=self.worker, next_at=next_at, progress=progress)
             self.summary.retrying += len(ids)
             log.warning(
                 "alert %s not delivered (attempt %d): %s",
@@ -235,12 +234,13 @@ class _Run:
 
     def fail(self, items: list[outbox.OutboxItem], error: str) -> None:
         progress = outbox.Progress(items[0].progress.done, error)
-        outbox.mark_failed(self.engine, [i.alert_id for i in items], worker=self.worker, progress=progress)
+        ids = [i.alert_id for i in items]
+        outbox.mark_failed(self.store.engine, ids, worker=self.worker, progress=progress)
         self.summary.failed += len(items)
         self.summary.errors.append(error)
 
     def hold(self, item: outbox.OutboxItem, until: datetime) -> None:
-        outbox.hold(self.engine, [item.alert_id], worker=self.worker, until=until)
+        outbox.hold(self.store.engine, [item.alert_id], worker=self.worker, until=until)
         self.summary.held += 1
 
 

@@ -16,24 +16,24 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from monitor.events import Severity
+from monitor.events import EventKind, Severity
 from monitor.store.models import Event
 
 SLACK_MAX = 2900
 
 WHAT = {
-    "pledge.reworded": "The pledge's wording changed on the page.",
-    "pledge.weakened": "The pledge's wording changed, and the change may weaken it.",
-    "pledge.restored": "The pledge's original wording is back on the page.",
-    "pledge.removed": "The pledge's clause is no longer on the page (a re-check confirmed it).",
-    "pledge.expiring": "The pledge's deadline is near.",
-    "pledge.expired": "The pledge's deadline has passed and no renewal was recorded.",
-    "source.changed": "The watched text changed; no clause of a pledge is affected.",
-    "source.gone": "The page is gone.",
-    "source.moved": "The page moved to a new address.",
-    "source.failing": "Checks of this page keep failing.",
-    "source.recovered": "Checks of this page succeed again.",
-    "statement.new": "A new statement mentions a pledge.",
+    EventKind.PLEDGE_REWORDED: "The pledge's wording changed on the page.",
+    EventKind.PLEDGE_WEAKENED: "The pledge's wording changed, and the change may weaken it.",
+    EventKind.PLEDGE_RESTORED: "The pledge's original wording is back on the page.",
+    EventKind.PLEDGE_REMOVED: "The pledge's clause is no longer on the page (a re-check confirmed it).",
+    EventKind.PLEDGE_EXPIRING: "The pledge's deadline is near.",
+    EventKind.PLEDGE_EXPIRED: "The pledge's deadline has passed and no renewal was recorded.",
+    EventKind.SOURCE_CHANGED: "The watched text changed; no clause of a pledge is affected.",
+    EventKind.SOURCE_GONE: "The page is gone.",
+    EventKind.SOURCE_MOVED: "The page moved to a new address.",
+    EventKind.SOURCE_FAILING: "Checks of this page keep failing.",
+    EventKind.SOURCE_RECOVERED: "Checks of this page succeed again.",
+    EventKind.STATEMENT_NEW: "A new statement mentions a pledge.",
     "test": "This is a test alert from pledge-monitor: if you read it, the route works.",
 }
 
@@ -62,12 +62,13 @@ def idempotency_key(event_id: int, route: str) -> str:
     return f"pm-{event_id}-{route}"
 
 
-def render_event(event: Event, route: str, *, key: str | None = None) -> Message:
-    view = event_view(event)
+def render_event(
+    event: Event, route: str, *, key: str | None = None, archive_url: str | None = None
+) -> Message:
+    view = with_archive(event_view(event), archive_url)
     key = key or idempotency_key(event.id, route)
-    return _message(
-        "alert", {"v": view, "key": key}, key, event.title, severity_of(event.severity), _data(event, key)
-    )
+    data = {**_data(event, key), "archive_url": archive_url}
+    return _message("alert", {"v": view, "key": key}, key, event.title, severity_of(event.severity), data)
 
 
 def render_digest(route: str, events: Sequence[Event]) -> Message:
@@ -95,6 +96,12 @@ def render_test(route: str, now: datetime) -> Message:
     return render_event(event, route, key=f"pm-test-{route}-{now.strftime('%Y%m%dT%H%M%S')}")
 
 
+def with_archive(view: dict[str, Any], archive_url: str | None) -> dict[str, Any]:
+    """The change's public archive copy, when it was saved before the alert went out (an alert
+    never waits for it)."""
+    return {**view, "archive_url": archive_url if archive_url and archive_url.startswith("http") else None}
+
+
 def event_view(event: Event) -> dict[str, Any]:
     """What the templates show of an Event: plain values, no markup (templates add and escape it)."""
     details = event.details or {}
@@ -109,10 +116,11 @@ def event_view(event: Event) -> dict[str, Any]:
         "link": bool(url) and str(url).startswith(("http://", "https://")),
         "event_id": event.id,
         "change_id": event.change_id,
+        "archive_url": None,  # with_archive adds it where the copy was saved in time
         "clause": _clause_view(details),
         "signals": [_explanation(s) for s in details.get("signals") or () if s],
-        "removed": _removed_view(details) if event.kind == "pledge.removed" else None,
-        "changed": _changed_view(details) if event.kind == "source.changed" else None,
+        "removed": _removed_view(details) if event.kind == EventKind.PLEDGE_REMOVED else None,
+        "changed": _changed_view(details) if event.kind == EventKind.SOURCE_CHANGED else None,
         "facts": [(k.replace("_", " "), _fact(v)) for k, v in details.items() if k not in _SHOWN],
     }
 

@@ -44,6 +44,7 @@ needs no more memory than one of ten. The JSON format is one array, written elem
 | summary | the change in one line |
 | ledger_seq | its entry in the integrity chain |
 | ledger_hash | that entry's hash |
+| archive_url | its page saved at the Internet Archive, once saved (`archive:`) |
 
 ``--what events``: one row per event, oldest first
 
@@ -142,6 +143,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("summary", "the change in one line"),
         Column("ledger_seq", "its entry in the integrity chain", "int"),
         Column("ledger_hash", "that entry's hash"),
+        Column("archive_url", "its page saved at the Internet Archive, once saved (`archive:`)"),
     ),
     "events": (
         Column("id", "event id", "int"),

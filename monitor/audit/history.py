@@ -8,12 +8,13 @@ per source but only a handful of runs, which is what a person (and ``prune``) ne
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from monitor import pledge_state
+from monitor.events import EventKind
 
 FAILED = "failed"
 
@@ -39,7 +40,7 @@ class EventLike(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> EventKind: ...
     @property
     def severity(self) -> str: ...
     @property
@@ -233,12 +234,24 @@ RANK = {"change": 0, "event": 1, "checks": 2}  # a change and its events, then t
 
 
 def timeline(
-    all_runs: Iterable[Run], changes: Iterable[ChangeLike], events: Iterable[EventLike]
+    all_runs: Iterable[Run],
+    changes: Iterable[ChangeLike],
+    events: Iterable[EventLike],
+    archives: Mapping[int, str] | None = None,
 ) -> list[Entry]:
-    """Runs, changes and events in time order (runs are few, so a list)."""
+    """Runs, changes and events in time order (runs are few, so a list); a change with a saved
+    public archive copy names it."""
+    copies = archives or {}
     entries = [_run_entry(r) for r in all_runs]
     entries += [
-        Entry(c.detected_at, "change", c.source_id, f"change #{c.id} {c.source_id}: {c.summary}", c.id)
+        Entry(
+            c.detected_at,
+            "change",
+            c.source_id,
+            f"change #{c.id} {c.source_id}: {c.summary}"
+            + (f" (archive copy: {copies[c.id]})" if c.id in copies else ""),
+            c.id,
+        )
         for c in changes
     ]
     entries += [
@@ -311,6 +324,7 @@ def build(
     changes: Sequence[ChangeLike],
     events: Sequence[EventLike],
     since: datetime | None = None,
+    archives: Mapping[int, str] | None = None,
 ) -> History:
     """The timeline and the summary of one scope. ``events`` may reach back before ``since``:
     a clause's state at the start of the window comes from them."""
@@ -321,7 +335,8 @@ def build(
     shown_events = [e for e in events if since is None or e.created_at >= since]
     shown_changes = [c for c in changes if since is None or c.detected_at >= since]
     attestation = attest(all_runs, spans, max(scope.clauses, 1))
-    return History(scope, attestation, timeline(all_runs, shown_changes, shown_events), len(shown_changes))
+    entries = timeline(all_runs, shown_changes, shown_events, archives)
+    return History(scope, attestation, entries, len(shown_changes))
 
 
 def summary(history: History) -> str:

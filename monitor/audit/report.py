@@ -36,6 +36,7 @@ from monitor import diff as differ
 from monitor.audit.history import Entry, History, summary
 from monitor.errors import MonitorError
 from monitor.store import models as m
+from monitor.store.archives import archive_urls
 from monitor.store.audit_queries import AuditStore, LedgerEntry
 
 FEED_ENTRIES = 100
@@ -122,8 +123,10 @@ class Report:
         for source in sources:
             self._source(source, pledges)
         events_by_change = self.audit.events_by_change()
-        for change in self.audit.changes(None):
-            self._change(change, events_by_change.get(change.id, []))
+        changes = self.audit.changes(None)
+        copies = archive_urls(self.audit.store.engine, [c.id for c in changes])
+        for change in changes:
+            self._change(change, events_by_change.get(change.id, []), copies.get(change.id))
         for snap in self.audit.snapshots():
             self._snapshot(snap)
         self._feed()
@@ -251,7 +254,7 @@ class Report:
             "anchor": anchor,
         }
 
-    def _change(self, change: m.Change, events: list[m.Event]) -> None:
+    def _change(self, change: m.Change, events: list[m.Event], archive_url: str | None) -> None:
         store = self.audit.store
         before, after = store.snapshot(change.from_snapshot_id), store.snapshot(change.to_snapshot_id)
         recorded = differ.from_delta(store.load_text(before.text_hash), change.delta)
@@ -263,6 +266,8 @@ class Report:
             before=self._side(before),
             after=self._side(after),
             ledger=self.audit.ledger_entry("change", change.id),
+            archive_url=archive_url,
+            archive_href=web_link(archive_url) if archive_url else None,
             events=events,
             inline=Markup(differ.render_html(recorded, context_lines=3)),  # escapes every fragment
             side_by_side=Markup(differ.render_side_by_side_html(recorded)),  # likewise

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
 from monitor.store import models as m
+from monitor.store.archives import archive_urls
 from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
 from monitor.store.repo import Store
 
@@ -153,7 +154,9 @@ class AuditStore:
             events = self.events_about(pledge_id=scope.id, source_ids=sources)
         else:
             events = self.events_about(source_ids=sources)
-        return build(scope, self.check_rows(sources, since), self.changes(sources, since), events, since)
+        changes = self.changes(sources, since)
+        copies = archive_urls(self.store.engine, [c.id for c in changes])
+        return build(scope, self.check_rows(sources, since), changes, events, since, copies)
 
     def changes(self, source_ids: Sequence[str] | None, since: datetime | None = None) -> list[m.Change]:
         """Changes are few (one per distinct text), so a list is fine."""
@@ -400,10 +403,12 @@ def changes_export() -> Select[*tuple[Any, ...]]:
             ch.summary,
             m.Ledger.seq.label("ledger_seq"),
             m.Ledger.hash.label("ledger_hash"),
+            m.Archive.archive_url,
         )
         .join(old, old.c.id == ch.from_snapshot_id, isouter=True)
         .join(new, new.c.id == ch.to_snapshot_id, isouter=True)
         .join(m.Ledger, _ledger_join("change", ch.id), isouter=True)
+        .join(m.Archive, and_(m.Archive.change_id == ch.id, m.Archive.status == "saved"), isouter=True)
     )
 
 

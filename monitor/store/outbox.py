@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.events import EventKind
 from monitor.store import models as m
 
 A = m.Alert
@@ -80,6 +81,7 @@ class OutboxItem:
     progress: Progress
     fresh: bool  # never tried before (attempts was 0 and nothing recorded)
     event: m.Event = field(compare=False)
+    archive_url: str | None = None  # the event's change saved at a web archive, when it is by now
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class FailedAlert:
     route: str
     attempts: int
     error: str | None
-    kind: str
+    kind: EventKind
     title: str
     created_at: datetime
 
@@ -143,6 +145,11 @@ def claim_due(
         events = {
             e.id: e for e in s.scalars(select(m.Event).where(m.Event.id.in_({r.event_id for r in rows})))
         }
+        changes = {e.change_id for e in events.values() if e.change_id is not None}
+        saved = select(m.Archive.change_id, m.Archive.archive_url).where(
+            m.Archive.change_id.in_(changes), m.Archive.status == "saved"
+        )
+        copies: dict[int | None, str | None] = dict(s.execute(saved).all()) if changes else {}
     items = [
         OutboxItem(
             alert_id=r.id,
@@ -152,6 +159,7 @@ def claim_due(
             progress=Progress.load(r.last_error),
             fresh=r.attempts == 0 and r.last_error is None,
             event=events[r.event_id],
+            archive_url=copies.get(events[r.event_id].change_id),
         )
         for r in rows
     ]
