@@ -20,7 +20,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.browser import RenderRequest
 from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
-from monitor.events import default_severity
+from monitor.events import EventKind, default_severity
 from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.glitch import not_found as not_found_page
@@ -291,14 +291,14 @@ def _with_source_changed(
     transition: Transition, source: SourceSpec, pledges: tuple[PledgeSpec, ...], change: differ.TextDiff
 ) -> Transition:
     """The watched text changed but no clause did: say so, at info level."""
-    if any(e.kind.startswith("pledge.") for e in transition.events):
+    if any(e.kind.about_pledge for e in transition.events):
         return transition
     if any(record.pending for record in transition.clauses.values()):
         return transition  # a clause went missing: the re-check will say what happened
     summary = differ.summarize(change)
     event = EventDraft(
-        kind="source.changed",
-        severity=default_severity("source.changed"),
+        kind=EventKind.SOURCE_CHANGED,
+        severity=default_severity(EventKind.SOURCE_CHANGED),
         title=f"{source.id}: text changed ({summary})",
         pledge_id=pledges[0].id if len(pledges) == 1 else None,
         source_id=source.id,

@@ -20,6 +20,7 @@ from monitor.commands import TABLE
 from monitor.errors import MonitorError, WatchlistError
 
 if TYPE_CHECKING:
+    from monitor.store.repo import Store
     from monitor.watchlist import Watchlist
 
 WATCHLIST_ENV = "PLEDGE_MONITOR_WATCHLIST"
@@ -36,7 +37,7 @@ class App:
     watchlist_path: Path
     db_url: str | None
     _watchlist: Watchlist | None = None
-    _store: Any = None
+    _store: Store | None = None
 
     @property
     def watchlist(self) -> Watchlist:
@@ -53,7 +54,7 @@ class App:
         return database_url(self.db_url) if self.db_url else default_url(self.watchlist_path)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from monitor.store.db import open_engine
             from monitor.store.repo import Store
@@ -62,7 +63,7 @@ class App:
         return self._store
 
     @property
-    def existing_store(self) -> Any:
+    def existing_store(self) -> Store:
         """The store of a command that only reads: a SQLite file that is not there is an error,
         never an empty database made on the spot (which ``verify`` would then call intact)."""
         from monitor.store.db import require_database

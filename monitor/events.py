@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Severity(IntEnum):
@@ -23,26 +23,49 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
+class EventKind(StrEnum):
+    """What an Event says happened. The value is what the store keeps, routes match
+    (``pledge.*``) and alerts and reports show."""
+
+    PLEDGE_REWORDED = "pledge.reworded"
+    PLEDGE_WEAKENED = "pledge.weakened"
+    PLEDGE_REMOVED = "pledge.removed"
+    PLEDGE_RESTORED = "pledge.restored"
+    PLEDGE_EXPIRING = "pledge.expiring"
+    PLEDGE_EXPIRED = "pledge.expired"
+    SOURCE_CHANGED = "source.changed"
+    SOURCE_GONE = "source.gone"
+    SOURCE_MOVED = "source.moved"
+    SOURCE_FAILING = "source.failing"
+    SOURCE_RECOVERED = "source.recovered"
+    STATEMENT_NEW = "statement.new"
+
+    @property
+    def about_pledge(self) -> bool:
+        """A pledge's own event (``pledge.*``): what happened to its wording or its deadline."""
+        return self.value.startswith("pledge.")
+
+
 # kind -> default severity (source.gone is raised to critical when the source carries a clause)
-EVENT_KINDS: dict[str, Severity] = {
-    "pledge.reworded": Severity.HIGH,
-    "pledge.weakened": Severity.CRITICAL,
-    "pledge.removed": Severity.CRITICAL,
-    "pledge.restored": Severity.INFO,
-    "pledge.expiring": Severity.WARNING,
-    "pledge.expired": Severity.CRITICAL,
-    "source.changed": Severity.INFO,
-    "source.gone": Severity.WARNING,
-    "source.moved": Severity.WARNING,
-    "source.failing": Severity.WARNING,
-    "source.recovered": Severity.INFO,
-    "statement.new": Severity.HIGH,
+EVENT_KINDS: dict[EventKind, Severity] = {
+    EventKind.PLEDGE_REWORDED: Severity.HIGH,
+    EventKind.PLEDGE_WEAKENED: Severity.CRITICAL,
+    EventKind.PLEDGE_REMOVED: Severity.CRITICAL,
+    EventKind.PLEDGE_RESTORED: Severity.INFO,
+    EventKind.PLEDGE_EXPIRING: Severity.WARNING,
+    EventKind.PLEDGE_EXPIRED: Severity.CRITICAL,
+    EventKind.SOURCE_CHANGED: Severity.INFO,
+    EventKind.SOURCE_GONE: Severity.WARNING,
+    EventKind.SOURCE_MOVED: Severity.WARNING,
+    EventKind.SOURCE_FAILING: Severity.WARNING,
+    EventKind.SOURCE_RECOVERED: Severity.INFO,
+    EventKind.STATEMENT_NEW: Severity.HIGH,
 }
 
 SEVERITY_NAMES = tuple(s.label for s in Severity)
 
 
-def default_severity(kind: str) -> Severity:
+def default_severity(kind: EventKind) -> Severity:
     return EVENT_KINDS[kind]
 
 
@@ -51,5 +74,5 @@ def pattern_matches_any_kind(pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(kind, pattern) for kind in EVENT_KINDS)
 
 
-def kind_matches(kind: str, patterns: tuple[str, ...] | list[str]) -> bool:
+def kind_matches(kind: EventKind, patterns: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(kind, p) for p in patterns)

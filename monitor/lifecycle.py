@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.clauses import ClauseMatch, Outcome, clause_key
 from monitor.errors import ExtractError, FetchError
-from monitor.events import Severity, default_severity
+from monitor.events import EventKind, Severity, default_severity
 from monitor.fetch import Fetched
 from monitor.watchlist import PledgeSpec, SourceSpec
 
@@ -42,7 +42,7 @@ class ClauseRecord:
 class EventDraft:
     """An Event before it has an id; the store adds the change id and fans it out to routes."""
 
-    kind: str
+    kind: EventKind
     severity: Severity
     title: str
     pledge_id: str | None
@@ -141,7 +141,7 @@ def _count_failure(source: SourceSpec, health: Health, why: str) -> Transition:
         health_state = "failing"
         events.append(
             _source_event(
-                "source.failing",
+                EventKind.SOURCE_FAILING,
                 source,
                 f"{source.id}: {failures} checks in a row failed",
                 {"failures": failures, "error": why, "url": source.url},
@@ -170,7 +170,7 @@ def _gone_candidate(
 
 def _gone(source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, why: str) -> Transition:
     carries = _carries_clauses(pledges)
-    severity = Severity.CRITICAL if carries else default_severity("source.gone")
+    severity = Severity.CRITICAL if carries else default_severity(EventKind.SOURCE_GONE)
     since = health.gone_since
     assert since is not None
     details = {
@@ -181,7 +181,7 @@ def _gone(source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, w
         "pledges": [p.id for p in pledges],
     }
     event = EventDraft(
-        kind="source.gone",
+        kind=EventKind.SOURCE_GONE,
         severity=severity,
         title=f"{source.id}: page gone ({why})",
         pledge_id=pledges[0].id if len(pledges) == 1 else None,
@@ -195,7 +195,7 @@ def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> 
     if health.state in ("failing", "gone"):
         events.append(
             _source_event(
-                "source.recovered",
+                EventKind.SOURCE_RECOVERED,
                 source,
                 f"{source.id}: checks succeed again",
                 {"url": source.url, "after_failures": health.failures, "was": health.state},
@@ -234,8 +234,8 @@ def _moved(
     if any(r.state == "not_found" or r.pending for r in current.values()):
         return None
     return EventDraft(
-        kind="source.moved",
-        severity=default_severity("source.moved"),
+        kind=EventKind.SOURCE_MOVED,
+        severity=default_severity(EventKind.SOURCE_MOVED),
         title=f"{source.id}: page moved to {fetched.final_url}",
         pledge_id=pledges[0].id if len(pledges) == 1 else None,
         source_id=source.id,
@@ -247,7 +247,7 @@ def _carries_clauses(pledges: tuple[PledgeSpec, ...]) -> bool:
     return any(p.clauses for p in pledges)
 
 
-def _source_event(kind: str, source: SourceSpec, title: str, details: dict[str, Any]) -> EventDraft:
+def _source_event(kind: EventKind, source: SourceSpec, title: str, details: dict[str, Any]) -> EventDraft:
     return EventDraft(kind, default_severity(kind), title, None, source.id, details)
 
 
@@ -325,8 +325,8 @@ def _clause_step(
     if outcome == record.state and (outcome == "exact" or not changed_passage):
         return settled, None
     if outcome == "exact":
-        return settled, _clause_event("pledge.restored", source, pledge, match, fetched, record)
-    kind = "pledge.weakened" if outcome == "weakened" else "pledge.reworded"
+        return settled, _clause_event(EventKind.PLEDGE_RESTORED, source, pledge, match, fetched, record)
+    kind = EventKind.PLEDGE_WEAKENED if outcome == "weakened" else EventKind.PLEDGE_REWORDED
     return settled, _clause_event(kind, source, pledge, match, fetched, record)
 
 
@@ -355,7 +355,7 @@ def _confirm_pending(
         details["now_before"], details["now_after"] = stands
     title = f"{pledge.company}: {pledge.title}: clause removed"
     event = EventDraft(
-        "pledge.removed",
+        EventKind.PLEDGE_REMOVED,
         Severity.CRITICAL,
         title,
         pledge.id,
@@ -367,14 +367,18 @@ def _confirm_pending(
 
 
 def _clause_event(
-    kind: str,
+    kind: EventKind,
     source: SourceSpec,
     pledge: PledgeSpec,
     match: ClauseMatch,
     fetched: Fetched,
     before: ClauseRecord,
 ) -> EventDraft:
-    verb = {"pledge.restored": "restored", "pledge.weakened": "weakened", "pledge.reworded": "reworded"}
+    verb = {
+        EventKind.PLEDGE_RESTORED: "restored",
+        EventKind.PLEDGE_WEAKENED: "weakened",
+        EventKind.PLEDGE_REWORDED: "reworded",
+    }
     details = {
         "clause": match.clause,
         "passage": match.passage,

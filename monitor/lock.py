@@ -16,28 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from monitor.errors import LockError
+from monitor.store.db import sqlite_path
 
 # Descriptors of database files opened here are never closed while the process lives: closing any
 # descriptor of a file drops every POSIX lock the process holds on it, SQLite's own included.
 _KEPT_OPEN: list[int] = []
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    if not parsed.drivername.startswith("sqlite"):
-        return None
-    database = parsed.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return Path(database).resolve()
 
 
 class ProcessLock:

@@ -16,9 +16,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from monitor.secrets import Scrubber, ScrubFilter, record_fields, referenced_env_vars
 from monitor.watchlist import Watchlist
 
@@ -104,11 +101,3 @@ def watchlist_secrets(watchlist: Watchlist, env: Mapping[str, str]) -> set[str]:
     if watchlist.archive is not None:  # the web archive's keys
         names |= {watchlist.archive.access_env, watchlist.archive.secret_env}
     return {env[name] for name in names if env.get(name)}
-
-
-def database_secrets(url: str) -> set[str]:
-    try:
-        password = make_url(url).password
-    except ArgumentError:
-        return set()
-    return {str(password)} if password else set()

@@ -15,18 +15,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.clauses import clause_key
+from monitor.events import EventKind
 
 ORDER = ("intact", "reworded", "weakened", "removed")  # from best to worst
 # ClauseRecord.state -> the pledge's word for it
 OF_CLAUSE = {"exact": "intact", "reworded": "reworded", "weakened": "weakened", "not_found": "removed"}
 # a clause event -> the clause's state from then on
 AFTER = {
-    "pledge.reworded": "reworded",
-    "pledge.weakened": "weakened",
-    "pledge.removed": "removed",
-    "pledge.restored": "intact",
+    EventKind.PLEDGE_REWORDED: "reworded",
+    EventKind.PLEDGE_WEAKENED: "weakened",
+    EventKind.PLEDGE_REMOVED: "removed",
+    EventKind.PLEDGE_RESTORED: "intact",
 }
-EXPIRED = "pledge.expired"
+EXPIRED = EventKind.PLEDGE_EXPIRED
 
 Key = tuple[str, str]  # (source id, clause key)
 
@@ -35,7 +36,7 @@ class EventLike(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> EventKind: ...
     @property
     def created_at(self) -> datetime: ...
     @property
@@ -79,7 +80,7 @@ def event_key(event: EventLike) -> Key | None:
 
 def effective_time(event: EventLike) -> datetime:
     """When the page first showed what the event reports: a removal is confirmed later than seen."""
-    first_missed = event.details.get("first_missed") if event.kind == "pledge.removed" else None
+    first_missed = event.details.get("first_missed") if event.kind == EventKind.PLEDGE_REMOVED else None
     if isinstance(first_missed, str):
         try:
             return datetime.fromisoformat(first_missed)

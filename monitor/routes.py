@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.events import Severity, kind_matches
+from monitor.events import EventKind, Severity, kind_matches
 from monitor.watchlist import PledgeSpec, RouteSpec
 
 
-def route_accepts(route: RouteSpec, kind: str, severity: Severity, pledges: Sequence[PledgeSpec]) -> bool:
+def route_accepts(
+    route: RouteSpec, kind: EventKind, severity: Severity, pledges: Sequence[PledgeSpec]
+) -> bool:
     """A route takes an event when every filter it sets agrees; an unset filter lets all through.
 
     ``pledges`` are those the event concerns: one for a pledge event, those a source carries for
@@ -26,6 +28,6 @@ def route_accepts(route: RouteSpec, kind: str, severity: Severity, pledges: Sequ
 
 
 def matching_routes(
-    routes: Sequence[RouteSpec], kind: str, severity: Severity, pledges: Sequence[PledgeSpec]
+    routes: Sequence[RouteSpec], kind: EventKind, severity: Severity, pledges: Sequence[PledgeSpec]
 ) -> list[str]:
     return [r.name for r in routes if route_accepts(r, kind, severity, pledges)]

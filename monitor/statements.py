@@ -20,7 +20,7 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, result_of, sha256, snapshot_of
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.events import default_severity
+from monitor.events import EventKind, default_severity
 from monitor.extract import decode_html, extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
@@ -243,7 +243,12 @@ def _statement_events(
         title = f"{pledge.company}: new statement mentions {pledge.title}: {item.title}"
         events.append(
             EventDraft(
-                "statement.new", default_severity("statement.new"), title, pledge.id, source.id, details
+                EventKind.STATEMENT_NEW,
+                default_severity(EventKind.STATEMENT_NEW),
+                title,
+                pledge.id,
+                source.id,
+                details,
             )
         )
     return events
@@ -258,8 +263,8 @@ def _ok(source: SourceSpec, state: SourceState, *, fresh: bool) -> Transition:
     if health.state in ("failing", "gone", "stale"):
         events = (
             EventDraft(
-                "source.recovered",
-                default_severity("source.recovered"),
+                EventKind.SOURCE_RECOVERED,
+                default_severity(EventKind.SOURCE_RECOVERED),
                 f"{source.id}: checks succeed again",
                 None,
                 source.id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from monitor.events import Severity, default_severity
+from monitor.events import EventKind, Severity, default_severity
 from monitor.lifecycle import EventDraft
 from monitor.store.repo import FailingSource, Store
 from monitor.watchlist import PledgeSpec, Watchlist
@@ -34,23 +34,28 @@ def deadline_events(
     key = expiry.isoformat()
     source_id = pledge.sources[0] if pledge.sources else ""
     if days_left <= 0:
-        if ("pledge.expired", key, 0) in sent:
+        if (EventKind.PLEDGE_EXPIRED, key, 0) in sent:
             return []
         title = f"{pledge.company}: {pledge.title}: expired on {expiry:%-d %B %Y}"
         details = _details(pledge, expiry, days_left, 0)
-        return [EventDraft("pledge.expired", Severity.CRITICAL, title, pledge.id, source_id, details)]
+        return [EventDraft(EventKind.PLEDGE_EXPIRED, Severity.CRITICAL, title, pledge.id, source_id, details)]
     due = [n for n in reminders if days_left <= n]
     if not due:
         return []
     nearest = min(due)
-    if ("pledge.expiring", key, nearest) in sent:
+    if (EventKind.PLEDGE_EXPIRING, key, nearest) in sent:
         return []
     plural = "s" if days_left != 1 else ""
     title = f"{pledge.company}: {pledge.title}: expires in {days_left} day{plural} ({expiry:%-d %B %Y})"
     details = _details(pledge, expiry, days_left, nearest)
     return [
         EventDraft(
-            "pledge.expiring", default_severity("pledge.expiring"), title, pledge.id, source_id, details
+            EventKind.PLEDGE_EXPIRING,
+            default_severity(EventKind.PLEDGE_EXPIRING),
+            title,
+            pledge.id,
+            source_id,
+            details,
         )
     ]
 
@@ -96,8 +101,8 @@ def _reminder(source_id: str, url: str, failing: FailingSource) -> EventDraft:
     shown = error if len(error) <= _ERROR_IN_TITLE else error[: _ERROR_IN_TITLE - 3] + "..."
     title = f"{source_id}: still failing, no good check {since} ({failing.failures} failed in a row)"
     return EventDraft(
-        "source.failing",
-        default_severity("source.failing"),
+        EventKind.SOURCE_FAILING,
+        default_severity(EventKind.SOURCE_FAILING),
         title + (f": {shown}" if shown else ""),
         None,
         source_id,
@@ -128,8 +133,8 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
         since = f"since {last_good:%Y-%m-%d %H:%M} UTC" if last_good else "ever"
         drafts.append(
             EventDraft(
-                "source.failing",
-                default_severity("source.failing"),
+                EventKind.SOURCE_FAILING,
+                default_severity(EventKind.SOURCE_FAILING),
                 f"{source_id}: no good check {since}",
                 None,
                 source_id,
@@ -142,8 +147,8 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
         if source_id in feeds:
             drafts.append(
                 EventDraft(
-                    "source.failing",
-                    default_severity("source.failing"),
+                    EventKind.SOURCE_FAILING,
+                    default_severity(EventKind.SOURCE_FAILING),
                     f"{source_id}: the feed has published nothing new since {newest:%Y-%m-%d}",
                     None,
                     source_id,
@@ -152,7 +157,7 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
             )
     ids = store.add_events(drafts, watchlist, now)
     quiet = {sid for sid, _ in stale_feeds}
-    failing = [d.source_id for d in drafts if d.kind == "source.failing"]
+    failing = [d.source_id for d in drafts if d.kind == EventKind.SOURCE_FAILING]
     store.mark_health([sid for sid in failing if sid not in quiet], "failing")
     store.mark_health(sorted(quiet), "stale")
     return ids

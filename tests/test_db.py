@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from click.testing import CliRunner
 from sqlalchemy import text
 
+from monitor.cli import main
 from monitor.errors import StoreError
 from monitor.store.db import (
     current_revision,
@@ -19,6 +21,7 @@ from monitor.store.db import (
     redact_db_url,
 )
 from monitor.store.models import Base
+from monitor.store.repo import Store
 
 
 def test_upgrade_to_head_matches_the_models(tmp_path: Path) -> None:
@@ -108,3 +111,18 @@ def test_upgrade_from_0006_keeps_archive_rows_and_adds_submitted_at(tmp_path: Pa
     with engine.connect() as connection:
         row = connection.execute(text("SELECT job_id, attempts, submitted_at FROM archives")).one()
     assert tuple(row) == ("spn2-abc", 1, None)
+
+
+def test_a_failing_database_is_a_store_error_that_names_it(tmp_path: Path) -> None:
+    """errors.py promises no bare SQLAlchemy exception: the CLI says what failed, in one line."""
+    url = f"sqlite:///{tmp_path / 'pm.db'}"
+    engine = open_engine(url)
+    with engine.begin() as c:
+        c.execute(text("DROP TABLE events"))  # a database from elsewhere, or damaged
+    with pytest.raises(StoreError, match=r"^database sqlite:///.*pm\.db: no such table: events$"):
+        Store(engine).events()
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("sources: []\n")
+    result = CliRunner().invoke(main, ["history", "-w", str(watchlist), "--db", url])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: database {url}: no such table")

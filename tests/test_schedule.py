@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from monitor import logs
 from monitor.errors import LockError
-from monitor.lock import ProcessLock, database_lock, sqlite_path
+from monitor.lock import ProcessLock, database_lock
 from monitor.schedule import Daemon, Options, WatchlistWatcher, describe_changes
 from monitor.store import claims
 from monitor.store import models as m
+from monitor.store.db import database_secrets, sqlite_path
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
 from tests.conftest import WriteWatchlist
@@ -60,12 +61,15 @@ def set_sources(store: Store, **values: object) -> None:
 
 @pytest.fixture
 def root_logging() -> Iterator[None]:
-    """logs.setup changes the root logger: put it back afterwards."""
+    """logs.setup changes the root logger and quietens some libraries': put them back afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    quiet = {name: logging.getLogger(name).level for name in ("apscheduler", "urllib3", "apprise", "alembic")}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, was in quiet.items():
+        logging.getLogger(name).setLevel(was)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -353,8 +357,8 @@ def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist:
         "aaa-1",
         "bbb-2",
     }
-    assert logs.database_secrets("postgresql+psycopg://pm:s3cret@db/pledges") == {"s3cret"}
-    assert logs.database_secrets("sqlite:///x.db") == set()
+    assert database_secrets("postgresql+psycopg://pm:s3cret@db/pledges") == {"s3cret"}
+    assert database_secrets("sqlite:///x.db") == set()
 
 
 # --------------------------------------------------------------------------- lock

@@ -15,14 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from typing import Any, TextIO
-
-from sqlalchemy import Engine
+from typing import TextIO
 
 from monitor.alerts.render import Message, render_digest, render_event
 from monitor.alerts.send import TargetResult, send_to_route
 from monitor.store import outbox
 from monitor.store.actions import active_mutes
+from monitor.store.repo import Store
 from monitor.watchlist import RouteSpec, Watchlist
 
 log = logging.getLogger("monitor.alerts")  # the name log collectors filter on (README)
@@ -68,7 +67,7 @@ class DeliverySummary:
 
 
 def deliver_due(
-    store: Any,
+    store: Store,
     watchlist: Watchlist,
     *,
     now: datetime,
@@ -83,12 +82,12 @@ def deliver_due(
 ) -> DeliverySummary:
     """One delivery pass: claim due alerts, send them outside any transaction, record each result.
 
-    ``store`` is an Engine or a Store. A route with ``digest: daily`` gets one message a day at
+    A route with ``digest: daily`` gets one message a day at
     ``digest_at`` (UTC) listing its events; its alerts wait as pending until then. The claims
     last ``lease``: a pass longer than that needs the worker's heartbeat (``monitor.worker``).
     """
     run = _Run(
-        engine=store if isinstance(store, Engine) else store.engine,
+        store=store,
         routes={r.name: r for r in watchlist.routes},
         now=now,
         worker=worker,
@@ -98,13 +97,13 @@ def deliver_due(
         stream=stream,
         rng=rng or random.Random(),
     )
-    mutes = active_mutes(run.engine, now)
+    mutes = active_mutes(run.store.engine, now)
     run.summary.muted = outbox.hold_muted(
-        run.engine,
+        run.store.engine,
         sources={mute.target for mute in mutes if mute.target_kind == "source"},
         routes={mute.target for mute in mutes if mute.target_kind == "route"},
     )
-    items = outbox.claim_due(run.engine, now=now, worker=worker, lease=lease, batch=batch)
+    items = outbox.claim_due(run.store.engine, now=now, worker=worker, lease=lease, batch=batch)
     run.summary.claimed = len(items)
     for route, group in run.groups(items):
         run.deliver(route, group)
@@ -113,7 +112,7 @@ def deliver_due(
 
 @dataclass
 class _Run:
-    engine: Engine
+    store: Store
     routes: dict[str, RouteSpec]
     now: datetime
     worker: str
@@ -152,7 +151,7 @@ class _Run:
             yield self.routes[name], group
 
     def deliver(self, route: RouteSpec, items: list[outbox.OutboxItem]) -> None:
-        mine = outbox.begin(self.engine, [i.alert_id for i in items], worker=self.worker)
+        mine = outbox.begin(self.store.engine, [i.alert_id for i in items], worker=self.worker)
         items = [i for i in items if i.alert_id in mine]  # a claim taken for lost is not sent
         if not items:
             return
@@ -170,7 +169,7 @@ class _Run:
         fields = {"event": items[0].event.id, "route": items[0].route}
         failures = [r for r in results if not r.ok]
         if not failures:
-            outbox.mark_sent(self.engine, ids, self.at())
+            outbox.mark_sent(self.store.engine, ids, self.at())
             self.summary.sent += len(ids)
             log.info(
                 "alert %s sent to %s",
@@ -185,7 +184,7 @@ class _Run:
         )
         attempts = max(i.attempts for i in items)
         if attempts >= self.max_attempts:
-            outbox.mark_failed(self.engine, ids, worker=self.worker, progress=progress)
+            outbox.mark_failed(self.store.engine, ids, worker=self.worker, progress=progress)
             self.summary.failed += len(ids)
             log.warning(
                 "alert %s failed for good after %d attempts: %s",
@@ -196,7 +195,7 @@ class _Run:
             )
         else:
             next_at = self.at() + backoff(attempts, self.rng)
-            outbox.mark_retry(self.engine, ids, worker=self.worker, next_at=next_at, progress=progress)
+            outbox.mark_retry(self.store.engine, ids, worker=self.worker, next_at=next_at, progress=progress)
             self.summary.retrying += len(ids)
             log.warning(
                 "alert %s not delivered (attempt %d): %s",
@@ -209,12 +208,13 @@ class _Run:
 
     def fail(self, items: list[outbox.OutboxItem], error: str) -> None:
         progress = outbox.Progress(items[0].progress.done, error)
-        outbox.mark_failed(self.engine, [i.alert_id for i in items], worker=self.worker, progress=progress)
+        ids = [i.alert_id for i in items]
+        outbox.mark_failed(self.store.engine, ids, worker=self.worker, progress=progress)
         self.summary.failed += len(items)
         self.summary.errors.append(error)
 
     def hold(self, item: outbox.OutboxItem, until: datetime) -> None:
-        outbox.hold(self.engine, [item.alert_id], worker=self.worker, until=until)
+        outbox.hold(self.store.engine, [item.alert_id], worker=self.worker, until=until)
         self.summary.held += 1
 
 

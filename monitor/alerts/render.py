@@ -16,24 +16,24 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from monitor.events import Severity
+from monitor.events import EventKind, Severity
 from monitor.store.models import Event
 
 SLACK_MAX = 2900
 
 WHAT = {
-    "pledge.reworded": "The pledge's wording changed on the page.",
-    "pledge.weakened": "The pledge's wording changed, and the change may weaken it.",
-    "pledge.restored": "The pledge's original wording is back on the page.",
-    "pledge.removed": "The pledge's clause is no longer on the page (a re-check confirmed it).",
-    "pledge.expiring": "The pledge's deadline is near.",
-    "pledge.expired": "The pledge's deadline has passed and no renewal was recorded.",
-    "source.changed": "The watched text changed; no clause of a pledge is affected.",
-    "source.gone": "The page is gone.",
-    "source.moved": "The page moved to a new address.",
-    "source.failing": "Checks of this page keep failing.",
-    "source.recovered": "Checks of this page succeed again.",
-    "statement.new": "A new statement mentions a pledge.",
+    EventKind.PLEDGE_REWORDED: "The pledge's wording changed on the page.",
+    EventKind.PLEDGE_WEAKENED: "The pledge's wording changed, and the change may weaken it.",
+    EventKind.PLEDGE_RESTORED: "The pledge's original wording is back on the page.",
+    EventKind.PLEDGE_REMOVED: "The pledge's clause is no longer on the page (a re-check confirmed it).",
+    EventKind.PLEDGE_EXPIRING: "The pledge's deadline is near.",
+    EventKind.PLEDGE_EXPIRED: "The pledge's deadline has passed and no renewal was recorded.",
+    EventKind.SOURCE_CHANGED: "The watched text changed; no clause of a pledge is affected.",
+    EventKind.SOURCE_GONE: "The page is gone.",
+    EventKind.SOURCE_MOVED: "The page moved to a new address.",
+    EventKind.SOURCE_FAILING: "Checks of this page keep failing.",
+    EventKind.SOURCE_RECOVERED: "Checks of this page succeed again.",
+    EventKind.STATEMENT_NEW: "A new statement mentions a pledge.",
     "test": "This is a test alert from pledge-monitor: if you read it, the route works.",
 }
 
@@ -119,8 +119,8 @@ def event_view(event: Event) -> dict[str, Any]:
         "archive_url": None,  # with_archive adds it where the copy was saved in time
         "clause": _clause_view(details),
         "signals": [_explanation(s) for s in details.get("signals") or () if s],
-        "removed": _removed_view(details) if event.kind == "pledge.removed" else None,
-        "changed": _changed_view(details) if event.kind == "source.changed" else None,
+        "removed": _removed_view(details) if event.kind == EventKind.PLEDGE_REMOVED else None,
+        "changed": _changed_view(details) if event.kind == EventKind.SOURCE_CHANGED else None,
         "facts": [(k.replace("_", " "), _fact(v)) for k, v in details.items() if k not in _SHOWN],
     }
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor import pledge_state
+from monitor.events import EventKind
 
 FAILED = "failed"
 
@@ -39,7 +40,7 @@ class EventLike(Protocol):
     @property
     def id(self) -> int: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> EventKind: ...
     @property
     def severity(self) -> str: ...
     @property

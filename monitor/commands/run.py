@@ -18,6 +18,7 @@ from monitor.cli import App, pass_app
 from monitor.lock import database_lock
 from monitor.process import limit_malloc_arenas
 from monitor.schedule import Daemon, Options
+from monitor.store.db import database_secrets
 from monitor.watchlist import parse_duration
 from monitor.worker import default_worker_name
 
@@ -98,13 +99,13 @@ def run(
       pledge-monitor run --once      # from cron, instead of a daemon
     """
     limit_malloc_arenas()
-    secrets = logs.setup(log_format, secrets=logs.database_secrets(app.url))
+    secrets = logs.setup(log_format, secrets=database_secrets(app.url))
     lock = database_lock(app.url)
     if lock is not None:
         lock.acquire()
     try:
         watchlist = app.watchlist
-        secrets.update(logs.watchlist_secrets(watchlist, os.environ) | logs.database_secrets(app.url))
+        secrets.update(logs.watchlist_secrets(watchlist, os.environ) | database_secrets(app.url))
         options = Options(
             worker=worker or default_worker_name(),
             poll=poll,

@@ -25,6 +25,7 @@ from monitor.check import CheckResult
 from monitor.cycle import run_cycle
 from monitor.demo.servers import DemoSite, WebhookReceiver
 from monitor.demo.timeline import SCENES, Scene, Step
+from monitor.events import EventKind
 from monitor.fetch import Fetcher
 from monitor.health import status_lines
 from monitor.narrate import describe_check, recheck_due, worth_telling
@@ -202,7 +203,9 @@ class _Play:
             if record.change_id is None:
                 continue
             kinds = [e.kind for e in self.store.events_by_ids(record.event_ids)]
-            kind = kinds[0] if kinds else "pledge.removed" if record.source_id in missing else "change"
+            kind = (
+                kinds[0] if kinds else EventKind.PLEDGE_REMOVED if record.source_id in missing else "change"
+            )
             self.report.notable_changes.append((record.change_id, record.source_id, kind))
 
     def sweep(self, watchlist: Watchlist, now: datetime) -> None:
@@ -246,7 +249,9 @@ class _Play:
         received = self.report.webhook
         kinds = Counter(str(doc.get("alert", {}).get("kind")) for doc in received)
         self.echo(f"   {len(received)} alerts, one JSON document each: " + _counted(kinds))
-        sample = next((d for d in received if d.get("alert", {}).get("kind") == "pledge.weakened"), None)
+        sample = next(
+            (d for d in received if d.get("alert", {}).get("kind") == EventKind.PLEDGE_WEAKENED), None
+        )
         if sample is not None:
             self.echo("   For example, the weakened Amazon pledge (abridged):")
             for line in json.dumps(_abridged(sample), indent=2, ensure_ascii=False).splitlines():

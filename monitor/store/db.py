@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from monitor.errors import StoreError
@@ -40,10 +47,31 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def database_secrets(url: str) -> set[str]:
+    """The password in a database URL, for the log scrubber."""
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return set()
+    return {str(password)} if password else set()
+
+
 def require_database(url: str) -> None:
     """A SQLite file must be there (and not empty) for a command that only reads it."""
-    from monitor.lock import sqlite_path
-
     path = sqlite_path(url)
     if path is None:
         return
@@ -85,7 +113,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open database {redact_db_url(url)}: {exc}") from exc
+    event.listen(engine, "handle_error", _as_store_error)
     return engine
+
+
+def _as_store_error(context: ExceptionContext) -> None:
+    """The database failed (locked, unreachable, corrupt, a table missing): a StoreError that
+    names it, never a bare SQLAlchemy exception (``monitor.errors``). A constraint broken or a
+    bad statement is the caller's to handle, or a bug, and keeps its own type."""
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping or error is None:
+        return  # the pool reconnects on its own
+    if isinstance(error, OperationalError | InterfaceError) or type(error) is DatabaseError:
+        url = redact_db_url(str(context.engine.url)) if context.engine is not None else "database"
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreError(f"database {url}: {reason}") from error
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -126,6 +168,8 @@ def upgrade(engine: Engine) -> None:
                 connection.execute(text("SELECT pg_advisory_xact_lock(7460000)"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+    except StoreError as exc:
+        raise StoreError(f"cannot migrate the {exc}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot migrate database {redact_db_url(str(engine.url))}: {exc}") from exc
 
@@ -135,7 +179,7 @@ def _stored_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreError):
         return None
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from monitor.events import EventKind
+
+_E = TypeVar("_E", bound=StrEnum)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,6 +53,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class StrEnumColumn(TypeDecorator[_E]):
+    """A column of one of the domain's enums, stored as its value in a plain VARCHAR (the schema and
+    the rows are those of the strings it replaced: no migration), read back as the enum member.
+    What is written is typed by the stages that make it (mypy holds them to the enum)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[_E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: _E | str | None, dialect: Dialect) -> str | None:
+        # plain text as given: a filter compares with text (LIKE, a kind typed in a search box)
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> _E | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -223,7 +248,7 @@ class Event(Base):
     __table_args__ = (Index("ix_events_at", "created_at"), Index("ix_events_change", "change_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[EventKind] = mapped_column(StrEnumColumn(EventKind, 40))
     severity: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     pledge_id: Mapped[str | None] = mapped_column(String(100), index=True)

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.events import EventKind
 from monitor.store import models as m
 
 A = m.Alert
@@ -92,7 +93,7 @@ class FailedAlert:
     route: str
     attempts: int
     error: str | None
-    kind: str
+    kind: EventKind
     title: str
     created_at: datetime
 

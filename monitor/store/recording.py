@@ -22,6 +22,7 @@ from monitor.check import CheckResult
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
+from monitor.events import EventKind
 from monitor.lifecycle import EventDraft
 from monitor.routes import matching_routes
 from monitor.statements import ItemRecord
@@ -268,11 +269,13 @@ def _told_before(s: Session, draft: EventDraft) -> bool:
     """One statement, one alert per pledge: a press release reached through a feed and through a
     listing (the same canonical address) was already told the first time."""
     statement = draft.details.get("statement")
-    if draft.kind != "statement.new" or not draft.pledge_id or not statement:
+    if draft.kind != EventKind.STATEMENT_NEW or not draft.pledge_id or not statement:
         return False
     s.flush()
     told = s.scalars(
-        select(m.Event.details).where(m.Event.kind == "statement.new", m.Event.pledge_id == draft.pledge_id)
+        select(m.Event.details).where(
+            m.Event.kind == EventKind.STATEMENT_NEW, m.Event.pledge_id == draft.pledge_id
+        )
     )
     return any((d or {}).get("statement", (d or {}).get("link")) == statement for d in told)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import CheckResult, SourceState
 from monitor.errors import NotFoundError
+from monitor.events import EventKind
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
@@ -214,7 +215,8 @@ class Store:
         with self.session() as s:
             rows = s.execute(
                 select(m.Event.kind, m.Event.details).where(
-                    m.Event.pledge_id == pledge_id, m.Event.kind.in_(("pledge.expiring", "pledge.expired"))
+                    m.Event.pledge_id == pledge_id,
+                    m.Event.kind.in_((EventKind.PLEDGE_EXPIRING, EventKind.PLEDGE_EXPIRED)),
                 )
             )
             return {(kind, str(d.get("expires_on")), int(d.get("reminder", 0))) for kind, d in rows}
@@ -241,7 +243,7 @@ class Store:
         with self.session() as s:
             reported = (
                 select(m.Event.source_id, func.max(m.Event.created_at).label("at"))
-                .where(m.Event.kind == "source.failing")
+                .where(m.Event.kind == EventKind.SOURCE_FAILING)
                 .group_by(m.Event.source_id)
                 .subquery()
             )

@@ -20,6 +20,7 @@ from monitor.audit.evidence import gather, write_warc
 from monitor.audit.history import Entry, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
+from monitor.events import EventKind
 from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.web.app import BadRequest, Web, base, health, int_param, page_size, web_of
@@ -27,21 +28,6 @@ from monitor.web.feeds import calendar, company_feed, deadline, events_feed, ple
 
 STATES = ("intact", "reworded", "weakened", "removed", "expired", "unknown")
 TRACKER_PAGE = 100
-EVENT_KINDS = (
-    "pledge.reworded",
-    "pledge.weakened",
-    "pledge.removed",
-    "pledge.restored",
-    "pledge.expiring",
-    "pledge.expired",
-    "source.changed",
-    "source.gone",
-    "source.moved",
-    "source.failing",
-    "source.recovered",
-    "source.stale",
-    "statement.new",
-)
 ALERT_STATUSES = ("pending", "sending", "sent", "failed", "muted")
 
 
@@ -302,7 +288,7 @@ def events_page(request: Request) -> Response:
         events=with_acks(web, found.rows),
         q=q,
         kind=kind,
-        kinds=EVENT_KINDS,
+        kinds=tuple(EventKind),
         next_href=next_href(request, found.next_before, q=q, kind=kind),
     )
 

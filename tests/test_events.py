@@ -1,0 +1,63 @@
+"""The event vocabulary: its enums keep the strings the store, routes, templates and exports use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from monitor.events import EVENT_KINDS, EventKind, Severity, default_severity, kind_matches
+from monitor.lifecycle import EventDraft
+from monitor.store.repo import Store
+from monitor.watchlist import parse_watchlist
+
+BOTH_BACKENDS = True
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+# The values as rows, routes (`events: [pledge.*]`), exports and alerts have always spelled them:
+# changing one would orphan every stored event of that kind.
+STORED_KINDS = [
+    "pledge.reworded",
+    "pledge.weakened",
+    "pledge.removed",
+    "pledge.restored",
+    "pledge.expiring",
+    "pledge.expired",
+    "source.changed",
+    "source.gone",
+    "source.moved",
+    "source.failing",
+    "source.recovered",
+    "statement.new",
+]
+
+
+def test_event_kinds_keep_their_stored_values_and_each_has_a_severity() -> None:
+    assert [kind.value for kind in EventKind] == STORED_KINDS
+    assert set(EVENT_KINDS) == set(EventKind)
+    assert default_severity(EventKind.PLEDGE_WEAKENED) is Severity.CRITICAL
+
+
+def test_an_event_kind_is_its_string_for_routes_and_templates() -> None:
+    kind = EventKind.PLEDGE_REMOVED
+    assert kind == "pledge.removed"
+    assert f"{kind}" == str(kind) == "pledge.removed"
+    assert kind_matches(kind, ["pledge.*"])
+    assert not kind_matches(EventKind.SOURCE_GONE, ["pledge.*"])
+    assert [k for k in EventKind if k.about_pledge] == [k for k in EventKind if k.startswith("pledge.")]
+
+
+def test_the_store_writes_each_event_kind_as_its_value_and_reads_back_the_enum(store: Store) -> None:
+    watchlist = parse_watchlist(
+        "sources:\n  - {id: policy, url: 'https://example.org/policy'}\n"
+        "pledges:\n  - {id: p, company: C, title: T, made_on: 2020-06-08, sources: [policy], clauses: [c]}\n"
+    )
+    store.sync(watchlist, NOW)
+    drafts = [EventDraft(kind, default_severity(kind), kind.value, "p", "policy", {}) for kind in EventKind]
+    store.add_events(drafts, watchlist, NOW)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT kind FROM events ORDER BY id")).scalars().all()
+    assert written == STORED_KINDS
+    read = [event.kind for event in store.events()]
+    assert read == list(EventKind)
+    assert all(type(kind) is EventKind for kind in read)
