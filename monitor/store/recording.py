@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from monitor import pledge_state
 from monitor.audit import chain
-from monitor.check import CheckResult
+from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
 from monitor.events import EventKind
 from monitor.lifecycle import EventDraft
 from monitor.routes import matching_routes
-from monitor.statements import ItemRecord
 from monitor.store import blobs
 from monitor.store import models as m
 from monitor.watchlist import PledgeSpec, SourceKind, Watchlist

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import CheckResult, SourceState
+from monitor.checking import CheckResult, SourceState
 from monitor.errors import NotFoundError
 from monitor.events import EventKind
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
