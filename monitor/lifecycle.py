@@ -19,7 +19,6 @@ from monitor.events import EventKind, Severity, default_severity
 from monitor.fetch import Fetched
 from monitor.watchlist import PledgeSpec, SourceSpec
 
-FOUND = ("exact", "reworded", "weakened")
 GONE_MIN_CHECKS = 3  # a page is gone only once this many checks across gone_after saw it gone
 
 

@@ -17,7 +17,6 @@ from monitor.feeds import (
     new_items,
     parse_feed,
     parse_listing,
-    stale_feed,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -433,19 +432,6 @@ def test_listing_nested_too_deeply_is_refused_quickly() -> None:
 
 def item(published: datetime | None, key: str = "k") -> FeedItem:
     return FeedItem(key=key, link=None, title="t", summary="", published=published)
-
-
-def test_stale_feed_looks_at_the_newest_item() -> None:
-    now = datetime(2021, 6, 1, tzinfo=UTC)
-    items = [item(datetime(2021, 1, 1, tzinfo=UTC)), item(datetime(2021, 5, 25, tzinfo=UTC)), item(None)]
-    assert not stale_feed(items, now=now, stale_after=timedelta(days=30))
-    assert stale_feed(items, now=now, stale_after=timedelta(days=6))
-
-
-def test_feed_without_dates_is_never_stale() -> None:
-    now = datetime(2021, 6, 1, tzinfo=UTC)
-    assert not stale_feed([item(None)], now=now, stale_after=timedelta(0))
-    assert not stale_feed([], now=now, stale_after=timedelta(0))
 
 
 def test_listing_text_is_read_as_page_text_is() -> None:
