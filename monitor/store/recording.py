@@ -429,9 +429,12 @@ def _put_blob(
     s: Session, digest: str, data: bytes, base_hash: str | None, base_raw: bytes | None = None
 ) -> None:
     """Store once per content; as a delta against the previous version when that is smaller."""
-    if s.scalar(select(m.Blob.depth).where(m.Blob.hash == digest)) is not None:
+    wanted = [digest, base_hash] if base_hash else [digest]
+    rows = s.execute(select(m.Blob.hash, m.Blob.depth).where(m.Blob.hash.in_(wanted))).all()
+    depths = dict(rows)  # one query for the blob and its base
+    if digest in depths:
         return
-    base_depth = s.scalar(select(m.Blob.depth).where(m.Blob.hash == base_hash)) if base_hash else None
+    base_depth = depths.get(base_hash) if base_hash else None
     base = None
     if base_hash and base_depth is not None:
         base = (base_hash, base_raw if base_raw is not None else load_blob(s, base_hash), base_depth)
