@@ -279,7 +279,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 ENTITY_ERROR = "feed rejected: it declares XML entities (possible entity-expansion attack)"
 
 
-def test_billion_laughs_is_rejected_fast() -> None:
+def test_billion_laughs_is_rejected() -> None:
     error = raised(lambda: parse_feed(BILLION_LAUGHS, url="https://example.org/rss"))
     assert isinstance(error, FeedError)
     assert str(error) == ENTITY_ERROR
@@ -322,7 +322,7 @@ def test_external_parameter_entity_is_rejected_without_a_request(httpserver: HTT
     ],
     ids=["deeply-nested", "deeply-nested-unclosed", "huge", "nul-bytes", "garbage"],
 )
-def test_hostile_feed_is_refused_quickly(body: bytes, message: str) -> None:
+def test_hostile_feed_is_refused(body: bytes, message: str) -> None:
     error = raised(lambda: parse_feed(body, url="https://example.org/rss"))
     assert isinstance(error, FeedError)
     assert message in str(error)
@@ -415,7 +415,7 @@ def test_listing_invalid_selector() -> None:
         microsoft_listing("li[")
 
 
-def test_listing_nested_too_deeply_is_refused_quickly() -> None:
+def test_listing_nested_too_deeply_is_refused() -> None:
     body = b"<div>" * 100_000 + b"<a href='/x'>x</a>"
     error = raised(lambda: parse_listing(body, url="https://example.org/", item_select="a"))
     assert isinstance(error, FeedError)
