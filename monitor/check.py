@@ -1,102 +1,31 @@
-"""One check of one source, start to end, without touching the database.
+"""One check of one page source, start to end, without touching the database.
 
 The store hands in what the check needs of the past (``SourceState``) and takes back a
-``CheckResult`` to record. Keeping the check free of the database lets many run in threads
-while one writer records their results in short batched transactions.
+``CheckResult`` to record (both in ``monitor.checking``, with the start every check shares).
+Keeping the check free of the database lets many run in threads while one writer records their
+results in short batched transactions.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from monitor import clauses as clause_matching
 from monitor import diff as differ
-from monitor.browser import RenderRequest
+from monitor.checking import CheckResult, SourceState, elapsed_ms, sha256, snapshot_of, start_check
 from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
 from monitor.events import CheckOutcome, ClauseState, EventKind, default_severity
 from monitor.extract import Extracted, declared_language, extract_page
-from monitor.fetch import Fetched, Fetcher, Validators
+from monitor.fetch import Fetched, Fetcher
 from monitor.glitch import not_found as not_found_page
 from monitor.glitch import suspect as suspect_text
 from monitor.glitch import truncated as truncated_page
-from monitor.lifecycle import NEW, ClauseRecord, EventDraft, Health, Transition, assess_source
+from monitor.lifecycle import ClauseRecord, EventDraft, Transition, assess_source
 from monitor.lifecycle import unrelated_redirect as _unrelated_redirect
-from monitor.secrets import redact_headers, resolve_headers
-from monitor.watchlist import BrowserSource, ItemSource, PageSource, PledgeSpec, SourceSpec
-
-if TYPE_CHECKING:
-    from monitor.statements import ItemRecord
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What the store knows of a source before a check."""
-
-    source_id: str
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    text_hash: str | None = None
-    snapshot_id: int | None = None
-    snapshot_body_hash: str | None = None  # the raw body of the last version, to tell a cut-off one
-    rules: str | None = None
-    health: Health = NEW
-    clauses: Mapping[tuple[str, str], ClauseRecord] = field(default_factory=dict)
-    seen: frozenset[str] = frozenset()  # feed and listing sources: the item keys seen so far
-
-
-@dataclass(frozen=True)
-class NewSnapshot:
-    """A body worth keeping: its text differs from the last one (or there was none)."""
-
-    body: bytes
-    body_hash: str
-    text: str
-    text_hash: str
-    headers: Mapping[str, str]
-    request_headers: Mapping[str, str]
-    url: str
-    status: int
-    rules: str
-    base_text: str | None = None  # the previous text, already loaded for the diff: the delta base
-    screenshot: bytes | None = None  # a PNG of the watched part, from a ``screenshot: true`` source
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Everything one check learned, ready for the store to record in one transaction."""
-
-    source_id: str
-    at: datetime
-    ms: int
-    outcome: CheckOutcome
-    status: int | None = None
-    final_url: str | None = None
-    redirects: tuple[tuple[str, int, str], ...] = ()
-    validators: Validators | None = None
-    error: FetchError | ExtractError | None = None
-    body_hash: str | None = None
-    snapshot: NewSnapshot | None = None
-    diff: differ.TextDiff | None = None
-    prev_snapshot_id: int | None = None
-    transition: Transition | None = None
-    items: tuple[ItemRecord, ...] = ()  # feed and listing checks: the items seen for the first time
-    note: str | None = None  # how the page was read when that needs saying (a repaired page)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+from monitor.watchlist import ItemSource, PageSource, PledgeSpec, SourceSpec
 
 
 def run_check(
@@ -116,13 +45,11 @@ def run_check(
     """
     started = time.perf_counter()
     try:
-        fetched = fetch_source(source, fetcher, state)
+        start = start_check(source, fetcher, state, now, started)
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc, status=exc.status)
-    base = result_of(fetched, source, now, started)
-    same_rules = state.rules == source.rules_fingerprint()
-    if fetched.not_modified or (same_rules and fetched.body and sha256(fetched.body) == state.body_hash):
-        outcome = CheckOutcome.NOT_MODIFIED if fetched.not_modified else CheckOutcome.UNCHANGED
+    fetched, base, same_rules = start.fetched, start.base, start.same_rules
+    if start.unchanged:
         fresh = _new_clauses(source, pledges, state, load_text, fetched)
         transition = assess_source(
             source,
@@ -134,7 +61,7 @@ def run_check(
             health=state.health,
             around=_where_missing(state, load_text),
         )
-        return replace(base, outcome=outcome, body_hash=state.body_hash, transition=transition)
+        return replace(base, outcome=start.outcome, body_hash=state.body_hash, transition=transition)
     if _unrelated_redirect(source, fetched):
         # a home page is not a new version of the page: keep nothing of it, the page may be gone
         away = FetchError(source.url, f"redirected to an unrelated page: {fetched.final_url}", transient=True)
@@ -209,7 +136,7 @@ def _glitch(
     if gone is not None:
         return _Glitch(GlitchError(gone), gone=gone)
     if fetched.content_type in ("text/html", "application/xhtml+xml"):
-        cut = truncated_page(fetched.body, _previous_body(state, load_body), text, previous)
+        cut = truncated_page(fetched.body, lambda: _previous_body(state, load_body), text, previous)
         if cut is not None:
             return _Glitch(GlitchError(cut))
     why = suspect_text(text, previous)
@@ -318,52 +245,6 @@ def _with_source_changed(
     return replace(transition, events=(*transition.events, event))
 
 
-def fetch_source(source: SourceSpec, fetcher: Fetcher, state: SourceState | None = None) -> Fetched:
-    """One GET of a source with its headers; conditional when we hold its last body.
-
-    A browser source asks the server first too, when it gave validators: an unchanged page costs
-    a 304, not a render. Anything else (a 200, a failure) is left to the browser to load."""
-    # new extraction rules need the body again, so no validators then
-    conditional = (
-        state is not None and state.body_hash is not None and state.rules == source.rules_fingerprint()
-    )
-    validators = Validators(state.etag, state.last_modified) if state and conditional else None
-    if isinstance(source, BrowserSource) and source.browser:
-        if validators is not None and (validators.etag or validators.last_modified):
-            with contextlib.suppress(FetchError):
-                asked = _plain_fetch(source, fetcher, validators)
-                if asked.not_modified:
-                    return asked
-        held = state.body_hash if state and conditional else None
-        return fetcher.browser.render(render_request(source, held))
-    return _plain_fetch(source, fetcher, validators)
-
-
-def _plain_fetch(source: SourceSpec, fetcher: Fetcher, validators: Validators | None) -> Fetched:
-    return fetcher.fetch(
-        source.url,
-        timeout=source.timeout.total_seconds(),
-        headers=resolve_headers(source.headers, os.environ, source.url),
-        validators=validators,
-    )
-
-
-def render_request(source: BrowserSource, body_hash: str | None = None) -> RenderRequest:
-    """How the browser loads a source; no new screenshot when the page is the one we hold."""
-    page = source if isinstance(source, PageSource) else None
-    return RenderRequest(
-        url=source.url,
-        timeout=source.timeout.total_seconds(),
-        headers=resolve_headers(source.headers, os.environ, source.url),
-        wait_until=source.wait_until,
-        wait_for=source.wait_for,
-        screenshot=source.screenshot,
-        select=page.select if page and isinstance(page.select, str) else None,  # sections: the whole page
-        hide=page.remove if page else (),
-        skip_screenshot_for=body_hash,
-    )
-
-
 def source_text(source: PageSource | ItemSource, fetched: Fetched) -> str:
     """The text of a fetched page as the source's rules read it."""
     return read_page(source, fetched).text
@@ -385,36 +266,6 @@ def read_page(source: PageSource | ItemSource, fetched: Fetched) -> Extracted:
         links=source.links,
         charset=fetched.charset,
         url=fetched.final_url,
-    )
-
-
-def snapshot_of(fetched: Fetched, text: str, rules: str) -> NewSnapshot:
-    """A fetched body and its text, as the store keeps them."""
-    return NewSnapshot(
-        body=fetched.body,
-        body_hash=sha256(fetched.body),
-        text=text,
-        text_hash=sha256(text.encode()),
-        headers=redact_headers(fetched.headers),
-        request_headers=redact_headers(fetched.request_headers),
-        url=fetched.final_url,
-        status=fetched.status,
-        rules=rules,
-        screenshot=fetched.screenshot,
-    )
-
-
-def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: float) -> CheckResult:
-    """The parts of a check's result that every good fetch has; the outcome is filled in later."""
-    return CheckResult(
-        source_id=source.id,
-        at=now,
-        ms=_ms(started),
-        outcome=CheckOutcome.FAILED,  # until the check says what it found: never a silent success
-        status=fetched.status,
-        final_url=fetched.final_url if fetched.final_url != source.url else None,
-        redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),
-        validators=fetched.validators,
     )
 
 
@@ -524,11 +375,7 @@ def _stood(previous_text: str | None, record: ClauseRecord | None) -> Callable[[
     last found reworded in still counts as its rewording."""
     if previous_text is None:
         return None
-    keep = (
-        record.passage
-        if record is not None and record.state in (ClauseState.REWORDED, ClauseState.WEAKENED)
-        else None
-    )
+    keep = record.passage if record is not None and record.state in ("reworded", "weakened") else None
     return lambda: clause_matching.sentences_of(previous_text, keep)
 
 
@@ -561,14 +408,10 @@ def _failed(
     return CheckResult(
         source_id=source.id,
         at=now,
-        ms=_ms(started),
+        ms=elapsed_ms(started),
         outcome=CheckOutcome.FAILED,
         status=status,
         final_url=fetched.final_url if fetched and fetched.final_url != source.url else None,
         error=error,
         transition=transition,
     )
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)

@@ -26,7 +26,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -173,22 +173,6 @@ def sentences_of(text: str, keep: str | None = None) -> frozenset[str]:
     kept = " ".join(fold(nfkc(keep)).split()) if keep else None
     units = (_normalized_unit(page, unit) for unit in (*page.sentences, *page.paragraphs))
     return frozenset(u for u in units if kept is None or kept not in u)
-
-
-def assess(
-    clauses: Sequence[str],
-    text: str,
-    *,
-    last_locations: Mapping[str, int] | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
-    language: str | None = None,
-    stood: Stood = None,
-) -> tuple[ClauseMatch, ...]:
-    """Locate every clause of a source in one text, preparing the text once."""
-    page = _page(text)
-    locations = last_locations or {}
-    code = language_code(language)
-    return tuple(_find(_prepare(c), page, locations.get(c), threshold, code, stood) for c in clauses)
 
 
 def stood_around(text: str, at: int) -> tuple[str, str]:

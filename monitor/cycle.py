@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from monitor.check import CheckResult, SourceState, crashed_check, run_check
+from monitor.check import crashed_check, run_check
+from monitor.checking import CheckResult, SourceState
 from monitor.events import CheckOutcome
 from monitor.fetch import Fetcher
-from monitor.statements import item_spec, run_feed_check
 from monitor.store.recording import Recorded
 from monitor.store.repo import Store
 from monitor.watchlist import FeedSource, ListingSource, PledgeSpec, SourceSpec, Watchlist
@@ -105,6 +105,8 @@ def resolve_sources(
             pledges_of[sid] = tuple(carried.get(sid, ()))
         elif sid in items and items[sid][0] in listed:
             feed_id, url, pledge_ids = items[sid]
+            from monitor.statements import item_spec  # feeds' modules load only where there are feeds
+
             specs.append(item_spec(listed[feed_id], sid, url))
             pledges_of[sid] = tuple(pledges[p] for p in pledge_ids if p in pledges)
         else:
@@ -148,6 +150,8 @@ def run_cycle(
 
     def check_one(spec: SourceSpec, state: SourceState) -> CheckResult:
         if isinstance(spec, FeedSource | ListingSource):
+            from monitor.statements import run_feed_check
+
             return run_feed_check(spec, pledges_of[spec.id], state, fetcher, clock())
         pledges = pledges_of[spec.id]
         return run_check(spec, pledges, state, fetcher, store.load_text, clock(), store.load_blob)

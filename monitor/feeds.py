@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 from xml.parsers.expat import ErrorString
@@ -285,12 +285,3 @@ def new_items(items: Sequence[FeedItem], seen_keys: Collection[str]) -> tuple[Fe
             taken.add(item.key)
             fresh.append(item)
     return tuple(fresh)
-
-
-def stale_feed(items: Iterable[FeedItem], *, now: datetime, stale_after: timedelta) -> bool:
-    """True when the newest dated item is older than ``stale_after``: the feed may have moved."""
-    dates = [item.published for item in items if item.published is not None]
-    if not dates:
-        return False
-    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    return now - max(dates) > stale_after

@@ -10,6 +10,7 @@ new one is not to be trusted, or None.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # a cut-off page: the last version ended with these and the new body does not
 _CLOSING = re.compile(rb"</(?:html|body)\s*>", re.I)
@@ -38,13 +39,17 @@ SHRINK = 0.5  # a new text under half the last one is confirmed before it is bel
 WORDING_SHRINK = 0.8  # error wording counts when the text also lost a fifth of its length
 
 
-def truncated(body: bytes, previous_body: bytes | None, text: str, previous_text: str | None) -> str | None:
-    """A body that stops where earlier versions went on to close the page, with less text."""
-    if previous_body is None or previous_text is None:
+def truncated(
+    body: bytes, previous_body: Callable[[], bytes | None], text: str, previous_text: str | None
+) -> str | None:
+    """A body that stops where earlier versions went on to close the page, with less text.
+
+    The last body is asked for only when the new one is cut and shorter: a stored body costs a
+    read and a decompression, and nearly every changed page closes its tags."""
+    if previous_text is None or len(text) >= len(previous_text) or _CLOSING.search(body[-_TAIL:]):
         return None
-    if not _CLOSING.search(previous_body[-_TAIL:]) or _CLOSING.search(body[-_TAIL:]):
-        return None
-    if len(text) >= len(previous_text):
+    previous = previous_body()
+    if previous is None or not _CLOSING.search(previous[-_TAIL:]):
         return None
     share = _share(text, previous_text)
     return (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from monitor.check import CheckResult
+from monitor.checking import CheckResult
 from monitor.events import CheckOutcome, ClauseState
 from monitor.store.recording import Recorded
 

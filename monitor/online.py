@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from monitor import diff as differ
 from monitor.browser import unavailable
-from monitor.check import fetch_source, read_page, render_request, source_text
+from monitor.check import read_page, source_text
+from monitor.checking import fetch_source, render_request
 from monitor.clauses import ClauseMatch, Outcome, find_clause
 from monitor.cycle import HostGate
 from monitor.errors import ExtractError, FeedError, FetchError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 
 M_ARENA_MAX = -8  # from glibc's malloc.h
 
@@ -24,3 +25,16 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return bool(libc.mallopt(M_ARENA_MAX, arenas))
     except (OSError, AttributeError):
         return False
+
+
+def collect_rarely() -> None:
+    """The cyclic garbage collector runs every 10,000 allocations, not 700: loading a watchlist of
+    2,000 sources and checking them otherwise runs it about 340 times (measured: 0.1-0.2 s of a
+    2-3 s ``check --all``). Reference counting still frees everything that is not in a cycle."""
+    gc.set_threshold(10_000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Once modules and the watchlist are loaded they live as long as the process: the collector
+    stops walking them (``gc.freeze``)."""
+    gc.freeze()

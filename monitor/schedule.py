@@ -25,24 +25,28 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import logs
-from monitor.alerts.deliver import DeliverySummary, deliver_due
-from monitor.check import CheckResult
+from monitor.alerts.deliver import DELIVER_BATCH, DeliverySummary, deliver_due
+from monitor.checking import CheckResult
 from monitor.cycle import CycleSummary, resolve_sources, run_cycle
 from monitor.errors import MonitorError, NotFoundError, WatchlistError
 from monitor.fetch import Fetcher
 from monitor.store import claims
 from monitor.store.repo import Store
-from monitor.sweep import run_sweep
-from monitor.watchlist import Watchlist, missing_env_vars, missing_header_vars, parse_watchlist
+from monitor.sweep import sweep_now
+from monitor.watchlist import (
+    Watchlist,
+    missing_archive_vars,
+    missing_env_vars,
+    missing_header_vars,
+    parse_watchlist,
+)
 from monitor.worker import DEFAULT_LEASE, WorkerLife, utcnow
 
 log = logging.getLogger("monitor.run")
 
 Clock = Callable[[], datetime]
-SYNC_KEY = 7_460_002  # PostgreSQL advisory locks: one worker at a time syncs the watchlist...
-SWEEP_KEY = 7_460_003  # ...and sweeps, so no deadline event is raised twice
+SYNC_KEY = 7_460_002  # a PostgreSQL advisory lock: one worker at a time syncs the watchlist
 MAX_SPREAD = timedelta(minutes=10)
-DELIVER_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -434,6 +438,12 @@ class Daemon:
                 var,
                 extra={"source": source},
             )
+        for var in missing_archive_vars(watchlist, self.env):
+            log.warning(
+                "%s: archive: ${%s} is not set in the environment; no page is saved until it is",
+                watchlist.path,
+                var,
+            )
 
     def _note_foreign(self, ids: Sequence[str]) -> None:
         for sid in ids:
@@ -456,32 +466,6 @@ class Daemon:
         if self.secrets is not None:
             self.secrets.update(logs.watchlist_secrets(new, self.env))
         log.info("%s reloaded: %s", new.path, describe_changes(old, new), extra={"sources": len(new.sources)})
-
-
-def sweep_now(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
-    """The sweep, one worker at a time (a PostgreSQL advisory lock) so nothing is raised twice."""
-    with claims.exclusive(store.engine, SWEEP_KEY):
-        return run_sweep(store, watchlist, now)
-
-
-def deliver_all(
-    store: Store,
-    watchlist: Watchlist,
-    *,
-    clock: Clock,
-    worker: str,
-    env: Mapping[str, str] | None = None,
-    lease: timedelta = DEFAULT_LEASE,
-) -> DeliverySummary:
-    """Delivery passes until one finds less than a full batch: every alert due now, once."""
-    total = DeliverySummary()
-    while True:
-        summary = deliver_due(
-            store, watchlist, now=clock(), worker=worker, env=env, lease=lease, batch=DELIVER_BATCH
-        )
-        total.add(summary)
-        if summary.claimed < DELIVER_BATCH:
-            return total
 
 
 def describe_changes(old: Watchlist, new: Watchlist) -> str:

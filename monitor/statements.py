@@ -11,14 +11,23 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
-from monitor.check import CheckResult, NewSnapshot, SourceState, fetch_source, result_of, sha256, snapshot_of
+from monitor.checking import (
+    CheckResult,
+    ItemRecord,
+    NewSnapshot,
+    SourceState,
+    elapsed_ms,
+    sha256,
+    snapshot_of,
+    start_check,
+)
 from monitor.errors import ExtractError, FeedError, FetchError
 from monitor.events import CheckOutcome, EventKind, default_severity
 from monitor.extract import decode_html, extract
@@ -31,28 +40,6 @@ from monitor.urls import canonical_link
 from monitor.watchlist import FeedSource, ItemSource, ListingSource, PledgeSpec, SourceSpec
 
 MAX_NEW_ITEMS = 50  # per check: a feed that suddenly "adds" hundreds is re-keyed, not news
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """A feed item seen for the first time, with its page as first fetched when there is one."""
-
-    key: str
-    key_hash: str
-    link: str | None
-    title: str
-    published: datetime | None
-    baseline: bool
-    pledge_ids: tuple[str, ...] = ()
-    page: NewSnapshot | None = None
-    page_source_id: str | None = None
-    page_error: str | None = None
-    canonical: str | None = None  # the statement's one address: the page's rel=canonical, else the link
-
-    @property
-    def statement(self) -> str:
-        """What makes two items the same statement (a feed and a listing both carry it)."""
-        return self.canonical or self.link or self.key
 
 
 def key_hash(key: str) -> str:
@@ -96,17 +83,15 @@ def run_feed_check(
     """Fetch the feed; on new bytes, read its items and look at the new ones."""
     started = time.perf_counter()
     try:
-        fetched = fetch_source(source, fetcher, state)
+        start = start_check(source, fetcher, state, now, started)
     except FetchError as exc:
         return _failed(source, pledges, state, now, started, exc)
-    base = result_of(fetched, source, now, started)
-    same_rules = state.rules == source.rules_fingerprint()
-    if fetched.not_modified or (same_rules and sha256(fetched.body) == state.body_hash):
-        outcome = CheckOutcome.NOT_MODIFIED if fetched.not_modified else CheckOutcome.UNCHANGED
+    fetched, base, same_rules = start.fetched, start.base, start.same_rules
+    if start.unchanged:
         return replace(
             base,
-            ms=_ms(started),
-            outcome=outcome,
+            ms=elapsed_ms(started),
+            outcome=start.outcome,
             body_hash=state.body_hash,
             transition=_ok(source, state, fresh=False),
         )
@@ -132,7 +117,7 @@ def run_feed_check(
         outcome = CheckOutcome.CHANGED if same_rules else CheckOutcome.REBASELINE
     return replace(
         base,
-        ms=_ms(started),
+        ms=elapsed_ms(started),
         outcome=outcome,
         body_hash=sha256(fetched.body),
         snapshot=snapshot,
@@ -292,13 +277,9 @@ def _failed(
     return CheckResult(
         source_id=source.id,
         at=now,
-        ms=_ms(started),
+        ms=elapsed_ms(started),
         outcome=CheckOutcome.FAILED,
         status=status if status is not None else getattr(error, "status", None),
         error=as_fetch,
         transition=transition,
     )
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from monitor.events import EventKind, Severity, default_severity
 from monitor.lifecycle import EventDraft
+from monitor.store import claims
 from monitor.store.repo import FailingSource, Store
 from monitor.watchlist import PledgeSpec, Watchlist
 
@@ -117,11 +118,22 @@ def _reminder(source_id: str, url: str, failing: FailingSource) -> EventDraft:
     )
 
 
+SWEEP_KEY = 7_460_003  # a PostgreSQL advisory lock: one worker at a time sweeps, nothing is raised twice
+
+
+def sweep_now(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
+    """The sweep, one worker at a time (a PostgreSQL advisory lock) so nothing is raised twice."""
+    with claims.exclusive(store.engine, SWEEP_KEY):
+        return run_sweep(store, watchlist, now)
+
+
 def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
     """Raise the deadline and staleness events due at ``now``; return their ids."""
     today = now.date()
     drafts: list[EventDraft] = []
     for pledge in watchlist.pledges:
+        if pledge.effective_expiry() is None:
+            continue  # no deadline: nothing to look up
         sent = store.deadline_events_sent(pledge.id)
         found = deadline_events(pledge, today, watchlist.defaults.expiry_reminders, sent)
         drafts.extend(found)

@@ -237,7 +237,13 @@ def test_a_rate_limit_holds_the_second_page_for_the_next_minute(
     assert len(spn.submissions) == 1
 
 
-def kill_while_held(db: Db, launcher: Launcher, wl: Path, spn: Spn) -> None:
+def kill_while_held(site: CountingSite, db: Db, launcher: Launcher, wl: Path, spn: Spn) -> None:
+    """A baseline, then a check that records a change and is killed while SPN holds its request."""
+    site.put("/policy", policy_page(ARTICLE))
+    site.put("/news", policy_page("<p>News.</p>"))
+    run_again(db, launcher, wl)
+    site.put("/policy", policy_page(CHANGED))
+    db.make_due(now())
     proc = launcher.start(wl, db.url, "check")
     assert spn.held.wait(60), proc.text()
     os.kill(proc.pid, signal.SIGKILL)
@@ -249,13 +255,8 @@ def test_a_worker_killed_mid_submission_costs_one_extra_capture_at_most(
     tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
 ) -> None:
     wl = watchlist(tmp_path, site, spn)
-    site.put("/policy", policy_page(ARTICLE))
-    site.put("/news", policy_page("<p>News.</p>"))
-    run_again(db, launcher, wl)
-    site.put("/policy", policy_page(CHANGED))
-    db.make_due(now())
     spn.hold_submit = True  # SPN takes the job, the answer never reaches the killed process
-    kill_while_held(db, launcher, wl, spn)
+    kill_while_held(site, db, launcher, wl, spn)
     (row,) = archive_rows(db)
     assert (row.status, row.job_id, row.attempts) == ("sending", None, 1)
     out = run_again(db, launcher, wl)  # the next run takes the dead worker's claim at once
@@ -268,13 +269,8 @@ def test_a_worker_killed_while_asking_about_its_job_never_submits_again(
     tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
 ) -> None:
     wl = watchlist(tmp_path, site, spn)
-    site.put("/policy", policy_page(ARTICLE))
-    site.put("/news", policy_page("<p>News.</p>"))
-    run_again(db, launcher, wl)
-    site.put("/policy", policy_page(CHANGED))
-    db.make_due(now())
     spn.hold_status = True
-    kill_while_held(db, launcher, wl, spn)
+    kill_while_held(site, db, launcher, wl, spn)
     (row,) = archive_rows(db)
     assert (row.status, row.job_id is not None) == ("sending", True)
     assert "saved at" in run_again(db, launcher, wl)
@@ -337,3 +333,14 @@ def test_a_disabled_section_queues_nothing(
     assert "archive copy" not in out
     assert archive_rows(db) == []
     assert spn.submissions == []
+
+
+def test_validate_warns_when_the_keys_are_not_set(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn)
+    launcher.env = {"PLEDGE_MONITOR_IA_ACCESS": ACCESS}
+    code, out = launcher.run(wl, db.url, "validate", timeout=60)
+    assert code == 0, out
+    assert f"Warning: {wl}: archive: ${{PLEDGE_MONITOR_IA_SECRET}} is not set in the environment" in out
+    assert "PLEDGE_MONITOR_IA_ACCESS" not in out

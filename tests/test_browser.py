@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from monitor.browser import GRACE, Browser, RenderRequest
-from monitor.check import SourceState, fetch_source, run_check, source_text
+from monitor.check import run_check, source_text
+from monitor.checking import SourceState, fetch_source
 from monitor.cli import main
 from monitor.cycle import run_cycle
 from monitor.errors import FetchError

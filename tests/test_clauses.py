@@ -12,7 +12,6 @@ from monitor import clauses
 from monitor.clauses import (
     ClauseMatch,
     Outcome,
-    assess,
     explain,
     find_clause,
 )
@@ -562,14 +561,14 @@ def test_a_hedge_in_the_same_sentence_is_taken_in() -> None:
     assert [s.explanation for s in match.signals] == ['hedge added: "currently"']
 
 
-def test_assess_keeps_clause_order_and_uses_each_location() -> None:
+def test_clauses_of_one_page_are_found_alike_with_or_without_their_last_locations() -> None:
     page = (
         IBM_LETTER + "\n" + ms(MICROSOFT_SENTENCE.replace("will not sell", "will sell")) + "\n" + AMAZON_POST
     )
-    matches = assess([MICROSOFT, IBM, AMAZON], page, last_locations={IBM: 0, AMAZON: len(page)})
-    assert [m.clause for m in matches] == [MICROSOFT, IBM, AMAZON]
+    locations = {MICROSOFT: None, IBM: 0, AMAZON: len(page)}
+    matches = [find_clause(c, page, last_location=at) for c, at in locations.items()]
     assert [m.outcome for m in matches] == [Outcome.WEAKENED, Outcome.EXACT, Outcome.EXACT]
-    assert matches == tuple(find_clause(c, page) for c in (MICROSOFT, IBM, AMAZON))
+    assert matches == [find_clause(c, page) for c in locations]
 
 
 # --- noise around an unchanged clause ---------------------------------------------------------------
@@ -708,9 +707,15 @@ def test_300kb_page_with_five_clauses_same_near_and_anywhere() -> None:
     measured by benchmarks/matching.py, not here)."""
     page, clauses, locations = _big_page()
     assert len(page) > 300_000
-    outcomes = [m.outcome for m in assess(clauses, page, last_locations=locations)]
-    assert outcomes == [Outcome.EXACT, Outcome.EXACT, Outcome.WEAKENED, Outcome.WEAKENED, Outcome.WEAKENED]
-    assert assess(clauses, page) == assess(clauses, page, last_locations=locations)
+    near = [find_clause(c, page, last_location=locations[c]) for c in clauses]
+    assert [m.outcome for m in near] == [
+        Outcome.EXACT,
+        Outcome.EXACT,
+        Outcome.WEAKENED,
+        Outcome.WEAKENED,
+        Outcome.WEAKENED,
+    ]
+    assert near == [find_clause(c, page) for c in clauses]
 
 
 def test_match_is_a_frozen_value() -> None:

@@ -385,24 +385,34 @@ class Session:
 
     def run(self, command: str) -> tuple[int, str]:
         text = substituted(command, self.places)
+        head, pipe, tail = text.partition(" | ")
         if simple(text):
-            status, output = self.in_process(shlex.split(text, comments=True)[1:])
+            result = self.in_process(shlex.split(text, comments=True)[1:])
+            status, output = result.exit_code, result.output
+        elif pipe and simple(head):  # `pledge-monitor ... | head -2`: the pledge-monitor part in process
+            first = self.in_process(shlex.split(head)[1:])
+            failed = (first.exit_code, first.output)
+            status, output = failed if first.exit_code else self.shell(tail, first.stdout)
         elif text.rstrip().endswith("&") and "&&" not in text:
             status, output = self.start(text.rstrip()[:-1])
         else:
-            ran = subprocess.run(
-                ["bash", "-c", f"(exit {self.last}); {text}"],
-                cwd=self.folder,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            status, output = ran.returncode, ran.stdout + ran.stderr
+            status, output = self.shell(f"(exit {self.last}); {text}")
         self.last = status
         return status, output
 
-    def in_process(self, args: list[str]) -> tuple[int, str]:
+    def shell(self, text: str, stdin: str = "") -> tuple[int, str]:
+        ran = subprocess.run(
+            ["bash", "-c", text],
+            cwd=self.folder,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return ran.returncode, ran.stdout + ran.stderr
+
+    def in_process(self, args: list[str]) -> Result:
         """`pledge-monitor ARGS` as the CLI runs it, without paying its start-up for each example."""
         home = Path.cwd()
         os.chdir(self.folder)
@@ -412,7 +422,7 @@ class Session:
             )
         finally:
             os.chdir(home)
-        return result.exit_code, result.output
+        return result
 
     def start(self, text: str) -> tuple[int, str]:
         """A server the page starts in the background: up before the next command, stopped at the end."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
-from monitor.check import CheckResult
+from monitor.checking import CheckResult
 from monitor.events import (
     EVENT_KINDS,
     CheckOutcome,

@@ -31,7 +31,7 @@ def stored(store: Store) -> tuple[int, int]:
 
 
 def test_a_body_that_stops_where_the_last_one_closed_the_page_is_truncated() -> None:
-    why = glitch.truncated(CUT.encode(), FULL.encode(), "We will not sell facial", BASE)
+    why = glitch.truncated(CUT.encode(), FULL.encode, "We will not sell facial", BASE)
     assert why is not None
     assert why.startswith("truncated page")
     assert "% of its text" in why
@@ -39,11 +39,25 @@ def test_a_body_that_stops_where_the_last_one_closed_the_page_is_truncated() -> 
 
 def test_a_page_that_never_closed_its_tags_is_not_truncated() -> None:
     unclosed = FULL.replace("</body></html>", "")
-    assert glitch.truncated(CUT.encode(), unclosed.encode(), "We will not", BASE) is None
+    assert glitch.truncated(CUT.encode(), unclosed.encode, "We will not", BASE) is None
 
 
 def test_a_complete_page_with_less_text_is_not_truncated() -> None:
-    assert glitch.truncated(policy_page("<p>Short.</p>").encode(), FULL.encode(), "Short.", BASE) is None
+    assert glitch.truncated(policy_page("<p>Short.</p>").encode(), FULL.encode, "Short.", BASE) is None
+
+
+def test_the_last_body_is_read_only_for_a_cut_off_and_shorter_text() -> None:
+    asked: list[int] = []
+
+    def last_body() -> bytes:
+        asked.append(1)
+        return FULL.encode()
+
+    assert glitch.truncated(policy_page("<p>Short.</p>").encode(), last_body, "Short.", BASE) is None
+    assert glitch.truncated(CUT.encode(), last_body, BASE + " and a longer text", BASE) is None
+    assert asked == []  # a closed page, or a longer text: never cut off, the stored body stays unread
+    assert glitch.truncated(CUT.encode(), last_body, "We will not sell facial", BASE) is not None
+    assert asked == [1]
 
 
 def test_not_found_wording_is_a_soft_404_only_when_new_and_the_text_shrank() -> None:

@@ -297,3 +297,33 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(pg_store: Store, w
         "failed": 0,
         "muted": 0,
     }
+
+
+def test_archive_copies_go_through_the_same_leases(store: Store) -> None:
+    """An archive row is claimed, renewed by its worker's heartbeat and given back like an alert."""
+    from monitor.store import archives
+
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys = OFF")  # the row alone, without its change
+        connection.execute(
+            m.Archive.__table__.insert().values(
+                id=1,
+                change_id=7,
+                url="https://example.org/p",
+                status="pending",
+                attempts=0,
+                next_attempt_at=T0,
+            )
+        )
+        connection.commit()
+    (taken,) = archives.claim(store.engine, now=T0, worker="a", lease=LEASE)
+    assert (taken.change_id, taken.job_id, taken.attempts) == (7, None, 0)
+    assert archives.claim(store.engine, now=T0, worker="b", lease=LEASE) == []
+    assert archives.begin(store.engine, 1, worker="a")
+    assert outbox.renew(store.engine, worker="a", until=T0 + timedelta(hours=1)) == 1
+    assert archives.claim(store.engine, now=T0 + LEASE * 2, worker="b", lease=LEASE) == []  # renewed
+    assert outbox.release_claims(store.engine, of=["a"]) == 0  # the alerts' table only
+    assert outbox.release_claims(store.engine, of=["a"], table=m.Archive) == 1
+    (again,) = archives.claim(store.engine, now=T0, worker="b", lease=LEASE)
+    assert again.attempts == 1  # the submission "a" began counts
+    assert not archives.begin(store.engine, 1, worker="a")  # "a" lost it

@@ -21,9 +21,14 @@ from warcio.archiveiterator import ArchiveIterator
 from monitor.audit import pack
 from monitor.cli import main
 from monitor.errors import IntegrityError
+from monitor.store.repo import Store
 from tests.audit_history import ARTICLE_WEAK, ARTICLE_XSS, Recorded, copy_of, record
 from tests.site import policy_page
+from tests.test_screenshots import changed, site
+from tests.test_screenshots import run as run_in
 from tests.tsa import Tsa, running_tsa
+
+__all__ = ["changed", "site"]  # fixtures: a change whose snapshots have screenshots
 
 
 @pytest.fixture(scope="module")
@@ -231,17 +236,17 @@ def message(raw: bytes) -> str:
     return str(caught.value)
 
 
-def with_sums(raw: bytes, name: str, content: bytes) -> bytes:
-    """Replace a member and fix SHA256SUMS to match, as a careful forger would."""
+def with_sums(raw: bytes, name: str, content: bytes, folder: str = "change-2/") -> bytes:
+    """Replace a member (``folder`` + ``name``) and fix SHA256SUMS to match, as a careful forger would."""
+    top = folder.split("/")[0] + "/"
+    member = folder.removeprefix(top) + name
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-        sums = zf.read("change-2/SHA256SUMS").decode()
+        sums = zf.read(f"{top}SHA256SUMS").decode()
     lines = [
-        f"{hashlib.sha256(content).hexdigest()}  {name}" if line.endswith(f"  {name}") else line
+        f"{hashlib.sha256(content).hexdigest()}  {member}" if line.endswith(f"  {member}") else line
         for line in sums.splitlines()
     ]
-    return rezip(
-        raw, {f"change-2/{name}": content, "change-2/SHA256SUMS": ("\n".join(lines) + "\n").encode()}
-    )
+    return rezip(raw, {f"{top}{member}": content, f"{top}SHA256SUMS": ("\n".join(lines) + "\n").encode()})
 
 
 def test_a_changed_file_is_named(packed: Path) -> None:
@@ -315,3 +320,32 @@ def test_a_pack_refuses_a_tampered_store(recorded: Recorded, tmp_path: Path) -> 
     result = cli(db, "evidence", "2", "--pack", "--out", str(out))
     assert result.exit_code == 0  # packing copies the record; verify --pack shows it no longer hashes
     assert "chain/records.json: event:4 does not hash to its chain entry" in message(out.read_bytes())
+
+
+# -- screenshots --------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_pack_carries_the_screenshots_and_fails_when_one_byte_of_one_changes(
+    changed: Store, tmp_path: Path
+) -> None:
+    """Chromium takes the pictures (tests/test_screenshots.py); the pack keeps them byte for byte."""
+    out = tmp_path / "shots.zip"
+    run_in(tmp_path, "evidence", "1", "--pack", "--out", str(out))
+    raw = out.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        shots = {name: zf.read(f"change-1/screenshots/{name}") for name in ("before.png", "after.png")}
+        manifest = json.loads(zf.read("change-1/manifest.json"))
+    assert shots == {"before.png": changed.screenshot(1), "after.png": changed.screenshot(2)}
+    assert manifest["screenshots"] == ["screenshots/after.png", "screenshots/before.png"]
+    assert "verified" in run_in(tmp_path, "verify", "--pack", str(out))
+    run_in(tmp_path, "evidence", "1", "--pack", "--out", str(tmp_path / "again.zip"))
+    assert (tmp_path / "again.zip").read_bytes() == raw  # the screenshots' WARC records too
+
+    at = raw.find(shots["after.png"]) + len(shots["after.png"]) // 2  # stored: the PNG's bytes as they are
+    assert message(flipped(raw, at)).startswith("not a readable zip file: Bad CRC-32")
+    forged = bytearray(shots["after.png"])
+    forged[len(forged) // 2] ^= 0x01
+    assert message(with_sums(raw, "after.png", bytes(forged), folder="change-1/screenshots/")) == (
+        "screenshots/after.png is not the screenshot recorded for snapshot #2"
+    )

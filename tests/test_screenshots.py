@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
-from monitor.check import sha256
+from monitor.checking import sha256
 from monitor.cli import main
 from monitor.store.db import open_engine
 from monitor.store.repo import Store

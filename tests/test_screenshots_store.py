@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from monitor.audit import verify as verifier
-from monitor.check import CheckResult, NewSnapshot, sha256
+from monitor.checking import CheckResult, NewSnapshot, sha256
 from monitor.errors import IntegrityError
 from monitor.store.audit_queries import AuditStore
 from monitor.store.db import open_engine

@@ -11,22 +11,25 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from monitor.alerts.render import Message, render_digest, render_event
-from monitor.alerts.send import TargetResult, send_to_route
 from monitor.store import outbox
 from monitor.store.actions import active_mutes
 from monitor.store.repo import Store
 from monitor.watchlist import RouteSpec, Watchlist
 
+if TYPE_CHECKING:  # rendering (jinja2) and sending (apprise) load only when an alert is due
+    from monitor.alerts.render import Message
+    from monitor.alerts.send import TargetResult
+
 log = logging.getLogger("monitor.alerts")  # the name log collectors filter on (README)
 
 MAX_ATTEMPTS = 8
+DELIVER_BATCH = 100  # alerts claimed by one pass of deliver_all
 LEASE = timedelta(seconds=30)  # renewed by the worker's heartbeat while it sends (monitor.worker)
 DIGEST_AT = clock(8, 0)  # UTC
 FIRST_RETRY = timedelta(minutes=1)
@@ -64,6 +67,26 @@ class DeliverySummary:
         if self.muted:
             parts.append(f"{self.muted} muted (kept, not sent)")
         return "alerts: " + ", ".join(parts)
+
+
+def deliver_all(
+    store: Store,
+    watchlist: Watchlist,
+    *,
+    clock: Callable[[], datetime],
+    worker: str,
+    env: Mapping[str, str] | None = None,
+    lease: timedelta = LEASE,
+) -> DeliverySummary:
+    """Delivery passes until one finds less than a full batch: every alert due now, once."""
+    total = DeliverySummary()
+    while True:
+        summary = deliver_due(
+            store, watchlist, now=clock(), worker=worker, env=env, lease=lease, batch=DELIVER_BATCH
+        )
+        total.add(summary)
+        if summary.claimed < DELIVER_BATCH:
+            return total
 
 
 def deliver_due(
@@ -155,6 +178,9 @@ class _Run:
         items = [i for i in items if i.alert_id in mine]  # a claim taken for lost is not sent
         if not items:
             return
+        from monitor.alerts.render import render_digest, render_event
+        from monitor.alerts.send import send_to_route
+
         if route.digest is None:
             message = render_event(items[0].event, route.name, archive_url=items[0].archive_url)
         else:

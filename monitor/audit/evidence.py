@@ -215,7 +215,7 @@ def write_warc(evidence: Evidence, out: BinaryIO, *, filename: str = "") -> int:
         response_ids.append(_write_exchange(writer, fetch, evidence, side))
         written += 2
         if fetch.screenshot is not None:
-            _write_screenshot(writer, fetch, response_ids[-1])
+            _write_screenshot(writer, fetch, response_ids[-1], _record_id(evidence, f"{side}:screenshot"))
             written += 1
     payload = json.dumps(metadata(evidence), indent=2, sort_keys=True).encode()
     record = writer.create_warc_record(
@@ -266,8 +266,9 @@ def _write_exchange(writer: WARCWriter, fetch: Fetch, evidence: Evidence, side: 
     return response_id
 
 
-def _write_screenshot(writer: WARCWriter, fetch: Fetch, response_id: str) -> None:
-    """The picture of the page as the browser showed it, tied to the response it was taken with."""
+def _write_screenshot(writer: WARCWriter, fetch: Fetch, response_id: str, record_id: str) -> None:
+    """The picture of the page as the browser showed it, tied to the response it was taken with;
+    its record id is derived like the others, so an evidence pack is the same bytes when made again."""
     assert fetch.screenshot is not None
     record = writer.create_warc_record(
         f"urn:screenshot:{fetch.url}",
@@ -275,6 +276,10 @@ def _write_screenshot(writer: WARCWriter, fetch: Fetch, response_id: str) -> Non
         payload=BytesIO(fetch.screenshot),
         length=len(fetch.screenshot),
         warc_content_type="image/png",
-        warc_headers_dict={"WARC-Date": warc_date(fetch.fetched_at), "WARC-Concurrent-To": response_id},
+        warc_headers_dict={
+            "WARC-Record-ID": record_id,
+            "WARC-Date": warc_date(fetch.fetched_at),
+            "WARC-Concurrent-To": response_id,
+        },
     )
     writer.write_record(record)

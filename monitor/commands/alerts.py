@@ -65,7 +65,7 @@ def retry(app: App, include_failed: bool) -> None:
       pledge-monitor alerts retry --failed
       3 alerts queued; alerts: 3 sent, 0 to retry, 0 failed
     """
-    from monitor.schedule import deliver_all
+    from monitor.alerts.deliver import deliver_all
 
     engine = app.store.engine
     queued = outbox.requeue(engine, now=utcnow(), include_failed=include_failed)

@@ -24,7 +24,7 @@ from monitor.watchlist import parse_duration
 
 
 def audit_store(app: App) -> AuditStore:
-    return AuditStore(app.existing_store)
+    return app.existing_store.audit
 
 
 @click.command()

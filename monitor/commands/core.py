@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +13,7 @@ from monitor.cli import App, is_tty, pass_app, utcnow
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:  # each command imports what it runs: `validate` never loads the checking stack
-    from monitor.check import CheckResult
+    from monitor.checking import CheckResult
     from monitor.cycle import CycleSummary
     from monitor.fetch import Fetcher
     from monitor.store.repo import Store
@@ -45,7 +46,7 @@ def validate(app: App, file: str | None, online: bool) -> None:
       watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)
       pledge-monitor validate --online     # also fetch each source twice, as `try` does
     """
-    from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
+    from monitor.watchlist import load_watchlist, missing_archive_vars, missing_env_vars, missing_header_vars
 
     path = file or str(app.watchlist_path)
     watchlist = load_watchlist(path)
@@ -56,6 +57,8 @@ def validate(app: App, file: str | None, online: bool) -> None:
             f"Warning: {path}: source {source}: header {header}: ${{{var}}} is not set in the environment",
             err=True,
         )
+    for var in missing_archive_vars(watchlist, os.environ):
+        click.echo(f"Warning: {path}: archive: ${{{var}}} is not set in the environment", err=True)
     click.echo(
         f"{path}: OK ({len(watchlist.sources)} sources, {len(watchlist.pledges)} pledges, "
         f"{len(watchlist.routes)} routes)"
@@ -90,11 +93,13 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
       pledge-monitor check --no-deliver    # alerts stay queued for `run` or `alerts retry`
       */15 * * * * cd /srv/pledges && pledge-monitor check    # crontab
     """
-    from monitor.lock import database_lock
-    from monitor.process import limit_malloc_arenas
-    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+    from monitor.process import collect_rarely, limit_malloc_arenas
 
     limit_malloc_arenas()
+    collect_rarely()  # before the checking stack is imported: that is most of the allocations
+    from monitor.lock import database_lock
+    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+
     lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
     if lock is not None:
         lock.acquire()
@@ -112,10 +117,12 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
 def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) -> None:
     from monitor.cycle import run_cycle
     from monitor.narrate import describe_check
+    from monitor.process import settle_heap
 
     watchlist, store = app.watchlist, app.store
     now = utcnow()
     store.sync(watchlist, now)
+    settle_heap()
     if source_ids:
         ids = [watchlist.source(sid).id for sid in source_ids]
     elif check_all:
@@ -123,11 +130,17 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) 
     else:
         ids = store.due_sources(now)
     results: list[CheckResult] = []
+
+    def keep(result: CheckResult) -> None:
+        # the line per source needs no body, text or diff: 2,000 first snapshots kept to the end
+        # held 150 MB
+        results.append(replace(result, snapshot=None, diff=None, items=()))
+
     with fetcher_for(app) as fetcher:
         if is_tty() and ids:
-            summary = _with_progress(app, fetcher, ids, results.append)
+            summary = _with_progress(app, fetcher, ids, keep)
         else:
-            summary = run_cycle(store, watchlist, fetcher, ids, on_result=results.append)
+            summary = run_cycle(store, watchlist, fetcher, ids, on_result=keep)
     click.echo(summary.line())
     records = {r.source_id: r for r in summary.records}
     width = max((len(r.source_id) for r in results), default=0)
@@ -142,7 +155,8 @@ def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) 
 
 def _sweep_and_deliver(app: App, worker: str) -> None:
     """What `run` does after its checks: the sweep raises what is due, the alerts go out."""
-    from monitor.schedule import deliver_all, sweep_now
+    from monitor.alerts.deliver import deliver_all
+    from monitor.sweep import sweep_now
 
     swept = sweep_now(app.store, app.watchlist, utcnow())
     if swept:

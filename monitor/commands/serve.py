@@ -90,14 +90,13 @@ def token_create(app: App, name: str) -> None:
     Example:
       pledge-monitor token create alice
     """
-    from monitor.store.actions import ActionStore
     from monitor.web.auth import digest, new_token
 
     name = name.strip()
     if not name or len(name) > 100 or any(ch.isspace() and ch != " " for ch in name):
         raise click.BadParameter("a name of 1 to 100 characters on one line", param_hint="NAME")
     value = new_token()
-    ActionStore(app.store).add_token(name, digest(value), utcnow())
+    app.store.actions.add_token(name, digest(value), utcnow())
     click.echo(value)
     click.echo(f"token {name!r} created: keep it now, it is not shown again", err=True)
 
@@ -111,9 +110,8 @@ def token_list(app: App) -> None:
     Example:
       pledge-monitor token list
     """
-    from monitor.store.actions import ActionStore
 
-    found = ActionStore(app.store).tokens()
+    found = app.store.actions.tokens()
     if not found:
         click.echo("No tokens: make one with `pledge-monitor token create NAME`.")
     for t in found:
@@ -131,9 +129,8 @@ def token_revoke(app: App, name: str) -> None:
     Example:
       pledge-monitor token revoke alice
     """
-    from monitor.store.actions import ActionStore
 
-    ActionStore(app.store).revoke_token(name, utcnow())
+    app.store.actions.revoke_token(name, utcnow())
     click.echo(f"token {name!r} revoked")
 
 

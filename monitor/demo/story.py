@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.alerts.deliver import deliver_due
-from monitor.check import CheckResult
+from monitor.checking import CheckResult
 from monitor.cycle import run_cycle
 from monitor.demo.servers import DemoSite, WebhookReceiver
 from monitor.demo.timeline import SCENES, Scene, Step

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.store import models as m
@@ -140,11 +140,7 @@ def submissions_since(engine: Engine, since: datetime) -> list[datetime]:
 
 def counts(engine: Engine) -> dict[str, int]:
     """Archive rows per status (pending, sending, saved, failed); absent statuses are 0."""
-    found = dict.fromkeys(("pending", "sending", "saved", "failed"), 0)
-    with Session(engine) as s:
-        for status, count in s.execute(select(R.status, func.count()).group_by(R.status)):
-            found[status] = count
-    return found
+    return outbox.counts(engine, R, ("pending", "sending", "saved", "failed"))
 
 
 def failed(engine: Engine, limit: int = 5) -> list[FailedCapture]:

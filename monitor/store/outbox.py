@@ -316,11 +316,16 @@ def _rowcount(result: Any) -> int:
 
 def alert_counts(engine: Engine) -> dict[str, int]:
     """Alerts per status (pending, sending, sent, failed, muted); absent statuses are 0."""
-    counts = dict.fromkeys(("pending", "sending", "sent", "failed", "muted"), 0)
+    return counts(engine, A, ("pending", "sending", "sent", "failed", "muted"))
+
+
+def counts(engine: Engine, table: Leased, statuses: Sequence[str]) -> dict[str, int]:
+    """Rows of an outbox table per status; absent statuses are 0."""
+    found = dict.fromkeys(statuses, 0)
     with Session(engine) as s:
-        for status, count in s.execute(select(A.status, func.count()).group_by(A.status)):
-            counts[status] = count
-    return counts
+        for status, count in s.execute(select(table.status, func.count()).group_by(table.status)):
+            found[status] = count
+    return found
 
 
 def failed_alerts(engine: Engine, limit: int | None = None) -> list[FailedAlert]:

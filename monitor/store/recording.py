@@ -18,17 +18,16 @@ from sqlalchemy.orm import Session
 
 from monitor import pledge_state
 from monitor.audit import chain
-from monitor.check import CheckResult
+from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
 from monitor.events import CheckOutcome, EventKind
 from monitor.lifecycle import EventDraft
-from monitor.routes import matching_routes
-from monitor.statements import ItemRecord
+from monitor.routes import routes_for
 from monitor.store import blobs
 from monitor.store import models as m
-from monitor.watchlist import PledgeSpec, SourceKind, Watchlist
+from monitor.watchlist import SourceKind, Watchlist
 
 
 @dataclass(frozen=True)
@@ -437,9 +436,12 @@ def _put_blob(
     s: Session, digest: str, data: bytes, base_hash: str | None, base_raw: bytes | None = None
 ) -> None:
     """Store once per content; as a delta against the previous version when that is smaller."""
-    if s.scalar(select(m.Blob.depth).where(m.Blob.hash == digest)) is not None:
+    wanted = [digest, base_hash] if base_hash else [digest]
+    rows = s.execute(select(m.Blob.hash, m.Blob.depth).where(m.Blob.hash.in_(wanted))).all()
+    depths = dict(rows)  # one query for the blob and its base
+    if digest in depths:
         return
-    base_depth = s.scalar(select(m.Blob.depth).where(m.Blob.hash == base_hash)) if base_hash else None
+    base_depth = depths.get(base_hash) if base_hash else None
     base = None
     if base_hash and base_depth is not None:
         base = (base_hash, base_raw if base_raw is not None else load_blob(s, base_hash), base_depth)
@@ -545,18 +547,9 @@ def _add_event(
     s.add(row)
     s.flush()
     ledger.append("event", row, at)
-    for route in matching_routes(watchlist.routes, draft.kind, draft.severity, _concerned(draft, watchlist)):
+    for route in routes_for(draft, watchlist):
         s.add(m.Alert(event_id=row.id, route=route, status="pending", attempts=0, next_attempt_at=at))
     return row.id
-
-
-def _concerned(draft: EventDraft, watchlist: Watchlist) -> list[PledgeSpec]:
-    if draft.pledge_id:
-        return [p for p in watchlist.pledges if p.id == draft.pledge_id]
-    ids = set(draft.details.get("pledges", ()))
-    if not ids and draft.source_id:
-        return list(watchlist.pledges_for(draft.source_id))
-    return [p for p in watchlist.pledges if p.id in ids]
 
 
 STATE_EVENTS = (*pledge_state.AFTER, pledge_state.EXPIRED)

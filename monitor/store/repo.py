@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import CheckResult, SourceState
+from monitor.checking import CheckResult, SourceState
 from monitor.errors import NotFoundError
 from monitor.events import EventKind
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
@@ -21,6 +22,11 @@ from monitor.store import models as m
 from monitor.store import recording
 from monitor.store.recording import Recorded
 from monitor.watchlist import PledgeSpec, SourceKind, SourceSpec, Watchlist
+
+if TYPE_CHECKING:
+    from monitor.store.actions import ActionStore
+    from monitor.store.audit_queries import AuditStore
+    from monitor.store.web_queries import WebStore
 
 
 class FailingSource(NamedTuple):
@@ -34,11 +40,36 @@ class FailingSource(NamedTuple):
 
 
 class Store:
-    """One database; sessions are short-lived and made per call."""
+    """One database; sessions are short-lived and made per call.
+
+    The one facade over it: checks, events and the watchlist's mirror here; the audit commands'
+    reads under ``audit``, tokens and actions under ``actions``, the dashboard's reads under ``web``.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
+
+    @cached_property
+    def audit(self) -> AuditStore:
+        """History, export, report, verify, evidence and prune read through this."""
+        from monitor.store.audit_queries import AuditStore
+
+        return AuditStore(self)
+
+    @cached_property
+    def actions(self) -> ActionStore:
+        """Tokens and the actions people take on the dashboard (acknowledge, mute)."""
+        from monitor.store.actions import ActionStore
+
+        return ActionStore(self)
+
+    @cached_property
+    def web(self) -> WebStore:
+        """The dashboard's and the JSON API's paged reads."""
+        from monitor.store.web_queries import WebStore
+
+        return WebStore(self)
 
     # -- watchlist ---------------------------------------------------------------------------
 

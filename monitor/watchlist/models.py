@@ -480,3 +480,11 @@ def missing_header_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tu
         for name in sorted(referenced_env_vars(value))
         if not env.get(name)
     ]
+
+
+def missing_archive_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[str]:
+    """The archive keys' variables that are not set: no page would be saved until they are."""
+    spec = watchlist.archive
+    if spec is None or not spec.enabled:
+        return []
+    return [name for name in (spec.access_env, spec.secret_env) if not env.get(name)]

@@ -24,10 +24,7 @@ from starlette.routing import BaseRoute
 
 from monitor.audit import report
 from monitor.errors import MonitorError, NotFoundError
-from monitor.store.actions import ActionStore
-from monitor.store.audit_queries import AuditStore
 from monitor.store.repo import Store
-from monitor.store.web_queries import WebStore
 from monitor.web.auth import COOKIE, Actor, RateLimit, Throttled, resolve
 
 CSP = (
@@ -61,9 +58,9 @@ class Web:
     limit: RateLimit = field(default_factory=RateLimit)
 
     def __post_init__(self) -> None:
-        self.audit = AuditStore(self.store)
-        self.queries = WebStore(self.store)
-        self.actions = ActionStore(self.store)
+        self.audit = self.store.audit
+        self.queries = self.store.web
+        self.actions = self.store.actions
         self.env = environment()
         self._pledges: tuple[float, list[dict[str, Any]]] | None = None
 
