@@ -24,10 +24,10 @@ from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
 from monitor.events import EventKind
 from monitor.lifecycle import EventDraft
-from monitor.routes import matching_routes
+from monitor.routes import routes_for
 from monitor.store import blobs
 from monitor.store import models as m
-from monitor.watchlist import PledgeSpec, SourceKind, Watchlist
+from monitor.watchlist import SourceKind, Watchlist
 
 
 @dataclass(frozen=True)
@@ -540,18 +540,9 @@ def _add_event(
     s.add(row)
     s.flush()
     ledger.append("event", row, at)
-    for route in matching_routes(watchlist.routes, draft.kind, draft.severity, _concerned(draft, watchlist)):
+    for route in routes_for(draft, watchlist):
         s.add(m.Alert(event_id=row.id, route=route, status="pending", attempts=0, next_attempt_at=at))
     return row.id
-
-
-def _concerned(draft: EventDraft, watchlist: Watchlist) -> list[PledgeSpec]:
-    if draft.pledge_id:
-        return [p for p in watchlist.pledges if p.id == draft.pledge_id]
-    ids = set(draft.details.get("pledges", ()))
-    if not ids and draft.source_id:
-        return list(watchlist.pledges_for(draft.source_id))
-    return [p for p in watchlist.pledges if p.id in ids]
 
 
 STATE_EVENTS = (*pledge_state.AFTER, pledge_state.EXPIRED)
