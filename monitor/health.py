@@ -79,7 +79,9 @@ def status_lines(store: Store, now: datetime) -> list[str]:
         if src.id in failing:
             lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
     counts = outbox.alert_counts(store.engine)
-    lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
+    lines.append(
+        "Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed", "muted"))
+    )
     lines.extend(
         f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
         f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -344,3 +345,20 @@ def test_validate_warns_when_the_keys_are_not_set(
     assert code == 0, out
     assert f"Warning: {wl}: archive: ${{PLEDGE_MONITOR_IA_SECRET}} is not set in the environment" in out
     assert "PLEDGE_MONITOR_IA_ACCESS" not in out
+
+
+def test_a_job_pending_past_resubmit_after_is_submitted_again(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    spn.pending_polls = 1000  # a job the archive lost: pending for ever
+    wl = watchlist(tmp_path, site, spn, wait="0s", resubmit_after="1h")
+    changed(site, db, launcher, wl)
+    make_captures_due(db)
+    run_again(db, launcher, wl)
+    assert len(spn.submissions) == 1  # still within the hour: only asked about
+    with Session(db.engine) as s, s.begin():
+        s.execute(update(m.Archive).values(submitted_at=now() - timedelta(hours=2), next_attempt_at=now()))
+    spn.pending_polls = 0
+    assert "saved at" in run_again(db, launcher, wl)
+    assert len(spn.submissions) == 2
+    assert archive_rows(db)[0].job_id == "spn2-" + "2".zfill(40)

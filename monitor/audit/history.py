@@ -34,6 +34,8 @@ class CheckLike(Protocol):
     def snapshot_id(self) -> int | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
 
 
 class EventLike(Protocol):
@@ -80,6 +82,7 @@ class Run:
     count: int
     new_snapshot: bool  # the first check of the run stored a new snapshot
     error: str | None = None  # the first error of a failed run
+    note: str | None = None  # the first note of the run's checks (a repaired page, say)
 
 
 def outcome_class(outcome: CheckOutcome) -> str:
@@ -116,10 +119,12 @@ def runs(rows: Iterable[CheckLike]) -> Iterator[Run]:
                 1,
                 row.snapshot_id is not None,
                 error,
+                row.note,
             )
         else:
             assert current is not None
-            current = replace(current, last_id=row.id, last_at=row.at, count=current.count + 1)
+            note = current.note or row.note
+            current = replace(current, last_id=row.id, last_at=row.at, count=current.count + 1, note=note)
     if current is not None:
         yield current
 
@@ -270,7 +275,13 @@ def timeline(
 
 
 def describe_run(run: Run) -> str:
-    """'policy: 12 checks, same text as snapshot #3' / 'policy: 3 checks failed (HTTP 503 ...)'."""
+    """'policy: 12 checks, same text as snapshot #3' / 'policy: 3 checks failed (HTTP 503 ...)',
+    with the checks' note where one was kept ('; note: ...'): an auditor sees the page was repaired."""
+    described = _describe_checks(run)
+    return f"{described}; note: {run.note}" if run.note else described
+
+
+def _describe_checks(run: Run) -> str:
     n = "1 check" if run.count == 1 else f"{run.count} checks"
     if run.kind == FAILED:
         return f"{run.source_id}: {n} failed" + (f" ({run.error})" if run.error else "")

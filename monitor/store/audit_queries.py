@@ -45,6 +45,7 @@ class CheckRow(NamedTuple):
     status: int | None
     snapshot_id: int | None
     error: str | None
+    note: str | None = None  # e.g. the page needed repair to be read
 
 
 class LedgerEntry(NamedTuple):
@@ -91,7 +92,7 @@ class AuditStore:
     ) -> Iterator[CheckRow]:
         """Checks per source in time order: the order runs are made of."""
         c = m.Check
-        stmt = select(c.id, c.source_id, c.at, c.outcome, c.status, c.snapshot_id, c.error).order_by(
+        stmt = select(c.id, c.source_id, c.at, c.outcome, c.status, c.snapshot_id, c.error, c.note).order_by(
             c.source_id, c.at, c.id
         )
         if source_ids is not None:
