@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitor.alerts.render import render_digest, render_event
-from monitor.events import Severity
+from monitor.alerts.render import WHAT, render_digest, render_event
+from monitor.events import EventKind, Severity
 from monitor.lifecycle import EventDraft
 from tests.alert_events import (
     PLEDGE,
@@ -33,6 +33,11 @@ def test_a_message_says_what_changed_in_every_format() -> None:
     assert "*an indefinite* moratorium" in message.slack
     assert f"<{URL.replace('&', '&amp;')}|Source page>" in message.slack
     assert message.severity == Severity.CRITICAL
+
+
+def test_every_event_kind_says_in_words_what_happened() -> None:
+    assert set(EventKind) <= set(WHAT)
+    assert all(WHAT[kind].endswith(".") for kind in EventKind)
 
 
 def test_page_text_is_escaped_for_html_and_slack() -> None:
