@@ -318,7 +318,7 @@ def _rule(item: str | SectionSpec) -> str | dict[str, str]:
 WatchedSource = PageSource | FeedSource | ListingSource  # the kinds a watchlist may name
 SourceSpec = WatchedSource | ItemSource  # every kind a check reads
 
-SOURCE_KINDS: Mapping[str, type[WatchedSource]] = MappingProxyType(
+SOURCE_KINDS: Mapping[SourceKind, type[WatchedSource]] = MappingProxyType(
     {SourceKind.PAGE: PageSource, SourceKind.FEED: FeedSource, SourceKind.LISTING: ListingSource}
 )
 
