@@ -29,7 +29,7 @@ from monitor.checking import (
     start_check,
 )
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.events import EventKind, default_severity
+from monitor.events import CheckOutcome, EventKind, default_severity
 from monitor.extract import decode_html, extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
@@ -112,9 +112,9 @@ def run_feed_check(
     text_hash = sha256(text.encode())
     new_text = text_hash != state.text_hash or not same_rules  # new rules: store what they read
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint()) if new_text else None
-    outcome = "baseline" if initial else "same_text"
+    outcome = CheckOutcome.BASELINE if initial else CheckOutcome.SAME_TEXT
     if snapshot is not None and not initial:
-        outcome = "changed" if same_rules else "rebaseline"
+        outcome = CheckOutcome.CHANGED if same_rules else CheckOutcome.REBASELINE
     return replace(
         base,
         ms=elapsed_ms(started),
@@ -278,7 +278,7 @@ def _failed(
         source_id=source.id,
         at=now,
         ms=elapsed_ms(started),
-        outcome="failed",
+        outcome=CheckOutcome.FAILED,
         status=status if status is not None else getattr(error, "status", None),
         error=as_fetch,
         transition=transition,

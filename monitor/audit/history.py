@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor import pledge_state
-from monitor.events import EventKind
+from monitor.events import CheckOutcome, EventKind
 
-FAILED = "failed"
+FAILED = CheckOutcome.FAILED
 
 
 class CheckLike(Protocol):
@@ -27,7 +27,7 @@ class CheckLike(Protocol):
     @property
     def at(self) -> datetime: ...
     @property
-    def outcome(self) -> str: ...
+    def outcome(self) -> CheckOutcome: ...
     @property
     def status(self) -> int | None: ...
     @property
@@ -85,7 +85,7 @@ class Run:
     note: str | None = None  # the first note of the run's checks (a repaired page, say)
 
 
-def outcome_class(outcome: str) -> str:
+def outcome_class(outcome: CheckOutcome) -> str:
     return FAILED if outcome == FAILED else "fetched"
 
 

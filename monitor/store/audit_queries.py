@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 
 from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
+from monitor.events import CheckOutcome
 from monitor.store import models as m
 from monitor.store.archives import archive_urls
 from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
@@ -40,7 +41,7 @@ class CheckRow(NamedTuple):
     id: int
     source_id: str
     at: datetime
-    outcome: str
+    outcome: CheckOutcome
     status: int | None
     snapshot_id: int | None
     error: str | None

@@ -22,7 +22,7 @@ from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
-from monitor.events import EventKind
+from monitor.events import CheckOutcome, EventKind
 from monitor.lifecycle import EventDraft
 from monitor.routes import routes_for
 from monitor.store import blobs
@@ -36,7 +36,7 @@ class Recorded:
 
     source_id: str
     check_id: int
-    outcome: str
+    outcome: CheckOutcome
     change_id: int | None
     event_ids: tuple[int, ...]
 
@@ -249,11 +249,18 @@ def _record_item(
         )
     )
     s.flush()
-    check = m.Check(source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome="baseline")
+    check = m.Check(
+        source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome=CheckOutcome.BASELINE
+    )
     s.add(check)
     s.flush()
     page_result = CheckResult(
-        source_id=item.page_source_id, at=at, ms=0, outcome="baseline", snapshot=page, status=page.status
+        source_id=item.page_source_id,
+        at=at,
+        ms=0,
+        outcome=CheckOutcome.BASELINE,
+        snapshot=page,
+        status=page.status,
     )
     snap = _snapshot_row(s, page_result, check.id)
     ledger.append("snapshot", snap, at)
