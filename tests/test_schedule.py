@@ -381,6 +381,16 @@ def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist:
     assert database_secrets("sqlite:///x.db") == set()
 
 
+def test_secrets_include_the_archive_keys(write_watchlist: WriteWatchlist) -> None:
+    wl = write_watchlist("sources: []\narchive:\n  secret_env: IA_SECRET\n")
+    env = {
+        "PLEDGE_MONITOR_IA_ACCESS": "acc-123",
+        "IA_SECRET": "sec-456",
+        "PLEDGE_MONITOR_IA_SECRET": "unused",
+    }
+    assert logs.watchlist_secrets(wl, env) == {"acc-123", "sec-456"}
+
+
 # --------------------------------------------------------------------------- lock
 
 

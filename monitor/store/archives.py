@@ -41,7 +41,6 @@ class Capture:
     attempts: int  # submissions begun before this claim
     job_id: str | None
     submitted_at: datetime | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,6 @@ def claim(engine: Engine, *, now: datetime, worker: str, lease: timedelta, batch
                 attempts=r.attempts,
                 job_id=r.job_id,
                 submitted_at=r.submitted_at,
-                error=outbox.Progress.load(r.last_error).error,
             )
             for r in (rows[i] for i in ids)
         ]
