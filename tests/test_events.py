@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select, text
 
@@ -125,3 +127,21 @@ def test_the_store_writes_each_clause_state_as_its_value_and_reads_back_the_enum
     read = sorted(store.clause_states("p"), key=lambda c: c.clause_key)
     assert [(c.state, c.pending) for c in read] == [(state, ClauseState.NOT_FOUND) for state in ClauseState]
     assert all(type(c.state) is ClauseState for c in read)
+
+
+def test_each_value_is_spelled_once_in_the_code() -> None:
+    """Stages compare with the members: a kind, outcome or clause state written out as a string
+    elsewhere in monitor/ is one the enum would not catch when it changes. (The values that are
+    also everyday words, "changed" or "failed", are left out: they have other meanings there.)"""
+    package = Path(__file__).resolve().parents[1] / "monitor"
+    values = [*STORED_KINDS, *(o for o in STORED_OUTCOMES if "_" in o), "not_found"]
+    spelled = re.compile("|".join(rf"[\"']{re.escape(value)}[\"']" for value in values))
+    member = re.compile(r"^\s*[A-Z_]+ = ")  # an enum's own definition (clauses.Outcome too)
+    found = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "events.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if spelled.search(line) and not member.match(line)
+    ]
+    assert found == []
