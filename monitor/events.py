@@ -1,6 +1,6 @@
 """The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
-severities, what a check found, how a source's checks have gone, and the state a clause was last
-seen in.
+severities, what a check found, how a source's checks have gone, the state a clause was last seen
+in, and a pledge's state.
 
 Enums of strings: the values are what the database holds and templates and exports show, so a
 member compares equal to its old string and no stored row changes."""
@@ -78,6 +78,18 @@ class ClauseState(StrEnum):
     REWORDED = "reworded"
     WEAKENED = "weakened"
     NOT_FOUND = "not_found"  # as ``pending``: missing, awaiting the re-check that confirms it
+
+
+class PledgeState(StrEnum):
+    """A pledge's state: as bad as its worst clause on any source that carries it (each of those
+    transitions was alerted); expired once its deadline passed without a renewal, clauses intact."""
+
+    INTACT = "intact"
+    REWORDED = "reworded"
+    WEAKENED = "weakened"
+    REMOVED = "removed"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # no clause assessed yet
 
 
 class SourceHealth(StrEnum):

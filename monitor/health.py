@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from monitor.events import SourceHealth
+from monitor.events import PledgeState, SourceHealth
 from monitor.store import archives, outbox
 from monitor.store.repo import FailingSource, Store
 
 STATE_MARK = {
-    "intact": "ok",
-    "reworded": "REWORDED",
-    "weakened": "WEAKENED",
-    "removed": "REMOVED",
-    "expired": "EXPIRED",
-    "unknown": "not checked yet",
+    PledgeState.INTACT: "ok",
+    PledgeState.REWORDED: "REWORDED",
+    PledgeState.WEAKENED: "WEAKENED",
+    PledgeState.REMOVED: "REMOVED",
+    PledgeState.EXPIRED: "EXPIRED",
+    PledgeState.UNKNOWN: "not checked yet",
 }
 
 
@@ -61,7 +61,9 @@ def status_lines(store: Store, now: datetime) -> list[str]:
     width = max((len(i) for i in [*(p.id for p in pledges), *(s.id for s in sources)]), default=0)
     company = max((len(p.company) for p in pledges), default=0)
     for p in pledges:
-        since = f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state != "unknown" else ""
+        since = (
+            f" since {p.state_since:%Y-%m-%d}" if p.state_since and p.state is not PledgeState.UNKNOWN else ""
+        )
         expiry = p.spec.get("effective_expiry")
         deadline = f"; expires {expiry}" if expiry else ""
         mark = STATE_MARK.get(p.state, p.state)

@@ -15,22 +15,22 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.clauses import clause_key
-from monitor.events import ClauseState, EventKind
+from monitor.events import ClauseState, EventKind, PledgeState
 
-ORDER = ("intact", "reworded", "weakened", "removed")  # from best to worst
+ORDER = (PledgeState.INTACT, PledgeState.REWORDED, PledgeState.WEAKENED, PledgeState.REMOVED)  # best to worst
 # ClauseRecord.state -> the pledge's word for it
-OF_CLAUSE: dict[str, str] = {  # also read from events' details, where a state is plain text
-    ClauseState.EXACT: "intact",
-    ClauseState.REWORDED: "reworded",
-    ClauseState.WEAKENED: "weakened",
-    ClauseState.NOT_FOUND: "removed",
+OF_CLAUSE: dict[str, PledgeState] = {  # also read from events' details, where a state is plain text
+    ClauseState.EXACT: PledgeState.INTACT,
+    ClauseState.REWORDED: PledgeState.REWORDED,
+    ClauseState.WEAKENED: PledgeState.WEAKENED,
+    ClauseState.NOT_FOUND: PledgeState.REMOVED,
 }
 # a clause event -> the clause's state from then on
 AFTER = {
-    EventKind.PLEDGE_REWORDED: "reworded",
-    EventKind.PLEDGE_WEAKENED: "weakened",
-    EventKind.PLEDGE_REMOVED: "removed",
-    EventKind.PLEDGE_RESTORED: "intact",
+    EventKind.PLEDGE_REWORDED: PledgeState.REWORDED,
+    EventKind.PLEDGE_WEAKENED: PledgeState.WEAKENED,
+    EventKind.PLEDGE_REMOVED: PledgeState.REMOVED,
+    EventKind.PLEDGE_RESTORED: PledgeState.INTACT,
 }
 EXPIRED = EventKind.PLEDGE_EXPIRED
 
@@ -54,7 +54,7 @@ class EventLike(Protocol):
 class Span:
     """A stretch of time over which the pledge stayed in one state."""
 
-    state: str  # intact|reworded|weakened|removed|expired|unknown
+    state: PledgeState
     start: datetime | None  # None: from the first check
     end: datetime | None  # None: still so
     event_ids: tuple[int, ...] = ()  # the events that began it
@@ -70,10 +70,10 @@ class Clauses:
     expiry: str | None = None  # the effective expiry (ISO date) as the watchlist says now
 
 
-def combine(states: Iterable[str]) -> str:
+def combine(states: Iterable[PledgeState]) -> PledgeState:
     """The worst of the clause states; ``unknown`` while none was assessed."""
     known = [s for s in states if s in ORDER]
-    return max(known, key=ORDER.index) if known else "unknown"
+    return max(known, key=ORDER.index) if known else PledgeState.UNKNOWN
 
 
 def event_key(event: EventLike) -> Key | None:
@@ -131,20 +131,22 @@ def _counts(event: EventLike, clauses: Clauses) -> bool:
     return event.kind in AFTER and event_key(event) in clauses.watched
 
 
-def _starting_states(events: Sequence[EventLike], clauses: Clauses) -> dict[Key, str]:
+def _starting_states(events: Sequence[EventLike], clauses: Clauses) -> dict[Key, PledgeState]:
     """Each watched clause before its first event: what that event says it was, else (no event
     yet) what the store recorded."""
-    start = {k: OF_CLAUSE.get(s, "unknown") for k, s in clauses.recorded.items() if k in clauses.watched}
+    start = {
+        k: OF_CLAUSE.get(s, PledgeState.UNKNOWN) for k, s in clauses.recorded.items() if k in clauses.watched
+    }
     seen: set[Key] = set()
     for event in events:
         key = event_key(event)
         if key is None or key in seen:
             continue
         seen.add(key)
-        start[key] = OF_CLAUSE.get(str(event.details.get("previous_state")), "intact")
+        start[key] = OF_CLAUSE.get(str(event.details.get("previous_state")), PledgeState.INTACT)
     return start
 
 
-def _state(current: Mapping[Key, str], expired: bool) -> str:
+def _state(current: Mapping[Key, PledgeState], expired: bool) -> PledgeState:
     state = combine(current.values())
-    return "expired" if expired and state in ("intact", "unknown") else state
+    return PledgeState.EXPIRED if expired and state in (PledgeState.INTACT, PledgeState.UNKNOWN) else state

@@ -14,6 +14,7 @@ from monitor.events import (
     CheckOutcome,
     ClauseState,
     EventKind,
+    PledgeState,
     Severity,
     SourceHealth,
     default_severity,
@@ -162,3 +163,17 @@ def test_source_health_keeps_its_stored_values_and_the_store_reads_it_back(store
     states = store.states([f"s-{h}" for h in SourceHealth])
     assert {sid: state.health.state for sid, state in states.items()} == {f"s-{h}": h for h in SourceHealth}
     assert all(type(state.health.state) is SourceHealth for state in states.values())
+
+
+def test_pledge_states_keep_their_stored_values_and_the_store_reads_them_back(store: Store) -> None:
+    stored = ["intact", "reworded", "weakened", "removed", "expired", "unknown"]
+    assert [state.value for state in PledgeState] == stored
+    watchlist = parse_watchlist(
+        "sources:\n  - {id: policy, url: 'https://example.org/policy'}\n"
+        "pledges:\n  - {id: p, company: C, title: T, made_on: 2020-06-08, sources: [policy], clauses: [c]}\n"
+    )
+    store.sync(watchlist, NOW)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT state FROM pledges")).scalars().all() == ["unknown"]
+    (pledge,) = store.pledges()
+    assert pledge.state is PledgeState.UNKNOWN

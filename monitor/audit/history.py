@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor import pledge_state
-from monitor.events import CheckOutcome, EventKind
+from monitor.events import CheckOutcome, EventKind, PledgeState
 
 FAILED = CheckOutcome.FAILED
 
@@ -176,12 +176,12 @@ class Attestation:
         noun = "clause" if self.clauses == 1 else "clauses"
         every = "every successful check" if self.failed else "every check"
         first, rest = self.spans[0], self.spans[1:]
-        if first.state == "unknown" and not rest:
+        if first.state is PledgeState.UNKNOWN and not rest:
             return f"{noun} not assessed yet"
         when = _moments([s.start for s in rest if s.start is not None])
         line = f"{noun} {first.state} on {every}" + (f" until {when(first.end)}" if first.end else "")
         for span in rest:
-            again = " again" if span.state == "intact" else ""
+            again = " again" if span.state is PledgeState.INTACT else ""
             event = _events(span.event_ids)
             since = f" from {when(span.start)}" if span.start else ""
             line += f"; {span.state}{again}{since}{event}"

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from monitor import events
-from monitor.events import CheckOutcome, EventKind, SourceHealth
+from monitor.events import CheckOutcome, EventKind, PledgeState, SourceHealth
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -127,7 +127,7 @@ class Pledge(Base):
     made_on: Mapped[date] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(20), default="unknown")
+    state: Mapped[PledgeState] = mapped_column(StrEnumColumn(PledgeState, 20), default=PledgeState.UNKNOWN)
     state_since: Mapped[datetime | None]
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.checking import CheckResult, SourceState
 from monitor.errors import NotFoundError
-from monitor.events import EventKind, SourceHealth
+from monitor.events import EventKind, PledgeState, SourceHealth
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
@@ -103,7 +103,7 @@ class Store:
             for pledge in watchlist.pledges:
                 prow = pledges.pop(pledge.id, None)
                 if prow is None:
-                    prow = m.Pledge(id=pledge.id, state="unknown", state_since=now)
+                    prow = m.Pledge(id=pledge.id, state=PledgeState.UNKNOWN, state_since=now)
                     s.add(prow)
                 before = prow.spec
                 _fill_pledge(prow, pledge)

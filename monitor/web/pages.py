@@ -20,14 +20,13 @@ from monitor.audit.evidence import gather, write_warc
 from monitor.audit.history import Entry, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
-from monitor.events import EventKind
+from monitor.events import EventKind, PledgeState
 from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.store.archives import archive_urls
 from monitor.web.app import BadRequest, Web, base, health, int_param, page_size, web_of
 from monitor.web.feeds import calendar, company_feed, deadline, events_feed, pledge_feed
 
-STATES = ("intact", "reworded", "weakened", "removed", "expired", "unknown")
 TRACKER_PAGE = 100
 ALERT_STATUSES = ("pending", "sending", "sent", "failed", "muted")
 
@@ -94,10 +93,10 @@ def tracker(request: Request) -> Response:
         pledges=pledge_rows(web, shown),
         total=len(chosen),
         filtered=bool(company or tag or state),
-        state_counts=[(s, counts[s]) for s in STATES if counts[s]],
+        state_counts=[(s, counts[s]) for s in PledgeState if counts[s]],
         companies=sorted({p["company"] for p in everything}),
         tags=sorted({t for p in everything for t in (p["spec"] or {}).get("tags", ())}),
-        states=STATES,
+        states=tuple(PledgeState),
         company=company,
         tag=tag,
         state=state,
