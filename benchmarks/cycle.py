@@ -21,9 +21,10 @@ service's time, not the cycle's.
 
 The ``library`` part (``run_cycle`` in a child process): a check cycle should be network-bound:
 on the same pages, an unchanged cycle should cost little more than fetching every page with plain
-``requests`` (the floor), and a cycle where 10% of the pages changed little more again. Both are measured in the same run, alternately, on a local site
-of realistic ~50 KB policy pages served without validators (no ETag, no Last-Modified), so every
-unchanged check downloads the whole body and takes the same-hash path: the worst case.
+``requests`` (the floor), and a cycle where 10% of the pages changed little more again. Both
+are measured in the same run, alternately, on a local site of realistic ~50 KB policy pages
+served without validators (no ETag, no Last-Modified), so every unchanged check downloads the
+whole body and takes the same-hash path: the worst case.
 
 Three processes share the machine: the site (asyncio, one process, each response written with
 one send), the floor (this process) and pledge-monitor (a spawned child, so that its peak RSS is
