@@ -507,6 +507,7 @@ class Monitor:
         self.conn, child = multiprocessing.Pipe()
         self.process = context.Process(target=monitor_process, args=(str(workdir), child), daemon=True)
         self.process.start()
+        child.close()  # the child's end is the child's: if it dies, recv() raises instead of waiting
         self.setup: dict[str, Any] = self.conn.recv()
 
     def cycle(self) -> Timing:
@@ -613,6 +614,7 @@ def run_cli(args: argparse.Namespace, workdir: Path, log: Callable[[str], None])
     site_conn, site_child = multiprocessing.Pipe()
     site = context.Process(target=serve_site, args=(args.pages, True, False, site_child), daemon=True)
     site.start()
+    site_child.close()
     port = site_conn.recv()
     log(f"site (with ETags): {args.pages} pages on 127.0.0.1:{port}")
     urls = [f"http://127.0.0.1:{port}/p/{n}" for n in range(args.pages)]
@@ -813,6 +815,7 @@ def _run(args: argparse.Namespace, workdir: Path, log: Callable[[str], None]) ->
     )
     started = time.perf_counter()
     site.start()
+    site_child.close()
     port = site_conn.recv()
     log(f"site: {args.pages} pages on 127.0.0.1:{port}, built in {time.perf_counter() - started:.1f}s")
     urls = [f"http://127.0.0.1:{port}/p/{n}" for n in range(args.pages)]
