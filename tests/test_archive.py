@@ -362,3 +362,40 @@ def test_a_job_pending_past_resubmit_after_is_submitted_again(
     assert "saved at" in run_again(db, launcher, wl)
     assert len(spn.submissions) == 2
     assert archive_rows(db)[0].job_id == "spn2-" + "2".zfill(40)
+
+
+def test_the_archive_command_tries_now_what_waits_and_with_failed_what_gave_up(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn)
+    spn.stop()
+    changed(site, db, launcher, wl)  # the capture waits for a retry, minutes away
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out  # still down: retried later, and the exit says so
+    assert "1 capture queued" in out
+    assert "(retried later)" in out
+    spn.start()
+    spn.blocked = True
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out
+    assert "failed for good" in out
+    assert "error:blocked-url" in out
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert (code, out.strip()) == (0, "0 captures queued")  # a failed capture stays failed
+    spn.blocked = False  # the site lifted its block
+    code, out = launcher.run(wl, db.url, "archive", "--failed", timeout=60)
+    assert code == 0, out
+    url = site.url("/policy")
+    assert "1 capture queued" in out
+    assert f"saved at {spn.archive_url(url)}" in out
+    (row,) = archive_rows(db)
+    assert (row.status, row.archive_url) == ("saved", spn.archive_url(url))
+
+
+def test_the_archive_command_needs_the_section_enabled(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn, enabled="false")
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1
+    assert f"archive copies are not enabled in {wl} (archive: enabled: true)" in out
