@@ -1,5 +1,6 @@
 """The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
-severities, what a check found, and the state a clause was last seen in.
+severities, what a check found, how a source's checks have gone, and the state a clause was last
+seen in.
 
 Enums of strings: the values are what the database holds and templates and exports show, so a
 member compares equal to its old string and no stored row changes."""
@@ -77,6 +78,16 @@ class ClauseState(StrEnum):
     REWORDED = "reworded"
     WEAKENED = "weakened"
     NOT_FOUND = "not_found"  # as ``pending``: missing, awaiting the re-check that confirms it
+
+
+class SourceHealth(StrEnum):
+    """How a source's checks have gone lately: never, by itself, a statement about its pledges."""
+
+    NEW = "new"  # not checked yet
+    OK = "ok"
+    FAILING = "failing"  # failing_after checks in a row failed (source.failing was raised)
+    GONE = "gone"  # not found on every check across gone_after (source.gone was raised)
+    STALE = "stale"  # a feed with nothing new for too long (the sweep's source.failing)
 
 
 class CheckOutcome(StrEnum):

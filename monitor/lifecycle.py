@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.clauses import ClauseMatch, clause_key
 from monitor.errors import ExtractError, FetchError
-from monitor.events import ClauseState, EventKind, Severity, default_severity
+from monitor.events import ClauseState, EventKind, Severity, SourceHealth, default_severity
 from monitor.fetch import Fetched
 from monitor.watchlist import PledgeSpec, SourceSpec
 
@@ -54,7 +54,7 @@ class EventDraft:
 class Health:
     """A source's health: consecutive failures, since when it looks gone, where it moved."""
 
-    state: str = "new"  # new|ok|failing|gone|stale (a feed with nothing new for too long)
+    state: SourceHealth = SourceHealth.NEW
     failures: int = 0
     gone_since: datetime | None = None
     moved_to: str | None = None
@@ -136,8 +136,8 @@ def _count_failure(source: SourceSpec, health: Health, why: str) -> Transition:
     failures = health.failures + 1
     health_state = health.state
     events: list[EventDraft] = []
-    if failures == source.failing_after and health_state not in ("gone", "failing"):
-        health_state = "failing"
+    if failures == source.failing_after and health_state not in (SourceHealth.GONE, SourceHealth.FAILING):
+        health_state = SourceHealth.FAILING
         events.append(
             _source_event(
                 EventKind.SOURCE_FAILING,
@@ -156,7 +156,7 @@ def _gone_candidate(
     across gone_after (and at least GONE_MIN_CHECKS of them) saw it; until then a failed check."""
     gone_since = health.gone_since or now
     seen = replace(health, gone_since=gone_since, gone_checks=health.gone_checks + 1)
-    if health.state == "gone":
+    if health.state is SourceHealth.GONE:
         return Transition(health=replace(seen, failures=health.failures + 1))
     if now - gone_since >= source.gone_after and seen.gone_checks >= GONE_MIN_CHECKS:
         return _gone(source, pledges, replace(seen, failures=health.failures + 1), why)
@@ -187,11 +187,11 @@ def _gone(source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, w
         source_id=source.id,
         details=details,
     )
-    return Transition(health=replace(health, state="gone"), events=(event,))
+    return Transition(health=replace(health, state=SourceHealth.GONE), events=(event,))
 
 
 def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> Health:
-    if health.state in ("failing", "gone"):
+    if health.state in (SourceHealth.FAILING, SourceHealth.GONE):
         events.append(
             _source_event(
                 EventKind.SOURCE_RECOVERED,
@@ -200,7 +200,7 @@ def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> 
                 {"url": source.url, "after_failures": health.failures, "was": health.state},
             )
         )
-    return Health("ok", 0, None, health.moved_to)
+    return Health(SourceHealth.OK, 0, None, health.moved_to)
 
 
 def unrelated_redirect(source: SourceSpec, fetched: Fetched) -> bool:

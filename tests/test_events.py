@@ -15,6 +15,7 @@ from monitor.events import (
     ClauseState,
     EventKind,
     Severity,
+    SourceHealth,
     default_severity,
     kind_matches,
 )
@@ -145,3 +146,19 @@ def test_each_value_is_spelled_once_in_the_code() -> None:
         if spelled.search(line) and not member.match(line)
     ]
     assert found == []
+
+
+def test_source_health_keeps_its_stored_values_and_the_store_reads_it_back(store: Store) -> None:
+    assert [health.value for health in SourceHealth] == ["new", "ok", "failing", "gone", "stale"]
+    watchlist = parse_watchlist(
+        "sources:\n" + "".join(f"  - {{id: s-{h}, url: 'https://example.org/{h}'}}\n" for h in SourceHealth)
+    )
+    store.sync(watchlist, NOW)
+    for health in SourceHealth:
+        store.mark_health([f"s-{health}"], health)
+    with store.engine.connect() as connection:
+        written = dict(connection.execute(text("SELECT id, health FROM sources")).all())
+    assert written == {f"s-{h}": h.value for h in SourceHealth}
+    states = store.states([f"s-{h}" for h in SourceHealth])
+    assert {sid: state.health.state for sid, state in states.items()} == {f"s-{h}": h for h in SourceHealth}
+    assert all(type(state.health.state) is SourceHealth for state in states.values())

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from monitor import events
-from monitor.events import CheckOutcome, EventKind
+from monitor.events import CheckOutcome, EventKind, SourceHealth
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -99,7 +99,7 @@ class Source(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     last_check_at: Mapped[datetime | None]
     last_good_at: Mapped[datetime | None]
-    health: Mapped[str] = mapped_column(String(20), default="new")  # new|ok|failing|gone
+    health: Mapped[SourceHealth] = mapped_column(StrEnumColumn(SourceHealth, 20), default=SourceHealth.NEW)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     gone_since: Mapped[datetime | None]
     gone_checks: Mapped[int] = mapped_column(Integer, default=0)  # checks in a row that saw it gone

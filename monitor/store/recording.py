@@ -22,7 +22,7 @@ from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
-from monitor.events import CheckOutcome, EventKind
+from monitor.events import CheckOutcome, EventKind, SourceHealth
 from monitor.lifecycle import EventDraft
 from monitor.routes import routes_for
 from monitor.store import blobs
@@ -241,7 +241,7 @@ def _record_item(
             next_check_at=next_at,
             last_check_at=at,
             last_good_at=at,
-            health="ok",
+            health=SourceHealth.OK,
             failures=0,
             body_hash=page.body_hash,
             parent_id=feed.id,
