@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python benchmarks/pledges.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/feed_bombs.py
 
 docs: setup
 	$(BIN)/python scripts/command_reference.py

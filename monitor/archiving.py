@@ -54,7 +54,7 @@ class Captured:
 
     change_id: int
     url: str
-    state: str  # saved | waiting (job still running) | held (rate limit) | retry | failed
+    state: str  # saved | waiting (job still running) | held (rate limit) | lost (claim) | retry | failed
     archive_url: str | None = None
     error: str | None = None
 
@@ -66,6 +66,8 @@ class Captured:
             return f"{what}: submitted, the archive is still saving it (asked again later)"
         if self.state == "held":
             return f"{what}: waits for the rate limit (archive: per_minute)"
+        if self.state == "lost":
+            return f"{what}: left to another worker (its claim ran out meanwhile)"
         if self.state == "retry":
             return f"{what} failed: {self.error} (retried later)"
         return f"{what} failed for good: {self.error}"
@@ -127,7 +129,7 @@ class _Run:
                     archives.wait_for_job(engine, capture.id, worker=self.worker, until=slot)
                     return Captured(capture.change_id, capture.url, "held")
                 if not archives.begin(engine, capture.id, worker=self.worker):
-                    return Captured(capture.change_id, capture.url, "held", error="claim lost")
+                    return Captured(capture.change_id, capture.url, "lost")
                 submitted_now = True
                 job = self.submit(capture.url, auth)
                 archives.submitted(engine, capture.id, worker=self.worker, job_id=job, at=self.now())

@@ -17,7 +17,7 @@ from monitor import clauses as clause_matching
 from monitor import diff as differ
 from monitor.checking import CheckResult, SourceState, elapsed_ms, sha256, snapshot_of, start_check
 from monitor.errors import CheckCrashed, ExtractError, FetchError, GlitchError, MonitorError
-from monitor.events import EventKind, default_severity
+from monitor.events import CheckOutcome, ClauseState, EventKind, default_severity
 from monitor.extract import Extracted, declared_language, extract_page
 from monitor.fetch import Fetched, Fetcher
 from monitor.glitch import not_found as not_found_page
@@ -79,7 +79,7 @@ def run_check(
         transition = assess_source(
             source, pledges, state.clauses, fresh, fetched, now, health=state.health, around=around
         )
-        return replace(base, outcome="same_text", body_hash=body_hash, transition=transition)
+        return replace(base, outcome=CheckOutcome.SAME_TEXT, body_hash=body_hash, transition=transition)
     previous = load_text(state.text_hash) if state.text_hash is not None and same_rules else None
     glitch = _glitch(source, state, fetched, text, text_hash, previous, now, load_body)
     if glitch is not None and not glitch.confirmed:
@@ -88,7 +88,7 @@ def run_check(
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint())
     outcome, change = _compare(source, state, text, previous)
     snapshot = replace(snapshot, base_text=previous if change is not None else None)
-    if outcome == "rebaseline":
+    if outcome is CheckOutcome.REBASELINE:
         state = replace(state, clauses=_forgotten(state.clauses))
     matches = (
         _assess_clauses(pledges, state, text, fetched, previous if change is not None else None, change)
@@ -96,7 +96,7 @@ def run_check(
         else {}
     )
     transition = _assess_new_text(source, pledges, state, matches, fetched, now, confirmed)
-    if outcome == "changed" and change is not None:
+    if outcome is CheckOutcome.CHANGED and change is not None:
         transition = _with_source_changed(transition, source, pledges, change)
     return replace(
         base,
@@ -184,7 +184,12 @@ def _not_the_page(
         health = replace(transition.health, suspect=glitch.suspect, suspect_since=glitch.suspect_since)
         transition = replace(transition, health=health, recheck_at=due)
     return replace(
-        base, outcome="failed", error=error, body_hash=state.body_hash, validators=None, transition=transition
+        base,
+        outcome=CheckOutcome.FAILED,
+        error=error,
+        body_hash=state.body_hash,
+        validators=None,
+        transition=transition,
     )
 
 
@@ -266,20 +271,22 @@ def read_page(source: PageSource | ItemSource, fetched: Fetched) -> Extracted:
 
 def _compare(
     source: SourceSpec, state: SourceState, text: str, previous: str | None
-) -> tuple[str, differ.TextDiff | None]:
+) -> tuple[CheckOutcome, differ.TextDiff | None]:
     """A Change only between texts extracted with the same rules; new rules start a new baseline."""
     if state.text_hash is None:
-        return "baseline", None
+        return CheckOutcome.BASELINE, None
     if state.rules != source.rules_fingerprint() or previous is None:
-        return "rebaseline", None
-    return "changed", differ.compute(previous, text)
+        return CheckOutcome.REBASELINE, None
+    return CheckOutcome.CHANGED, differ.compute(previous, text)
 
 
 def _forgotten(clauses: Mapping[tuple[str, str], ClauseRecord]) -> dict[tuple[str, str], ClauseRecord]:
     """New extraction rules (the maintainer changed select/remove/ignore) start the clauses
     afresh: what the new rules find is a baseline, not something the company did."""
     return {
-        key: replace(r, state="unknown", pending=None, pending_since=None, context=None, location=None)
+        key: replace(
+            r, state=ClauseState.UNKNOWN, pending=None, pending_since=None, context=None, location=None
+        )
         for key, r in clauses.items()
     }
 
@@ -317,7 +324,11 @@ def _where_missing(
     state: SourceState, load_text: Callable[[str], str]
 ) -> dict[tuple[str, str], tuple[str, str]] | None:
     """For clauses awaiting a re-check of their removal: what stands where each one stood."""
-    pending = {k: r for k, r in state.clauses.items() if r.pending == "not_found" and r.location is not None}
+    pending = {
+        k: r
+        for k, r in state.clauses.items()
+        if r.pending is ClauseState.NOT_FOUND and r.location is not None
+    }
     if not pending or state.text_hash is None:
         return None
     text = load_text(state.text_hash)
@@ -377,7 +388,7 @@ def crashed_check(
     try:
         return _failed(source, pledges, state, now, time.perf_counter(), error, status=None)
     except Exception:  # the bug is in judging failures too: record the failure without a transition
-        return CheckResult(source_id=source.id, at=now, ms=0, outcome="failed", error=error)
+        return CheckResult(source_id=source.id, at=now, ms=0, outcome=CheckOutcome.FAILED, error=error)
 
 
 def _failed(
@@ -398,7 +409,7 @@ def _failed(
         source_id=source.id,
         at=now,
         ms=elapsed_ms(started),
-        outcome="failed",
+        outcome=CheckOutcome.FAILED,
         status=status,
         final_url=fetched.final_url if fetched and fetched.final_url != source.url else None,
         error=error,

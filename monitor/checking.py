@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from monitor import diff as differ
 from monitor.errors import ExtractError, FetchError
+from monitor.events import CheckOutcome
 from monitor.fetch import Fetched, Fetcher, Validators
 from monitor.lifecycle import NEW, ClauseRecord, Health, Transition
 from monitor.secrets import redact_headers, resolve_headers
@@ -93,7 +94,7 @@ class CheckResult:
     source_id: str
     at: datetime
     ms: int
-    outcome: str  # baseline|not_modified|unchanged|same_text|changed|rebaseline|failed
+    outcome: CheckOutcome
     status: int | None = None
     final_url: str | None = None
     redirects: tuple[tuple[str, int, str], ...] = ()
@@ -122,9 +123,9 @@ class Start:
     unchanged: bool  # a 304, or the very bytes we hold, read with the same rules
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> CheckOutcome:
         """The outcome of a check that stops here."""
-        return "not_modified" if self.fetched.not_modified else "unchanged"
+        return CheckOutcome.NOT_MODIFIED if self.fetched.not_modified else CheckOutcome.UNCHANGED
 
 
 def start_check(
@@ -216,7 +217,7 @@ def result_of(fetched: Fetched, source: SourceSpec, now: datetime, started: floa
         source_id=source.id,
         at=now,
         ms=elapsed_ms(started),
-        outcome="",
+        outcome=CheckOutcome.FAILED,  # until the check says what it found: never a silent success
         status=fetched.status,
         final_url=fetched.final_url if fetched.final_url != source.url else None,
         redirects=tuple((r.url, r.status, r.location) for r in fetched.redirects),

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from monitor.check import crashed_check, run_check
 from monitor.checking import CheckResult, SourceState
+from monitor.events import CheckOutcome
 from monitor.fetch import Fetcher
 from monitor.store.recording import Recorded
 from monitor.store.repo import Store
@@ -35,7 +36,7 @@ class CycleSummary:
     """What a pass did, for the CLI's closing line and the logs."""
 
     checked: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[CheckOutcome] = field(default_factory=Counter)
     events: int = 0
     changes: int = 0
     elapsed: float = 0.0

@@ -1,4 +1,9 @@
-"""Event kinds and severities: the vocabulary alerts, routes and reports share."""
+"""The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
+severities, what a check found, how a source's checks have gone, and the state a clause was last
+seen in.
+
+Enums of strings: the values are what the database holds and templates and exports show, so a
+member compares equal to its old string and no stored row changes."""
 
 from __future__ import annotations
 
@@ -63,6 +68,43 @@ EVENT_KINDS: dict[EventKind, Severity] = {
 }
 
 SEVERITY_NAMES = tuple(s.label for s in Severity)
+
+
+class ClauseState(StrEnum):
+    """The state a clause was last recorded in, on one source that carries it."""
+
+    UNKNOWN = "unknown"  # not assessed yet, or new extraction rules started it afresh
+    EXACT = "exact"
+    REWORDED = "reworded"
+    WEAKENED = "weakened"
+    NOT_FOUND = "not_found"  # as ``pending``: missing, awaiting the re-check that confirms it
+
+
+class SourceHealth(StrEnum):
+    """How a source's checks have gone lately: never, by itself, a statement about its pledges."""
+
+    NEW = "new"  # not checked yet
+    OK = "ok"
+    FAILING = "failing"  # failing_after checks in a row failed (source.failing was raised)
+    GONE = "gone"  # not found on every check across gone_after (source.gone was raised)
+    STALE = "stale"  # a feed with nothing new for too long (the sweep's source.failing)
+
+
+class CheckOutcome(StrEnum):
+    """What one check found. Every check is logged with one: the attestation log."""
+
+    BASELINE = "baseline"  # the first text of a source
+    NOT_MODIFIED = "not_modified"  # HTTP 304
+    UNCHANGED = "unchanged"  # the same bytes as last time
+    SAME_TEXT = "same_text"  # new bytes, the same text (only markup changed)
+    CHANGED = "changed"  # a new text: a Change
+    REBASELINE = "rebaseline"  # new extraction rules: what they read is a new baseline
+    FAILED = "failed"  # no good fetch, or not the page (never a lapse by itself)
+
+    @property
+    def quiet(self) -> bool:
+        """A good check that found nothing new to keep."""
+        return self in (CheckOutcome.UNCHANGED, CheckOutcome.NOT_MODIFIED, CheckOutcome.SAME_TEXT)
 
 
 def default_severity(kind: EventKind) -> Severity:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from monitor.events import SourceHealth
 from monitor.store import archives, outbox
 from monitor.store.repo import FailingSource, Store
 
@@ -37,11 +38,11 @@ def _span(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _health(state: str, failures: int, checked: bool) -> str:
+def _health(state: SourceHealth, failures: int, checked: bool) -> str:
     """A source's health in a few words; failures short of failing_after show as a count."""
-    if state == "new":
+    if state is SourceHealth.NEW:
         return f"{failures} failed" if failures else ("checked" if checked else "not checked yet")
-    return f"ok, {failures} failed" if failures and state == "ok" else state
+    return f"ok, {failures} failed" if failures and state is SourceHealth.OK else state
 
 
 def _failing_line(failing: FailingSource, now: datetime) -> str:
@@ -79,7 +80,9 @@ def status_lines(store: Store, now: datetime) -> list[str]:
         if src.id in failing:
             lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
     counts = outbox.alert_counts(store.engine)
-    lines.append("Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed")))
+    lines.append(
+        "Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed", "muted"))
+    )
     lines.extend(
         f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
         f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"

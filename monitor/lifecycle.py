@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.clauses import ClauseMatch, Outcome, clause_key
+from monitor.clauses import ClauseMatch, clause_key
 from monitor.errors import ExtractError, FetchError
-from monitor.events import EventKind, Severity, default_severity
+from monitor.events import ClauseState, EventKind, Severity, SourceHealth, default_severity
 from monitor.fetch import Fetched
 from monitor.watchlist import PledgeSpec, SourceSpec
 
@@ -28,8 +28,8 @@ class ClauseRecord:
 
     pledge_id: str
     clause: str
-    state: str = "unknown"  # unknown|exact|reworded|weakened|not_found
-    pending: str | None = None  # not_found, awaiting confirmation
+    state: ClauseState = ClauseState.UNKNOWN
+    pending: ClauseState | None = None  # NOT_FOUND, awaiting confirmation
     pending_since: datetime | None = None
     location: int | None = None
     passage: str | None = None
@@ -54,7 +54,7 @@ class EventDraft:
 class Health:
     """A source's health: consecutive failures, since when it looks gone, where it moved."""
 
-    state: str = "new"  # new|ok|failing|gone|stale (a feed with nothing new for too long)
+    state: SourceHealth = SourceHealth.NEW
     failures: int = 0
     gone_since: datetime | None = None
     moved_to: str | None = None
@@ -136,8 +136,8 @@ def _count_failure(source: SourceSpec, health: Health, why: str) -> Transition:
     failures = health.failures + 1
     health_state = health.state
     events: list[EventDraft] = []
-    if failures == source.failing_after and health_state not in ("gone", "failing"):
-        health_state = "failing"
+    if failures == source.failing_after and health_state not in (SourceHealth.GONE, SourceHealth.FAILING):
+        health_state = SourceHealth.FAILING
         events.append(
             _source_event(
                 EventKind.SOURCE_FAILING,
@@ -156,7 +156,7 @@ def _gone_candidate(
     across gone_after (and at least GONE_MIN_CHECKS of them) saw it; until then a failed check."""
     gone_since = health.gone_since or now
     seen = replace(health, gone_since=gone_since, gone_checks=health.gone_checks + 1)
-    if health.state == "gone":
+    if health.state is SourceHealth.GONE:
         return Transition(health=replace(seen, failures=health.failures + 1))
     if now - gone_since >= source.gone_after and seen.gone_checks >= GONE_MIN_CHECKS:
         return _gone(source, pledges, replace(seen, failures=health.failures + 1), why)
@@ -187,11 +187,11 @@ def _gone(source: SourceSpec, pledges: tuple[PledgeSpec, ...], health: Health, w
         source_id=source.id,
         details=details,
     )
-    return Transition(health=replace(health, state="gone"), events=(event,))
+    return Transition(health=replace(health, state=SourceHealth.GONE), events=(event,))
 
 
 def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> Health:
-    if health.state in ("failing", "gone"):
+    if health.state in (SourceHealth.FAILING, SourceHealth.GONE):
         events.append(
             _source_event(
                 EventKind.SOURCE_RECOVERED,
@@ -200,7 +200,7 @@ def _recovered(source: SourceSpec, health: Health, events: list[EventDraft]) -> 
                 {"url": source.url, "after_failures": health.failures, "was": health.state},
             )
         )
-    return Health("ok", 0, None, health.moved_to)
+    return Health(SourceHealth.OK, 0, None, health.moved_to)
 
 
 def unrelated_redirect(source: SourceSpec, fetched: Fetched) -> bool:
@@ -230,7 +230,7 @@ def _moved(
     if health.moved_to == fetched.final_url:
         return None
     current = {**before, **updates}
-    if any(r.state == "not_found" or r.pending for r in current.values()):
+    if any(r.state is ClauseState.NOT_FOUND or r.pending for r in current.values()):
         return None
     return EventDraft(
         kind=EventKind.SOURCE_MOVED,
@@ -299,33 +299,33 @@ def _clause_step(
         record = ClauseRecord(pledge_id=pledge.id, clause=match.clause)
     if match is None:  # text unchanged since a pending outcome: the page still says the same
         return _confirm_pending(source, pledge, record, fetched, now, stands)
-    outcome = match.outcome.value
+    outcome = ClauseState(match.outcome)
     located = replace(
         record,
         location=match.start if match.start is not None else record.location,
         passage=match.passage,
         similarity=match.similarity,
     )
-    if record.state == "unknown":
-        context = match.sentence if outcome == "exact" else None
+    if record.state is ClauseState.UNKNOWN:
+        context = match.sentence if outcome is ClauseState.EXACT else None
         return replace(located, state=outcome, pending=None, pending_since=None, context=context), None
-    if outcome == Outcome.NOT_FOUND.value:
+    if outcome is ClauseState.NOT_FOUND:
         # where it stood, in this text: the re-check reads what stands there now
         record = replace(record, location=match.stood_at if match.stood_at is not None else record.location)
-        if record.state == "not_found":
+        if record.state is ClauseState.NOT_FOUND:
             return replace(record, pending=None, pending_since=None), None
-        if record.pending == "not_found":
+        if record.pending is ClauseState.NOT_FOUND:
             return _confirm_pending(source, pledge, record, fetched, now, stands)
-        return replace(record, pending="not_found", pending_since=now), None
+        return replace(record, pending=ClauseState.NOT_FOUND, pending_since=now), None
     settled = replace(located, state=outcome, pending=None, pending_since=None)
-    if outcome == "exact":
+    if outcome is ClauseState.EXACT:
         settled = replace(settled, context=match.sentence or settled.context)
     changed_passage = match.passage != record.passage
-    if outcome == record.state and (outcome == "exact" or not changed_passage):
+    if outcome is record.state and (outcome is ClauseState.EXACT or not changed_passage):
         return settled, None
-    if outcome == "exact":
+    if outcome is ClauseState.EXACT:
         return settled, _clause_event(EventKind.PLEDGE_RESTORED, source, pledge, match, fetched, record)
-    kind = EventKind.PLEDGE_WEAKENED if outcome == "weakened" else EventKind.PLEDGE_REWORDED
+    kind = EventKind.PLEDGE_WEAKENED if outcome is ClauseState.WEAKENED else EventKind.PLEDGE_REWORDED
     return settled, _clause_event(kind, source, pledge, match, fetched, record)
 
 
@@ -337,11 +337,11 @@ def _confirm_pending(
     now: datetime,
     stands: tuple[str, str] | None = None,
 ) -> tuple[ClauseRecord, EventDraft | None]:
-    if record.pending != "not_found" or record.pending_since is None:
+    if record.pending is not ClauseState.NOT_FOUND or record.pending_since is None:
         return record, None
     if now - record.pending_since < source.confirm_after:
         return record, None
-    confirmed = replace(record, state="not_found", pending=None, pending_since=None)
+    confirmed = replace(record, state=ClauseState.NOT_FOUND, pending=None, pending_since=None)
     details = {
         "clause": record.clause,
         "previous_state": record.state,

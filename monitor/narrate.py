@@ -10,28 +10,33 @@ from __future__ import annotations
 from collections import Counter
 
 from monitor.checking import CheckResult
+from monitor.events import CheckOutcome, ClauseState
 from monitor.store.recording import Recorded
 
-QUIET = ("unchanged", "not_modified", "same_text")
 OUTCOMES = {
-    "baseline": "first check: baseline stored",
-    "unchanged": "unchanged: check logged, nothing stored",
-    "not_modified": "not modified (HTTP 304): check logged, nothing stored",
-    "same_text": "same text (only markup changed): check logged",
-    "changed": "text changed",
-    "rebaseline": "new extraction rules: new baseline",
+    CheckOutcome.BASELINE: "first check: baseline stored",
+    CheckOutcome.UNCHANGED: "unchanged: check logged, nothing stored",
+    CheckOutcome.NOT_MODIFIED: "not modified (HTTP 304): check logged, nothing stored",
+    CheckOutcome.SAME_TEXT: "same text (only markup changed): check logged",
+    CheckOutcome.CHANGED: "text changed",
+    CheckOutcome.REBASELINE: "new extraction rules: new baseline",
 }
-FOUND = {"exact": "found exactly", "reworded": "reworded", "weakened": "weakened", "not_found": "NOT found"}
+FOUND = {
+    ClauseState.EXACT: "found exactly",
+    ClauseState.REWORDED: "reworded",
+    ClauseState.WEAKENED: "weakened",
+    ClauseState.NOT_FOUND: "NOT found",
+}
 
 
 def describe_check(result: CheckResult, record: Recorded | None) -> str:
     """What one check did, with its change id and how its clauses were found."""
-    if result.outcome == "failed":
+    if result.outcome is CheckOutcome.FAILED:
         failures = result.transition.health.failures if result.transition and result.transition.health else 0
         reason = short_error(str(result.error))
         return f"FAILED: {reason} ({failures} in a row; not a lapse)"
     text = OUTCOMES.get(result.outcome, result.outcome)
-    if result.outcome == "changed" and record is not None and record.change_id is not None:
+    if result.outcome is CheckOutcome.CHANGED and record is not None and record.change_id is not None:
         text = f"text changed: change #{record.change_id}"
     if result.redirects:
         hops = ", ".join(f"{status}" for _, status, _ in result.redirects)
@@ -42,7 +47,7 @@ def describe_check(result: CheckResult, record: Recorded | None) -> str:
 
 def worth_telling(result: CheckResult, record: Recorded | None) -> bool:
     """Anything but a quiet unchanged check: a change, a failure, an event, a re-check due."""
-    return result.outcome not in QUIET or bool(record and record.event_ids) or recheck_due(result)
+    return not result.outcome.quiet or bool(record and record.event_ids) or recheck_due(result)
 
 
 def recheck_due(result: CheckResult) -> bool:
@@ -57,7 +62,11 @@ def clause_summary(result: CheckResult) -> str:
         return ""
     states: Counter[str] = Counter()
     for record in result.transition.clauses.values():
-        state = "missing: re-check due" if record.pending == "not_found" else FOUND.get(record.state, "")
+        state = (
+            "missing: re-check due"
+            if record.pending is ClauseState.NOT_FOUND
+            else FOUND.get(record.state, "")
+        )
         states[state] += 1
     return ", ".join(f"{n} clause{'s' if n != 1 else ''} {state}" for state, n in states.items() if state)
 

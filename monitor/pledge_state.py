@@ -15,11 +15,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.clauses import clause_key
-from monitor.events import EventKind
+from monitor.events import ClauseState, EventKind
 
 ORDER = ("intact", "reworded", "weakened", "removed")  # from best to worst
 # ClauseRecord.state -> the pledge's word for it
-OF_CLAUSE = {"exact": "intact", "reworded": "reworded", "weakened": "weakened", "not_found": "removed"}
+OF_CLAUSE: dict[str, str] = {  # also read from events' details, where a state is plain text
+    ClauseState.EXACT: "intact",
+    ClauseState.REWORDED: "reworded",
+    ClauseState.WEAKENED: "weakened",
+    ClauseState.NOT_FOUND: "removed",
+}
 # a clause event -> the clause's state from then on
 AFTER = {
     EventKind.PLEDGE_REWORDED: "reworded",
@@ -61,7 +66,7 @@ class Clauses:
     and the state each was last recorded in."""
 
     watched: frozenset[Key]
-    recorded: Mapping[Key, str]  # ClauseRecord.state per (source id, clause key)
+    recorded: Mapping[Key, ClauseState]  # ClauseRecord.state per (source id, clause key)
     expiry: str | None = None  # the effective expiry (ISO date) as the watchlist says now
 
 

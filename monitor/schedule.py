@@ -33,7 +33,13 @@ from monitor.fetch import Fetcher
 from monitor.store import claims
 from monitor.store.repo import Store
 from monitor.sweep import sweep_now
-from monitor.watchlist import Watchlist, missing_env_vars, missing_header_vars, parse_watchlist
+from monitor.watchlist import (
+    Watchlist,
+    missing_archive_vars,
+    missing_env_vars,
+    missing_header_vars,
+    parse_watchlist,
+)
 from monitor.worker import DEFAULT_LEASE, WorkerLife, utcnow
 
 log = logging.getLogger("monitor.run")
@@ -431,6 +437,12 @@ class Daemon:
                 header,
                 var,
                 extra={"source": source},
+            )
+        for var in missing_archive_vars(watchlist, self.env):
+            log.warning(
+                "%s: archive: ${%s} is not set in the environment; no page is saved until it is",
+                watchlist.path,
+                var,
             )
 
     def _note_foreign(self, ids: Sequence[str]) -> None:

@@ -29,7 +29,7 @@ from monitor.checking import (
     start_check,
 )
 from monitor.errors import ExtractError, FeedError, FetchError
-from monitor.events import EventKind, default_severity
+from monitor.events import CheckOutcome, EventKind, SourceHealth, default_severity
 from monitor.extract import decode_html, extract
 from monitor.feeds import FeedItem, new_items, parse_feed, parse_listing
 from monitor.fetch import Fetched, Fetcher
@@ -112,9 +112,9 @@ def run_feed_check(
     text_hash = sha256(text.encode())
     new_text = text_hash != state.text_hash or not same_rules  # new rules: store what they read
     snapshot = snapshot_of(fetched, text, source.rules_fingerprint()) if new_text else None
-    outcome = "baseline" if initial else "same_text"
+    outcome = CheckOutcome.BASELINE if initial else CheckOutcome.SAME_TEXT
     if snapshot is not None and not initial:
-        outcome = "changed" if same_rules else "rebaseline"
+        outcome = CheckOutcome.CHANGED if same_rules else CheckOutcome.REBASELINE
     return replace(
         base,
         ms=elapsed_ms(started),
@@ -242,10 +242,10 @@ def _statement_events(
 def _ok(source: SourceSpec, state: SourceState, *, fresh: bool) -> Transition:
     """A good fetch: recovered if it was failing; a feed the sweep found stale, once it has news."""
     health = state.health
-    if health.state == "stale" and not fresh:
+    if health.state is SourceHealth.STALE and not fresh:
         return Transition(health=replace(health, failures=0))
     events: tuple[EventDraft, ...] = ()
-    if health.state in ("failing", "gone", "stale"):
+    if health.state in (SourceHealth.FAILING, SourceHealth.GONE, SourceHealth.STALE):
         events = (
             EventDraft(
                 EventKind.SOURCE_RECOVERED,
@@ -256,7 +256,7 @@ def _ok(source: SourceSpec, state: SourceState, *, fresh: bool) -> Transition:
                 {"url": source.url, "was": health.state, "after_failures": health.failures},
             ),
         )
-    return Transition(health=Health("ok", 0, None, health.moved_to), events=events)
+    return Transition(health=Health(SourceHealth.OK, 0, None, health.moved_to), events=events)
 
 
 def _failed(
@@ -278,7 +278,7 @@ def _failed(
         source_id=source.id,
         at=now,
         ms=elapsed_ms(started),
-        outcome="failed",
+        outcome=CheckOutcome.FAILED,
         status=status if status is not None else getattr(error, "status", None),
         error=as_fetch,
         transition=transition,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from monitor.events import EventKind, Severity, default_severity
+from monitor.events import EventKind, Severity, SourceHealth, default_severity
 from monitor.lifecycle import EventDraft
 from monitor.store import claims
 from monitor.store.repo import FailingSource, Store
@@ -170,6 +170,6 @@ def run_sweep(store: Store, watchlist: Watchlist, now: datetime) -> list[int]:
     ids = store.add_events(drafts, watchlist, now)
     quiet = {sid for sid, _ in stale_feeds}
     failing = [d.source_id for d in drafts if d.kind == EventKind.SOURCE_FAILING]
-    store.mark_health([sid for sid in failing if sid not in quiet], "failing")
-    store.mark_health(sorted(quiet), "stale")
+    store.mark_health([sid for sid in failing if sid not in quiet], SourceHealth.FAILING)
+    store.mark_health(sorted(quiet), SourceHealth.STALE)
     return ids

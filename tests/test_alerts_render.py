@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitor.alerts.render import render_digest, render_event
-from monitor.events import Severity
+from monitor.alerts.render import WHAT, render_digest, render_event
+from monitor.events import EventKind, Severity
 from monitor.lifecycle import EventDraft
 from tests.alert_events import (
     PLEDGE,
@@ -33,6 +33,11 @@ def test_a_message_says_what_changed_in_every_format() -> None:
     assert "*an indefinite* moratorium" in message.slack
     assert f"<{URL.replace('&', '&amp;')}|Source page>" in message.slack
     assert message.severity == Severity.CRITICAL
+
+
+def test_every_event_kind_says_in_words_what_happened() -> None:
+    assert set(EventKind) <= set(WHAT)
+    assert all(WHAT[kind].endswith(".") for kind in EventKind)
 
 
 def test_page_text_is_escaped_for_html_and_slack() -> None:
@@ -204,3 +209,19 @@ def test_a_digest_lists_the_worst_first() -> None:
     message = render_digest("team", [event_row(info, 1), event_row(weakened(), 2)])
     assert message.text.index(TITLE) < message.text.index("a: text changed")
     assert message.severity == Severity.CRITICAL
+
+
+def test_an_archive_copy_saved_in_time_is_in_the_message_and_the_digest() -> None:
+    copy = "https://web.archive.org/web/20260301120000/https://example.org/policy"
+    info = EventDraft("source.changed", Severity.INFO, "a: text changed", None, "a", {"summary": "+1 words"})
+    message = render_event(event_row(info, 1, change_id=12), "team", archive_url=copy)
+    assert f"Archive copy: {copy}" in message.text
+    assert f'Archive copy: <a href="{copy}">{copy}</a>' in message.html
+    assert f"<{copy}|Archive copy>" in message.slack
+    assert message.data["archive_url"] == copy
+    assert "Archive copy" not in render_event(event_row(info, 1, change_id=12), "team").text
+    digest = render_digest(
+        "team", [event_row(info, 1, change_id=12), event_row(weakened(), 2, change_id=13)], {12: copy}
+    )
+    assert digest.text.count("Archive copy:") == 1
+    assert "javascript:" not in render_event(event_row(info), "team", archive_url="javascript:alert(1)").html

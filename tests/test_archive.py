@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -237,7 +238,13 @@ def test_a_rate_limit_holds_the_second_page_for_the_next_minute(
     assert len(spn.submissions) == 1
 
 
-def kill_while_held(db: Db, launcher: Launcher, wl: Path, spn: Spn) -> None:
+def kill_while_held(site: CountingSite, db: Db, launcher: Launcher, wl: Path, spn: Spn) -> None:
+    """A baseline, then a check that records a change and is killed while SPN holds its request."""
+    site.put("/policy", policy_page(ARTICLE))
+    site.put("/news", policy_page("<p>News.</p>"))
+    run_again(db, launcher, wl)
+    site.put("/policy", policy_page(CHANGED))
+    db.make_due(now())
     proc = launcher.start(wl, db.url, "check")
     assert spn.held.wait(60), proc.text()
     os.kill(proc.pid, signal.SIGKILL)
@@ -249,13 +256,8 @@ def test_a_worker_killed_mid_submission_costs_one_extra_capture_at_most(
     tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
 ) -> None:
     wl = watchlist(tmp_path, site, spn)
-    site.put("/policy", policy_page(ARTICLE))
-    site.put("/news", policy_page("<p>News.</p>"))
-    run_again(db, launcher, wl)
-    site.put("/policy", policy_page(CHANGED))
-    db.make_due(now())
     spn.hold_submit = True  # SPN takes the job, the answer never reaches the killed process
-    kill_while_held(db, launcher, wl, spn)
+    kill_while_held(site, db, launcher, wl, spn)
     (row,) = archive_rows(db)
     assert (row.status, row.job_id, row.attempts) == ("sending", None, 1)
     out = run_again(db, launcher, wl)  # the next run takes the dead worker's claim at once
@@ -268,13 +270,8 @@ def test_a_worker_killed_while_asking_about_its_job_never_submits_again(
     tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
 ) -> None:
     wl = watchlist(tmp_path, site, spn)
-    site.put("/policy", policy_page(ARTICLE))
-    site.put("/news", policy_page("<p>News.</p>"))
-    run_again(db, launcher, wl)
-    site.put("/policy", policy_page(CHANGED))
-    db.make_due(now())
     spn.hold_status = True
-    kill_while_held(db, launcher, wl, spn)
+    kill_while_held(site, db, launcher, wl, spn)
     (row,) = archive_rows(db)
     assert (row.status, row.job_id is not None) == ("sending", True)
     assert "saved at" in run_again(db, launcher, wl)
@@ -337,3 +334,68 @@ def test_a_disabled_section_queues_nothing(
     assert "archive copy" not in out
     assert archive_rows(db) == []
     assert spn.submissions == []
+
+
+def test_validate_warns_when_the_keys_are_not_set(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn)
+    launcher.env = {"PLEDGE_MONITOR_IA_ACCESS": ACCESS}
+    code, out = launcher.run(wl, db.url, "validate", timeout=60)
+    assert code == 0, out
+    assert f"Warning: {wl}: archive: ${{PLEDGE_MONITOR_IA_SECRET}} is not set in the environment" in out
+    assert "PLEDGE_MONITOR_IA_ACCESS" not in out
+
+
+def test_a_job_pending_past_resubmit_after_is_submitted_again(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    spn.pending_polls = 1000  # a job the archive lost: pending for ever
+    wl = watchlist(tmp_path, site, spn, wait="0s", resubmit_after="1h")
+    changed(site, db, launcher, wl)
+    make_captures_due(db)
+    run_again(db, launcher, wl)
+    assert len(spn.submissions) == 1  # still within the hour: only asked about
+    with Session(db.engine) as s, s.begin():
+        s.execute(update(m.Archive).values(submitted_at=now() - timedelta(hours=2), next_attempt_at=now()))
+    spn.pending_polls = 0
+    assert "saved at" in run_again(db, launcher, wl)
+    assert len(spn.submissions) == 2
+    assert archive_rows(db)[0].job_id == "spn2-" + "2".zfill(40)
+
+
+def test_the_archive_command_tries_now_what_waits_and_with_failed_what_gave_up(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn)
+    spn.stop()
+    changed(site, db, launcher, wl)  # the capture waits for a retry, minutes away
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out  # still down: retried later, and the exit says so
+    assert "1 capture queued" in out
+    assert "(retried later)" in out
+    spn.start()
+    spn.blocked = True
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out
+    assert "failed for good" in out
+    assert "error:blocked-url" in out
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert (code, out.strip()) == (0, "0 captures queued")  # a failed capture stays failed
+    spn.blocked = False  # the site lifted its block
+    code, out = launcher.run(wl, db.url, "archive", "--failed", timeout=60)
+    assert code == 0, out
+    url = site.url("/policy")
+    assert "1 capture queued" in out
+    assert f"saved at {spn.archive_url(url)}" in out
+    (row,) = archive_rows(db)
+    assert (row.status, row.archive_url) == ("saved", spn.archive_url(url))
+
+
+def test_the_archive_command_needs_the_section_enabled(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn, enabled="false")
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1
+    assert f"archive copies are not enabled in {wl} (archive: enabled: true)" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,14 +45,13 @@ def rss(items: str, *, head: str = "") -> bytes:
     ).encode()
 
 
-def elapsed(action: Callable[[], object]) -> tuple[float, BaseException | None]:
-    """Run ``action`` and time it, returning the error it raised (hostile input tests)."""
-    start = time.perf_counter()
+def raised(action: Callable[[], object]) -> BaseException | None:
+    """The error ``action`` raised, if any (hostile input tests; their speed is benchmarks/')."""
     try:
         action()
     except Exception as exc:
-        return time.perf_counter() - start, exc
-    return time.perf_counter() - start, None
+        return exc
+    return None
 
 
 # --- RSS 2.0 -------------------------------------------------------------------------------------
@@ -281,11 +279,10 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 ENTITY_ERROR = "feed rejected: it declares XML entities (possible entity-expansion attack)"
 
 
-def test_billion_laughs_is_rejected_fast() -> None:
-    seconds, error = elapsed(lambda: parse_feed(BILLION_LAUGHS, url="https://example.org/rss"))
+def test_billion_laughs_is_rejected() -> None:
+    error = raised(lambda: parse_feed(BILLION_LAUGHS, url="https://example.org/rss"))
     assert isinstance(error, FeedError)
     assert str(error) == ENTITY_ERROR
-    assert seconds < 1.0
 
 
 def test_external_entity_is_rejected_and_the_file_never_read(tmp_path: Path) -> None:
@@ -325,11 +322,10 @@ def test_external_parameter_entity_is_rejected_without_a_request(httpserver: HTT
     ],
     ids=["deeply-nested", "deeply-nested-unclosed", "huge", "nul-bytes", "garbage"],
 )
-def test_hostile_feed_is_refused_quickly(body: bytes, message: str) -> None:
-    seconds, error = elapsed(lambda: parse_feed(body, url="https://example.org/rss"))
+def test_hostile_feed_is_refused(body: bytes, message: str) -> None:
+    error = raised(lambda: parse_feed(body, url="https://example.org/rss"))
     assert isinstance(error, FeedError)
     assert message in str(error)
-    assert seconds < 1.0
 
 
 def test_nul_bytes_inside_an_item_never_reach_its_fields() -> None:
@@ -419,12 +415,11 @@ def test_listing_invalid_selector() -> None:
         microsoft_listing("li[")
 
 
-def test_listing_nested_too_deeply_is_refused_quickly() -> None:
+def test_listing_nested_too_deeply_is_refused() -> None:
     body = b"<div>" * 100_000 + b"<a href='/x'>x</a>"
-    seconds, error = elapsed(lambda: parse_listing(body, url="https://example.org/", item_select="a"))
+    error = raised(lambda: parse_listing(body, url="https://example.org/", item_select="a"))
     assert isinstance(error, FeedError)
     assert "nested too deeply" in str(error)
-    assert seconds < 1.0
 
 
 # --- staleness -------------------------------------------------------------------------

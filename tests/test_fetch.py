@@ -397,38 +397,41 @@ def test_timeout_is_transient_and_retried(
         return Response("too late")
 
     httpserver.expect_request("/").respond_with_handler(stall)
-    started = time.perf_counter()
     try:
         error = fetch_error(fetcher, httpserver.url_for("/"), timeout=0.2)
+        gave_up_first = not release.is_set()  # a fetch without its timeout would get "too late" first
     finally:
         release.set()
 
+    assert gave_up_first
     assert (error.kind, error.transient, error.status) == ("timeout", True, None)
     assert error.reason == "timed out after 0.2s (3 attempts)"
     assert sleeps == [0.01, 0.02]
-    assert time.perf_counter() - started < 2
 
 
 def test_a_trickling_body_hits_the_total_deadline(httpserver: HTTPServer) -> None:
     stop = threading.Event()
 
+    sent: list[int] = []
+
     def trickle() -> Iterator[bytes]:
-        for _ in range(40):  # two seconds, each byte well within the read timeout
+        for n in range(40):  # two seconds, each chunk well within the read timeout
             if stop.wait(0.05):
                 return
+            sent.append(n)
             yield b"x" * 10
 
     httpserver.expect_request("/").respond_with_response(Response(trickle()))
-    started = time.perf_counter()
     with Fetcher(user_agent=UA, retries=0) as fetcher:
         try:
             error = fetch_error(fetcher, httpserver.url_for("/"), timeout=0.3)
+            sent_by_then = len(sent)
         finally:
             stop.set()
 
+    assert sent_by_then < 40  # the fetch gave up while the body was still coming
     assert (error.kind, error.transient) == ("timeout", True)
     assert error.reason == "timed out after 0.3s"
-    assert time.perf_counter() - started < 1.5
 
 
 def test_connection_refused_is_transient(fetcher: Fetcher, sleeps: list[float]) -> None:

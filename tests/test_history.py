@@ -85,6 +85,19 @@ def test_runs_never_span_two_sources() -> None:
     assert [(r.source_id, r.snapshot_id, r.count) for r in found] == [("a", 1, 2), ("b", None, 2)]
 
 
+def test_a_run_tells_the_note_its_checks_kept() -> None:
+    repaired = "the page needed repair: unclosed <iframe> in <body>"
+    rows = [check(1, outcome="baseline", snapshot=1), check(2)._replace(note=repaired), check(3)]
+    (run,) = h.runs(rows)
+    assert run.note == repaired
+    assert (
+        h.describe_run(run)
+        == f"a: new text stored as snapshot #1, then 2 more with the same text; note: {repaired}"
+    )
+    (plain,) = h.runs([check(1, outcome="baseline", snapshot=1), check(2)])
+    assert h.describe_run(plain) == "a: new text stored as snapshot #1, then 1 more with the same text"
+
+
 def test_runs_stream_without_holding_the_checks() -> None:
     def endless() -> Any:
         i = 0

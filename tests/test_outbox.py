@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from monitor.audit import chain
 from monitor.events import Severity
 from monitor.lifecycle import EventDraft
 from monitor.store import models as m
@@ -297,3 +298,53 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(pg_store: Store, w
         "failed": 0,
         "muted": 0,
     }
+
+
+@pytest.mark.parametrize("backend", ["store", "pg_store"])
+def test_archive_copies_go_through_the_same_leases(backend: str, request: pytest.FixtureRequest) -> None:
+    """An archive row is claimed, renewed by its worker's heartbeat and given back like an alert."""
+    from monitor.store import archives
+
+    store: Store = request.getfixturevalue(backend)
+    with store.engine.connect() as connection:
+        # the row alone, without its change
+        if backend == "store":
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        else:
+            connection.exec_driver_sql("SET session_replication_role = replica")
+        connection.execute(
+            m.Archive.__table__.insert().values(
+                id=1,
+                change_id=7,
+                url="https://example.org/p",
+                status="pending",
+                attempts=0,
+                next_attempt_at=T0,
+            )
+        )
+        connection.commit()
+        if backend == "pg_store":
+            connection.exec_driver_sql("SET session_replication_role = DEFAULT")
+            connection.commit()
+    (taken,) = archives.claim(store.engine, now=T0, worker="a", lease=LEASE)
+    assert (taken.change_id, taken.job_id, taken.attempts) == (7, None, 0)
+    assert archives.claim(store.engine, now=T0, worker="b", lease=LEASE) == []
+    assert archives.begin(store.engine, 1, worker="a")
+    assert outbox.renew(store.engine, worker="a", until=T0 + timedelta(hours=1)) == 1
+    assert archives.claim(store.engine, now=T0 + LEASE * 2, worker="b", lease=LEASE) == []  # renewed
+    assert outbox.release_claims(store.engine, of=["a"]) == 0  # the alerts' table only
+    assert outbox.release_claims(store.engine, of=["a"], table=m.Archive) == 1
+    (again,) = archives.claim(store.engine, now=T0, worker="b", lease=LEASE)
+    assert again.attempts == 1  # the submission "a" began counts
+    assert not archives.begin(store.engine, 1, worker="a")  # "a" lost it
+    archives.submitted(store.engine, 1, worker="b", job_id="spn2-x", at=T0)
+    copy = "https://web.archive.org/web/20260301100000/https://example.org/p"
+    assert archives.saved(store.engine, 1, worker="b", archive_url=copy, at=T0)
+    assert not archives.saved(store.engine, 1, worker="b", archive_url="https://elsewhere", at=T0)  # final
+    with Session(store.engine) as s:
+        row = s.get(m.Archive, 1)
+        entry = s.scalars(select(m.Ledger).where(m.Ledger.record_type == "archive")).one()
+        assert row is not None
+        assert (row.status, row.archive_url, row.job_id, row.claimed_by) == ("saved", copy, "spn2-x", None)
+        assert (entry.record_id, entry.content_hash) == (1, chain.content_hash(chain.archive_content(row)))
+    assert archives.archive_urls(store.engine, [7, 8]) == {7: copy}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from monitor.cli import main
 from monitor.errors import ExtractError
 from monitor.extract import extract, extract_page
 from monitor.fetch import Fetcher
@@ -109,5 +114,11 @@ def test_a_trapped_page_is_checked_and_its_check_says_it_needed_repair(
         notes = list(s.scalars(select(m.Check.note).order_by(m.Check.id)))
     repaired = "the page needed repair: self-closed <iframe/> in <head>"
     assert notes == [None, repaired, repaired]
+    db = f"sqlite:///{store.engine.url.database}"
+    told = CliRunner().invoke(main, ["--db", db, "history", "--source", "policy"])
+    assert f"; note: {repaired}" in told.output, told.output  # the auditor sees the page was repaired
+    exported = CliRunner().invoke(main, ["--db", db, "export", "--what", "checks"])
+    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [row["note"] for row in rows] == ["", repaired, repaired]
     (change,) = store.changes()
     assert "police departments" in store.snapshot_text(change.to_snapshot_id)

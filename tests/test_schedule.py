@@ -307,6 +307,26 @@ def test_run_once_checks_sweeps_and_delivers(
     assert claims.workers(store.engine) == []
 
 
+def test_run_once_saves_a_changed_page_at_the_archive_after_checking(
+    site: Site, write_watchlist: WriteWatchlist, store: Store
+) -> None:
+    from monitor.store.archives import archive_urls
+    from tests.spn import ACCESS, SECRET, running_spn
+
+    keys = {"PLEDGE_MONITOR_IA_ACCESS": ACCESS, "PLEDGE_MONITOR_IA_SECRET": SECRET}
+    site.put("/a", policy_page(f"<p>{CLAUSE}.</p>"))
+    with running_spn() as spn:
+        archive = f"archive:\n  endpoint: {spn.endpoint}\n  poll_every: 0s\n"
+        wl = write_watchlist(watchlist_text(site, ["a"], extra=archive))
+        Daemon(store, wl, Options(worker="test:1"), env=keys).run_once()
+        site.put("/a", policy_page(f"<p>{CLAUSE}.</p><p>And a new paragraph.</p>"))
+        set_sources(store, next_check_at=datetime.now(UTC))
+        Daemon(store, wl, Options(worker="test:1"), env=keys).run_once()
+    assert archive_urls(store.engine, [1]) == {1: spn.archive_url(site.url("/a"))}
+    assert len(spn.submissions) == 1
+    assert claims.workers(store.engine) == []
+
+
 # --------------------------------------------------------------------------- logs
 
 
@@ -359,6 +379,16 @@ def test_secrets_come_from_route_variables_and_the_database_url(write_watchlist:
     }
     assert database_secrets("postgresql+psycopg://pm:s3cret@db/pledges") == {"s3cret"}
     assert database_secrets("sqlite:///x.db") == set()
+
+
+def test_secrets_include_the_archive_keys(write_watchlist: WriteWatchlist) -> None:
+    wl = write_watchlist("sources: []\narchive:\n  secret_env: IA_SECRET\n")
+    env = {
+        "PLEDGE_MONITOR_IA_ACCESS": "acc-123",
+        "IA_SECRET": "sec-456",
+        "PLEDGE_MONITOR_IA_SECRET": "unused",
+    }
+    assert logs.watchlist_secrets(wl, env) == {"acc-123", "sec-456"}
 
 
 # --------------------------------------------------------------------------- lock

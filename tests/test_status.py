@@ -14,6 +14,7 @@ from monitor.events import Severity
 from monitor.fetch import Fetcher
 from monitor.lifecycle import EventDraft
 from monitor.store import models as m
+from monitor.store import outbox
 from monitor.store.db import open_engine
 from monitor.store.repo import Store
 from monitor.watchlist import load_watchlist
@@ -56,7 +57,15 @@ def test_status_lists_pledges_sources_and_alerts(tmp_path: Path) -> None:
     assert code == 0
     assert re.search(r"ibm-exit\s+IBM\s+not checked yet", out)
     assert re.search(r"ibm-letter\s+not checked yet\s+last good check never", out)
-    assert "Alerts: 0 pending, 0 sending, 0 sent, 0 failed" in out
+    assert "Alerts: 0 pending, 0 sending, 0 sent, 0 failed, 0 muted" in out
+
+
+def test_alerts_of_a_muted_source_are_counted(tmp_path: Path) -> None:
+    path, store = setup(tmp_path)
+    draft = EventDraft("source.gone", Severity.CRITICAL, "ibm-letter: gone", None, "ibm-letter", {})
+    store.add_events([draft, draft], load_watchlist(path), datetime.now(UTC))
+    assert outbox.hold_muted(store.engine, sources=["ibm-letter"], routes=[]) == 2
+    assert "Alerts: 0 pending, 0 sending, 0 sent, 0 failed, 2 muted" in run(path)[1]
 
 
 def test_failed_alerts_are_shown(tmp_path: Path) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 import requests
+from sqlalchemy import insert
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.audit.history import summary
+from monitor.store import models as m
 from monitor.store.audit_queries import AuditStore
 from monitor.store.repo import Store
 from monitor.web.app import CSP
@@ -79,6 +82,20 @@ def test_a_change_page_shows_the_word_diff_escaped(url: str) -> None:
     assert "<ins>currently</ins>" in html.replace("<ins>currently </ins>", "<ins>currently</ins>")
     assert XSS_SCRIPT not in html  # page content is text, never markup
     assert 'class="diff-side-by-side' in html
+
+
+def test_a_change_page_links_its_archive_copy(url: str, store: Store) -> None:
+    assert "Archive copy" not in get(url, "/change/2").text  # none saved yet
+    copy = "https://web.archive.org/web/20261206120000/https://example.org/policy"
+    with store.engine.begin() as db:
+        db.execute(
+            insert(m.Archive).values(
+                change_id=2, url="https://example.org/policy", status="saved", archive_url=copy,
+                next_attempt_at=datetime(2026, 12, 6, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    html = get(url, "/change/2").text
+    assert f'<a href="{copy}" rel="noopener">{copy}</a>' in html
 
 
 def test_the_warc_of_a_change_downloads_with_both_versions(url: str, recorded: Recorded) -> None:

@@ -184,7 +184,8 @@ class _Run:
         if route.digest is None:
             message = render_event(items[0].event, route.name, archive_url=items[0].archive_url)
         else:
-            message = render_digest(route.name, [i.event for i in items])
+            copies = {i.event.change_id: i.archive_url for i in items if i.event.change_id and i.archive_url}
+            message = render_digest(route.name, [i.event for i in items], copies)
         done = items[0].progress.done
         results = send_to_route(route, message, env=self.env, skip=done, stream=self.stream)
         self.summary.messages += 1

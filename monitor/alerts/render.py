@@ -71,15 +71,20 @@ def render_event(
     return _message("alert", {"v": view, "key": key}, key, event.title, severity_of(event.severity), data)
 
 
-def render_digest(route: str, events: Sequence[Event]) -> Message:
-    """One message listing every event held for a daily digest, most severe first."""
+def render_digest(
+    route: str, events: Sequence[Event], archive_urls: Mapping[int, str] | None = None
+) -> Message:
+    """One message listing every event held for a daily digest, most severe first; ``archive_urls``
+    (change id -> copy) adds the public archive copies saved by then."""
     ordered = sorted(events, key=lambda e: (-severity_of(e.severity), e.id))
     ids = ",".join(str(e.id) for e in sorted(events, key=lambda e: e.id))
     key = f"pm-digest-{route}-{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
     worst = max((severity_of(e.severity) for e in events), default=Severity.INFO)
     noun = "event" if len(events) == 1 else "events"
     title = f"pledge-monitor daily digest for {route}: {len(events)} {noun} ({worst.label} at most)"
-    context = {"views": [event_view(e) for e in ordered], "key": key, "title": title}
+    copies = archive_urls or {}
+    views = [with_archive(event_view(e), copies.get(e.change_id or 0)) for e in ordered]
+    context = {"views": views, "key": key, "title": title}
     data = {"key": key, "route": route, "events": [_data(e, idempotency_key(e.id, route)) for e in ordered]}
     return _message("digest", context, key, title, worst, data)
 

@@ -26,6 +26,7 @@ needs no more memory than one of ten. The JSON format is one array, written elem
 | last_modified | the Last-Modified the server sent |
 | error | why the check failed |
 | snapshot_id | the snapshot this check stored (only when the text was new) |
+| note | what the check noted about the page, e.g. the HTML repair it needed to be read |
 
 ``--what changes``: one row per change of a source's text, oldest first
 
@@ -128,6 +129,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("last_modified", "the Last-Modified the server sent"),
         Column("error", "why the check failed"),
         Column("snapshot_id", "the snapshot this check stored (only when the text was new)", "int"),
+        Column("note", "what the check noted about the page, e.g. the HTML repair it needed to be read"),
     ),
     "changes": (
         Column("id", "change id (`pledge-monitor show ID`)", "int"),

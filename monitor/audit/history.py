@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor import pledge_state
-from monitor.events import EventKind
+from monitor.events import CheckOutcome, EventKind
 
-FAILED = "failed"
+FAILED = CheckOutcome.FAILED
 
 
 class CheckLike(Protocol):
@@ -27,13 +27,15 @@ class CheckLike(Protocol):
     @property
     def at(self) -> datetime: ...
     @property
-    def outcome(self) -> str: ...
+    def outcome(self) -> CheckOutcome: ...
     @property
     def status(self) -> int | None: ...
     @property
     def snapshot_id(self) -> int | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
 
 
 class EventLike(Protocol):
@@ -80,9 +82,10 @@ class Run:
     count: int
     new_snapshot: bool  # the first check of the run stored a new snapshot
     error: str | None = None  # the first error of a failed run
+    note: str | None = None  # the first note of the run's checks (a repaired page, say)
 
 
-def outcome_class(outcome: str) -> str:
+def outcome_class(outcome: CheckOutcome) -> str:
     return FAILED if outcome == FAILED else "fetched"
 
 
@@ -116,10 +119,12 @@ def runs(rows: Iterable[CheckLike]) -> Iterator[Run]:
                 1,
                 row.snapshot_id is not None,
                 error,
+                row.note,
             )
         else:
             assert current is not None
-            current = replace(current, last_id=row.id, last_at=row.at, count=current.count + 1)
+            note = current.note or row.note
+            current = replace(current, last_id=row.id, last_at=row.at, count=current.count + 1, note=note)
     if current is not None:
         yield current
 
@@ -270,7 +275,13 @@ def timeline(
 
 
 def describe_run(run: Run) -> str:
-    """'policy: 12 checks, same text as snapshot #3' / 'policy: 3 checks failed (HTTP 503 ...)'."""
+    """'policy: 12 checks, same text as snapshot #3' / 'policy: 3 checks failed (HTTP 503 ...)',
+    with the checks' note where one was kept ('; note: ...'): an auditor sees the page was repaired."""
+    described = _describe_checks(run)
+    return f"{described}; note: {run.note}" if run.note else described
+
+
+def _describe_checks(run: Run) -> str:
     n = "1 check" if run.count == 1 else f"{run.count} checks"
     if run.kind == FAILED:
         return f"{run.source_id}: {n} failed" + (f" ({run.error})" if run.error else "")

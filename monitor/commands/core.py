@@ -46,7 +46,7 @@ def validate(app: App, file: str | None, online: bool) -> None:
       watchlist.yaml:14: pledges[2].sources[0]: unknown source 'ibm-leter' (did you mean 'ibm-letter'?)
       pledge-monitor validate --online     # also fetch each source twice, as `try` does
     """
-    from monitor.watchlist import load_watchlist, missing_env_vars, missing_header_vars
+    from monitor.watchlist import load_watchlist, missing_archive_vars, missing_env_vars, missing_header_vars
 
     path = file or str(app.watchlist_path)
     watchlist = load_watchlist(path)
@@ -57,6 +57,8 @@ def validate(app: App, file: str | None, online: bool) -> None:
             f"Warning: {path}: source {source}: header {header}: ${{{var}}} is not set in the environment",
             err=True,
         )
+    for var in missing_archive_vars(watchlist, os.environ):
+        click.echo(f"Warning: {path}: archive: ${{{var}}} is not set in the environment", err=True)
     click.echo(
         f"{path}: OK ({len(watchlist.sources)} sources, {len(watchlist.pledges)} pledges, "
         f"{len(watchlist.routes)} routes)"

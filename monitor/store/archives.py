@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.store import models as m
@@ -41,7 +41,6 @@ class Capture:
     attempts: int  # submissions begun before this claim
     job_id: str | None
     submitted_at: datetime | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,6 @@ def claim(engine: Engine, *, now: datetime, worker: str, lease: timedelta, batch
                 attempts=r.attempts,
                 job_id=r.job_id,
                 submitted_at=r.submitted_at,
-                error=outbox.Progress.load(r.last_error).error,
             )
             for r in (rows[i] for i in ids)
         ]
@@ -131,6 +129,22 @@ def release(engine: Engine, ids: Collection[int], *, worker: str) -> None:
     outbox.release(engine, ids, worker=worker, table=R)
 
 
+def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
+    """Make captures waiting for a retry due now, and with ``include_failed`` failed ones too
+    (their submissions counted afresh: a page blocked last month may be accepted today)."""
+    with Session(engine) as s, s.begin():
+        waiting = and_(R.status == "pending", R.next_attempt_at > now)
+        count = outbox.rowcount(s.execute(update(R).where(waiting).values(next_attempt_at=now)))
+        if include_failed:
+            revived = (
+                update(R)
+                .where(R.status == "failed")
+                .values(status="pending", attempts=0, job_id=None, next_attempt_at=now)
+            )
+            count += outbox.rowcount(s.execute(revived))
+    return count
+
+
 def submissions_since(engine: Engine, since: datetime) -> list[datetime]:
     """When jobs were submitted since ``since``, oldest first: the rate limit counts them."""
     with Session(engine) as s:
@@ -140,11 +154,7 @@ def submissions_since(engine: Engine, since: datetime) -> list[datetime]:
 
 def counts(engine: Engine) -> dict[str, int]:
     """Archive rows per status (pending, sending, saved, failed); absent statuses are 0."""
-    found = dict.fromkeys(("pending", "sending", "saved", "failed"), 0)
-    with Session(engine) as s:
-        for status, count in s.execute(select(R.status, func.count()).group_by(R.status)):
-            found[status] = count
-    return found
+    return outbox.counts(engine, R, ("pending", "sending", "saved", "failed"))
 
 
 def failed(engine: Engine, limit: int = 5) -> list[FailedCapture]:

@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 
 from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
+from monitor.events import CheckOutcome
 from monitor.store import models as m
 from monitor.store.archives import archive_urls
 from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
@@ -40,10 +41,11 @@ class CheckRow(NamedTuple):
     id: int
     source_id: str
     at: datetime
-    outcome: str
+    outcome: CheckOutcome
     status: int | None
     snapshot_id: int | None
     error: str | None
+    note: str | None = None  # e.g. the page needed repair to be read
 
 
 class LedgerEntry(NamedTuple):
@@ -90,7 +92,7 @@ class AuditStore:
     ) -> Iterator[CheckRow]:
         """Checks per source in time order: the order runs are made of."""
         c = m.Check
-        stmt = select(c.id, c.source_id, c.at, c.outcome, c.status, c.snapshot_id, c.error).order_by(
+        stmt = select(c.id, c.source_id, c.at, c.outcome, c.status, c.snapshot_id, c.error, c.note).order_by(
             c.source_id, c.at, c.id
         )
         if source_ids is not None:

@@ -25,7 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from monitor.events import EventKind
+from monitor import events
+from monitor.events import CheckOutcome, EventKind, SourceHealth
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -98,7 +99,7 @@ class Source(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     last_check_at: Mapped[datetime | None]
     last_good_at: Mapped[datetime | None]
-    health: Mapped[str] = mapped_column(String(20), default="new")  # new|ok|failing|gone
+    health: Mapped[SourceHealth] = mapped_column(StrEnumColumn(SourceHealth, 20), default=SourceHealth.NEW)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     gone_since: Mapped[datetime | None]
     gone_checks: Mapped[int] = mapped_column(Integer, default=0)  # checks in a row that saw it gone
@@ -140,8 +141,10 @@ class ClauseState(Base):
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), primary_key=True)
     clause_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     clause: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(20), default="unknown")
-    pending: Mapped[str | None] = mapped_column(String(20))  # an outcome awaiting confirmation
+    state: Mapped[events.ClauseState] = mapped_column(
+        StrEnumColumn(events.ClauseState, 20), default=events.ClauseState.UNKNOWN
+    )
+    pending: Mapped[events.ClauseState | None] = mapped_column(StrEnumColumn(events.ClauseState, 20))
     pending_since: Mapped[datetime | None]
     location: Mapped[int | None] = mapped_column(Integer)
     passage: Mapped[str | None] = mapped_column(Text)
@@ -174,7 +177,7 @@ class Check(Base):
     at: Mapped[datetime]
     ms: Mapped[int] = mapped_column(Integer)
     status: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[CheckOutcome] = mapped_column(StrEnumColumn(CheckOutcome, 16))
     final_url: Mapped[str | None] = mapped_column(Text)  # only when it differs from the source URL
     redirects: Mapped[list[Any] | None]
     etag: Mapped[str | None] = mapped_column(Text)

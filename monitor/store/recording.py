@@ -22,12 +22,12 @@ from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
-from monitor.events import EventKind
+from monitor.events import CheckOutcome, EventKind, SourceHealth
 from monitor.lifecycle import EventDraft
-from monitor.routes import matching_routes
+from monitor.routes import routes_for
 from monitor.store import blobs
 from monitor.store import models as m
-from monitor.watchlist import PledgeSpec, SourceKind, Watchlist
+from monitor.watchlist import SourceKind, Watchlist
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Recorded:
 
     source_id: str
     check_id: int
-    outcome: str
+    outcome: CheckOutcome
     change_id: int | None
     event_ids: tuple[int, ...]
 
@@ -241,7 +241,7 @@ def _record_item(
             next_check_at=next_at,
             last_check_at=at,
             last_good_at=at,
-            health="ok",
+            health=SourceHealth.OK,
             failures=0,
             body_hash=page.body_hash,
             parent_id=feed.id,
@@ -249,11 +249,18 @@ def _record_item(
         )
     )
     s.flush()
-    check = m.Check(source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome="baseline")
+    check = m.Check(
+        source_id=item.page_source_id, at=at, ms=0, status=page.status, outcome=CheckOutcome.BASELINE
+    )
     s.add(check)
     s.flush()
     page_result = CheckResult(
-        source_id=item.page_source_id, at=at, ms=0, outcome="baseline", snapshot=page, status=page.status
+        source_id=item.page_source_id,
+        at=at,
+        ms=0,
+        outcome=CheckOutcome.BASELINE,
+        snapshot=page,
+        status=page.status,
     )
     snap = _snapshot_row(s, page_result, check.id)
     ledger.append("snapshot", snap, at)
@@ -540,18 +547,9 @@ def _add_event(
     s.add(row)
     s.flush()
     ledger.append("event", row, at)
-    for route in matching_routes(watchlist.routes, draft.kind, draft.severity, _concerned(draft, watchlist)):
+    for route in routes_for(draft, watchlist):
         s.add(m.Alert(event_id=row.id, route=route, status="pending", attempts=0, next_attempt_at=at))
     return row.id
-
-
-def _concerned(draft: EventDraft, watchlist: Watchlist) -> list[PledgeSpec]:
-    if draft.pledge_id:
-        return [p for p in watchlist.pledges if p.id == draft.pledge_id]
-    ids = set(draft.details.get("pledges", ()))
-    if not ids and draft.source_id:
-        return list(watchlist.pledges_for(draft.source_id))
-    return [p for p in watchlist.pledges if p.id in ids]
 
 
 STATE_EVENTS = (*pledge_state.AFTER, pledge_state.EXPIRED)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.checking import CheckResult, SourceState
 from monitor.errors import NotFoundError
-from monitor.events import EventKind
+from monitor.events import EventKind, SourceHealth
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
@@ -37,6 +37,10 @@ class FailingSource(NamedTuple):
     failures: int  # failed checks in a row
     reported_at: datetime | None  # the last source.failing event
     last_error: str | None
+
+
+# a health already reported (source.failing or source.gone): the sweep does not report it again
+_REPORTED = (SourceHealth.FAILING, SourceHealth.GONE, SourceHealth.STALE)
 
 
 class Store:
@@ -211,7 +215,7 @@ class Store:
             rows = s.execute(
                 select(m.Source.id, newest)
                 .join(m.FeedItem, m.FeedItem.source_id == m.Source.id)
-                .where(m.Source.active.is_(True), m.Source.health.not_in(("failing", "gone", "stale")))
+                .where(m.Source.active.is_(True), m.Source.health.not_in(_REPORTED))
                 .group_by(m.Source.id)
                 .having(newest < cutoff)
             )
@@ -262,7 +266,7 @@ class Store:
             rows = s.execute(
                 select(m.Source.id, m.Source.last_good_at).where(
                     m.Source.active.is_(True),
-                    m.Source.health.not_in(("failing", "gone", "stale")),
+                    m.Source.health.not_in(_REPORTED),
                     m.Source.last_check_at.is_not(None),
                     (m.Source.last_good_at < cutoff) | (m.Source.last_good_at.is_(None) & checked_before),
                 )
@@ -281,7 +285,7 @@ class Store:
             rows = s.execute(
                 select(m.Source.id, m.Source.last_good_at, m.Source.failures, reported.c.at)
                 .outerjoin(reported, reported.c.source_id == m.Source.id)
-                .where(m.Source.active.is_(True), m.Source.health == "failing")
+                .where(m.Source.active.is_(True), m.Source.health == SourceHealth.FAILING)
                 .order_by(m.Source.id)
             ).all()
             return [
@@ -298,7 +302,7 @@ class Store:
             .limit(1)
         )
 
-    def mark_health(self, source_ids: Sequence[str], health: str) -> None:
+    def mark_health(self, source_ids: Sequence[str], health: SourceHealth) -> None:
         if source_ids:
             with self.session.begin() as s:
                 s.execute(update(m.Source).where(m.Source.id.in_(source_ids)).values(health=health))
@@ -446,7 +450,7 @@ def _new_source_values(spec: SourceSpec, now: datetime) -> dict[str, Any]:
         "active": True,
         "interval_s": int(spec.interval.total_seconds()),
         "next_check_at": now,
-        "health": "new",
+        "health": SourceHealth.NEW,
         "failures": 0,
         "gone_checks": 0,
     }

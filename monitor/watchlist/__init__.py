@@ -23,6 +23,7 @@ from monitor.watchlist.models import (
     TsaSpec,
     WatchedSource,
     Watchlist,
+    missing_archive_vars,
     missing_env_vars,
     missing_header_vars,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "WatchedSource",
     "Watchlist",
     "load_watchlist",
+    "missing_archive_vars",
     "missing_env_vars",
     "missing_header_vars",
     "parse_duration",

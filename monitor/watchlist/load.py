@@ -97,6 +97,19 @@ _FOREIGN_ADVICE = {
 
 
 @functools.cache
+def _other_kinds_keys(kind: SourceKind) -> Mapping[str, tuple[SourceKind, ...]]:
+    """The keys only other kinds of source take, each with the kinds that take it."""
+    own = _keys(SOURCE_KINDS[kind])
+    others = [k for k in SOURCE_KINDS if k != kind]
+    return {
+        key: tuple(k for k in others if key in _keys(SOURCE_KINDS[k]))
+        for other in others
+        for key in _keys(SOURCE_KINDS[other])
+        if key not in own
+    }
+
+
+@functools.cache
 def _keys(model: type[BaseModel]) -> frozenset[str]:
     """The keys a model takes, as written in the file."""
     return frozenset(field.alias or name for name, field in model.model_fields.items())
@@ -240,7 +253,7 @@ class _Builder:
         """The model of the kind a source names (page unless it says otherwise)."""
         kind = source_kind(raw)
         if isinstance(kind, str) and kind in SOURCE_KINDS:
-            return SOURCE_KINDS[kind]
+            return SOURCE_KINDS[SourceKind(kind)]
         kinds = [str(k) for k in SOURCE_KINDS]
         named = ", ".join(repr(k) for k in kinds[:-1]) + f" or {kinds[-1]!r}"
         hint = did_you_mean(kind, kinds) if isinstance(kind, str) else ""
@@ -250,16 +263,14 @@ class _Builder:
     def foreign_keys(self, raw: dict[str, object], cls: type[WatchedSource], path: KeyPath) -> list[str]:
         """Keys another kind of source takes but this one does not: say which kind they belong to
         and what to do, rather than only that they are unknown. Returns them."""
-        kind = SourceKind(str(source_kind(raw)))  # a valid kind: its model was found
-        foreign = []
-        for key in raw:
-            owners = [k for k, model in SOURCE_KINDS.items() if k != kind and key in _keys(model)]
-            if key in _keys(cls) or not owners:
-                continue
-            foreign.append(key)
+        kind = SourceKind(cls.model_fields["kind"].default)
+        owners_of = _other_kinds_keys(kind)
+        foreign = [key for key in raw if key in owners_of]
+        for key in foreign:
             if kind is SourceKind.FEED and key in BROWSER_KEYS:
                 self.issue((*path, key), "feeds are read without a browser; use it for page or listing")
                 continue
+            owners = owners_of[key]
             advice = _FOREIGN_ADVICE[kind].format(owner=owners[0])
             used_by = " or ".join(owners)
             self.issue((*path, key), f"only used by kind {used_by}, this source is kind {kind}; {advice}")

@@ -318,7 +318,7 @@ def _rule(item: str | SectionSpec) -> str | dict[str, str]:
 WatchedSource = PageSource | FeedSource | ListingSource  # the kinds a watchlist may name
 SourceSpec = WatchedSource | ItemSource  # every kind a check reads
 
-SOURCE_KINDS: Mapping[str, type[WatchedSource]] = MappingProxyType(
+SOURCE_KINDS: Mapping[SourceKind, type[WatchedSource]] = MappingProxyType(
     {SourceKind.PAGE: PageSource, SourceKind.FEED: FeedSource, SourceKind.LISTING: ListingSource}
 )
 
@@ -480,3 +480,11 @@ def missing_header_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[tu
         for name in sorted(referenced_env_vars(value))
         if not env.get(name)
     ]
+
+
+def missing_archive_vars(watchlist: Watchlist, env: Mapping[str, str]) -> list[str]:
+    """The archive keys' variables that are not set: no page would be saved until they are."""
+    spec = watchlist.archive
+    if spec is None or not spec.enabled:
+        return []
+    return [name for name in (spec.access_env, spec.secret_env) if not env.get(name)]

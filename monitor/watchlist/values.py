@@ -232,7 +232,7 @@ def show(value: object) -> str:
 
 
 def did_you_mean(wanted: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(wanted, list(choices), n=1)
+    close = difflib.get_close_matches(wanted, [str(c) for c in choices], n=1)  # an enum as its value
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -23,6 +23,7 @@ from monitor.errors import NotFoundError
 from monitor.events import EventKind
 from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
+from monitor.store.archives import archive_urls
 from monitor.web.app import BadRequest, Web, base, health, int_param, page_size, web_of
 from monitor.web.feeds import calendar, company_feed, deadline, events_feed, pledge_feed
 
@@ -201,10 +202,13 @@ def change_page(request: Request) -> Response:
     before, after = store.snapshot(change.from_snapshot_id), store.snapshot(change.to_snapshot_id)
     recorded = differ.from_delta(store.load_text(before.text_hash), change.delta)
     events = web.queries.events(change_id=change_id, limit=100).rows
+    archive_url = archive_urls(store.engine, [change.id]).get(change.id)
     return web.page(
         request,
         "change_page.html",
         change=change,
+        archive_url=archive_url,
+        archive_href=web_link(archive_url) if archive_url else None,
         source_href=f"{root}/source/{change.source_id}",
         before={"id": before.id, "at": before.fetched_at, "href": f"{root}/snapshot/{before.id}"},
         after={"id": after.id, "at": after.fetched_at, "href": f"{root}/snapshot/{after.id}"},
