@@ -22,6 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor.store import models as m
+from monitor.store.db import open_engine
+from tests.pg import fresh_database
 from tests.receivers import Endpoint
 from tests.site import policy_page
 from tests.spn import ACCESS, SECRET, TIMESTAMP, Spn, running_spn
@@ -38,6 +40,15 @@ CHANGED = ARTICLE + "<p>Updated in March.</p>"
 def spn() -> Iterator[Spn]:
     with running_spn(pending_polls=1) as running:
         yield running
+
+
+@pytest.fixture
+def pg_db() -> Iterator[Db]:
+    """A fresh PostgreSQL database, migrated, as `check` sees it through --db."""
+    with fresh_database(migrated=True) as url:
+        engine = open_engine(url)
+        yield Db(url, engine)
+        engine.dispose()
 
 
 @pytest.fixture
@@ -399,3 +410,27 @@ def test_the_archive_command_needs_the_section_enabled(
     code, out = launcher.run(wl, db.url, "archive", timeout=60)
     assert code == 1
     assert f"archive copies are not enabled in {wl} (archive: enabled: true)" in out
+
+
+def test_on_postgresql_a_failed_job_is_retried_and_the_copy_saved_and_chained(
+    tmp_path: Path, site: CountingSite, spn: Spn, pg_db: Db, launcher: Launcher
+) -> None:
+    spn.fail_jobs = 1
+    wl = watchlist(tmp_path, site, spn)
+    out = changed(site, pg_db, launcher, wl)
+    assert "(retried later)" in out
+    make_captures_due(pg_db)
+    url = site.url("/policy")
+    assert f"saved at {spn.archive_url(url)}" in run_again(pg_db, launcher, wl)
+    (row,) = archive_rows(pg_db)
+    assert (row.status, row.archive_url, row.attempts) == ("saved", spn.archive_url(url), 2)
+    code, out = launcher.run(wl, pg_db.url, "verify", timeout=60)
+    assert code == 0, out
+    with Session(pg_db.engine) as s, s.begin():
+        s.execute(
+            update(m.Archive).values(archive_url="https://web.archive.org/web/1/https://elsewhere.example/")
+        )
+    code, out = launcher.run(wl, pg_db.url, "verify", timeout=60)
+    assert code == 1
+    assert f"archive copy #{row.id}" in out
+    assert "was edited" in out
