@@ -115,6 +115,7 @@ def resolve_sources(
 
 
 STATES_AT_ONCE = 500  # sources whose past is read from the store in one query
+BATCH_BYTES = 2 * 2**20  # new bodies and texts held for one write: 100 large pages are not held at once
 
 
 def _with_states(store: Store, specs: Sequence[SourceSpec]) -> Iterator[tuple[SourceSpec, SourceState]]:
@@ -146,6 +147,7 @@ def run_cycle(
     gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds())
     summary = CycleSummary()
     pending: list[tuple[CheckResult, datetime]] = []
+    pending_bytes = 0
     last_flush = time.perf_counter()
 
     def check_one(spec: SourceSpec, state: SourceState) -> CheckResult:
@@ -171,13 +173,14 @@ def run_cycle(
             gate.leave(host)
 
     def flush() -> None:
-        nonlocal last_flush
+        nonlocal last_flush, pending_bytes
         if pending:
             recorded = store.record(pending, watchlist)
             summary.records.extend(recorded)
             summary.changes += sum(1 for r in recorded if r.change_id)
             summary.events += sum(len(r.event_ids) for r in recorded)
             pending.clear()
+            pending_bytes = 0
         last_flush = time.perf_counter()
 
     by_id = {spec.id: spec for spec in specs}
@@ -198,14 +201,22 @@ def run_cycle(
                     continue
                 spec = by_id[result.source_id]
                 pending.append((result, next_check_time(spec, result.at, watchlist.defaults.jitter, rng)))
+                pending_bytes += _held_bytes(result)
                 summary.checked += 1
                 summary.outcomes[result.outcome] += 1
                 if result.error is not None:
                     summary.failures.append((result.source_id, str(result.error)))
                 if on_result is not None:
                     on_result(result)
-            if len(pending) >= batch_size or time.perf_counter() - last_flush >= batch_seconds:
+            full = len(pending) >= batch_size or pending_bytes >= BATCH_BYTES
+            if full or time.perf_counter() - last_flush >= batch_seconds:
                 flush()
     flush()
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def _held_bytes(result: CheckResult) -> int:
+    """What a result holds until it is written: new bodies and texts (its own, its items' pages)."""
+    snapshots = [result.snapshot, *(item.page for item in result.items)]
+    return sum(len(n.body) + len(n.text) + len(n.base_text or "") for n in snapshots if n is not None)

@@ -22,6 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor.store import models as m
+from monitor.store.db import open_engine
+from tests.pg import fresh_database
 from tests.receivers import Endpoint
 from tests.site import policy_page
 from tests.spn import ACCESS, SECRET, TIMESTAMP, Spn, running_spn
@@ -38,6 +40,15 @@ CHANGED = ARTICLE + "<p>Updated in March.</p>"
 def spn() -> Iterator[Spn]:
     with running_spn(pending_polls=1) as running:
         yield running
+
+
+@pytest.fixture
+def pg_db() -> Iterator[Db]:
+    """A fresh PostgreSQL database, migrated, as `check` sees it through --db."""
+    with fresh_database(migrated=True) as url:
+        engine = open_engine(url)
+        yield Db(url, engine)
+        engine.dispose()
 
 
 @pytest.fixture
@@ -362,3 +373,64 @@ def test_a_job_pending_past_resubmit_after_is_submitted_again(
     assert "saved at" in run_again(db, launcher, wl)
     assert len(spn.submissions) == 2
     assert archive_rows(db)[0].job_id == "spn2-" + "2".zfill(40)
+
+
+def test_the_archive_command_tries_now_what_waits_and_with_failed_what_gave_up(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn)
+    spn.stop()
+    changed(site, db, launcher, wl)  # the capture waits for a retry, minutes away
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out  # still down: retried later, and the exit says so
+    assert "1 capture queued" in out
+    assert "(retried later)" in out
+    spn.start()
+    spn.blocked = True
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1, out
+    assert "failed for good" in out
+    assert "error:blocked-url" in out
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert (code, out.strip()) == (0, "0 captures queued")  # a failed capture stays failed
+    spn.blocked = False  # the site lifted its block
+    code, out = launcher.run(wl, db.url, "archive", "--failed", timeout=60)
+    assert code == 0, out
+    url = site.url("/policy")
+    assert "1 capture queued" in out
+    assert f"saved at {spn.archive_url(url)}" in out
+    (row,) = archive_rows(db)
+    assert (row.status, row.archive_url) == ("saved", spn.archive_url(url))
+
+
+def test_the_archive_command_needs_the_section_enabled(
+    tmp_path: Path, site: CountingSite, spn: Spn, db: Db, launcher: Launcher
+) -> None:
+    wl = watchlist(tmp_path, site, spn, enabled="false")
+    code, out = launcher.run(wl, db.url, "archive", timeout=60)
+    assert code == 1
+    assert f"archive copies are not enabled in {wl} (archive: enabled: true)" in out
+
+
+def test_on_postgresql_a_failed_job_is_retried_and_the_copy_saved_and_chained(
+    tmp_path: Path, site: CountingSite, spn: Spn, pg_db: Db, launcher: Launcher
+) -> None:
+    spn.fail_jobs = 1
+    wl = watchlist(tmp_path, site, spn)
+    out = changed(site, pg_db, launcher, wl)
+    assert "(retried later)" in out
+    make_captures_due(pg_db)
+    url = site.url("/policy")
+    assert f"saved at {spn.archive_url(url)}" in run_again(pg_db, launcher, wl)
+    (row,) = archive_rows(pg_db)
+    assert (row.status, row.archive_url, row.attempts) == ("saved", spn.archive_url(url), 2)
+    code, out = launcher.run(wl, pg_db.url, "verify", timeout=60)
+    assert code == 0, out
+    with Session(pg_db.engine) as s, s.begin():
+        s.execute(
+            update(m.Archive).values(archive_url="https://web.archive.org/web/1/https://elsewhere.example/")
+        )
+    code, out = launcher.run(wl, pg_db.url, "verify", timeout=60)
+    assert code == 1
+    assert f"archive copy #{row.id}" in out
+    assert "was edited" in out

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from monitor.cli import main
 from monitor.commands import TABLE
 from monitor.watchlist import (
+    ArchiveSpec,
     Defaults,
     PledgeSpec,
     Renewal,
@@ -493,7 +494,7 @@ def test_shell_examples_run(page: Path, demo: Demo, tmp_path: Path, places: Plac
 
 KEYS_DOCUMENTED = {
     "watchlist.md": (Defaults, SourceSpec, PledgeSpec, Renewal, RouteSpec, SectionSpec),
-    "audit.md": (TimestampsSpec, TsaSpec),
+    "audit.md": (TimestampsSpec, TsaSpec, ArchiveSpec),
 }
 
 

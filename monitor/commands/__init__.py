@@ -21,6 +21,7 @@ class Entry(NamedTuple):
 
 TABLE: dict[str, Entry] = {
     "alerts": Entry("alerts", "Test alert routes; retry alerts that were not delivered."),
+    "archive": Entry("audit", "Save the pages of recorded changes in the web archive now (Save Page Now)."),
     "check": Entry(
         "core", "Check the due (or named) sources now, then sweep and deliver alerts; once, for cron."
     ),

@@ -18,7 +18,7 @@ from monitor.audit.history import format_entry, summary
 from monitor.audit.prune import prune as prune_checks
 from monitor.audit.verify import verify as verify_chain
 from monitor.cli import App, parse_since, pass_app, utcnow
-from monitor.errors import MonitorError, WatchlistError
+from monitor.errors import LockError, MonitorError, WatchlistError
 from monitor.store.audit_queries import AuditStore
 from monitor.watchlist import parse_duration
 
@@ -253,6 +253,55 @@ def stamp(app: App, force: bool) -> None:
 
 
 @click.command()
+@click.option("--failed", "include_failed", is_flag=True, help="Also try again the captures that gave up.")
+@pass_app
+def archive(app: App, include_failed: bool) -> None:
+    """Save the pages of recorded changes in the web archive now (Save Page Now).
+
+    `check` and `run` do this by themselves after each change; this tries at once the captures that
+    wait for a retry and, with --failed, those that gave up too. Exit 1 when any failed or must be
+    retried. On SQLite, while a daemon runs, they are queued for it.
+
+    \b
+    Example:
+      pledge-monitor archive --failed
+      1 capture queued
+        archive copy of change #7 (https://example.org/policy): saved at https://web.archive.org/web/...
+    """
+    import os
+
+    from monitor.archiving import LEASE, capture_due
+    from monitor.lock import database_lock
+    from monitor.store import archives
+    from monitor.worker import WorkerLife, default_worker_name
+
+    spec = app.watchlist.archive
+    if spec is None or not spec.enabled:
+        raise MonitorError(f"archive copies are not enabled in {app.watchlist.path} (archive: enabled: true)")
+    queued = archives.requeue(app.store.engine, now=utcnow(), include_failed=include_failed)
+    noun = "capture" if queued == 1 else "captures"
+    lock = database_lock(app.url)
+    if lock is not None:
+        try:
+            lock.acquire()
+        except LockError as exc:
+            click.echo(f"{queued} {noun} queued for the running daemon ({exc})")
+            return
+    try:
+        life = WorkerLife(app.store, f"archive:{default_worker_name()}", lease=LEASE, alone=lock is not None)
+        with life.running():
+            done = capture_due(app.store, spec, os.environ, worker=life.name)
+    finally:
+        if lock is not None:
+            lock.release()
+    click.echo(f"{queued} {noun} queued")
+    for one in done:
+        click.echo(f"  {one.line()}")
+    if any(one.state in ("retry", "failed") for one in done):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
 @click.argument("change_id", type=int)
 @click.option(
     "-o",
@@ -353,4 +402,4 @@ def prune(app: App, older_than: str, dry_run: bool) -> None:
         click.echo(line)
 
 
-COMMANDS: list[click.Command] = [history, export, report, verify, stamp, evidence, prune]
+COMMANDS: list[click.Command] = [history, export, report, verify, stamp, archive, evidence, prune]

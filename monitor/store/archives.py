@@ -129,6 +129,22 @@ def release(engine: Engine, ids: Collection[int], *, worker: str) -> None:
     outbox.release(engine, ids, worker=worker, table=R)
 
 
+def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
+    """Make captures waiting for a retry due now, and with ``include_failed`` failed ones too
+    (their submissions counted afresh: a page blocked last month may be accepted today)."""
+    with Session(engine) as s, s.begin():
+        waiting = and_(R.status == "pending", R.next_attempt_at > now)
+        count = outbox.rowcount(s.execute(update(R).where(waiting).values(next_attempt_at=now)))
+        if include_failed:
+            revived = (
+                update(R)
+                .where(R.status == "failed")
+                .values(status="pending", attempts=0, job_id=None, next_attempt_at=now)
+            )
+            count += outbox.rowcount(s.execute(revived))
+    return count
+
+
 def submissions_since(engine: Engine, since: datetime) -> list[datetime]:
     """When jobs were submitted since ``since``, oldest first: the rate limit counts them."""
     with Session(engine) as s:

@@ -197,7 +197,7 @@ def renew(engine: Engine, *, worker: str, until: datetime) -> int:
                 .values(claimed_until=until)
                 .execution_options(synchronize_session=False)
             )
-            count += _rowcount(result)
+            count += rowcount(result)
     return count
 
 
@@ -216,7 +216,7 @@ def release_claims(engine: Engine, *, of: Collection[str] | None, table: Leased 
             .values(status="pending", claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 def mark_sent(engine: Engine, ids: Collection[int], at: datetime) -> None:
@@ -289,14 +289,14 @@ def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
         or_(A.attempts > 0, A.last_error.is_not(None)),
     )
     with Session(engine) as s, s.begin():
-        count = _rowcount(s.execute(update(A).where(waiting).values(next_attempt_at=now)))
+        count = rowcount(s.execute(update(A).where(waiting).values(next_attempt_at=now)))
         if include_failed:
             revived = (
                 update(A)
                 .where(A.status == "failed")
                 .values(status="pending", attempts=0, next_attempt_at=now)
             )
-            count += _rowcount(s.execute(revived))
+            count += rowcount(s.execute(revived))
     return count
 
 
@@ -307,10 +307,10 @@ def hold_muted(engine: Engine, *, sources: Collection[str], routes: Collection[s
     of_source = A.event_id.in_(select(m.Event.id).where(m.Event.source_id.in_(list(sources))))
     muted = or_(A.route.in_(list(routes)), of_source)
     with Session(engine) as s, s.begin():
-        return _rowcount(s.execute(update(A).where(A.status == "pending", muted).values(status="muted")))
+        return rowcount(s.execute(update(A).where(A.status == "pending", muted).values(status="muted")))
 
 
-def _rowcount(result: Any) -> int:
+def rowcount(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
