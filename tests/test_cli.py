@@ -19,6 +19,7 @@ import monitor.commands
 from monitor.cli import main
 from monitor.commands import TABLE
 from tests.audit_history import Recorded, copy_of, record
+from tests.site import Site, policy_page
 
 # What `--help` and `--version` must not import: each is a large part of the start-up time.
 HEAVY = ("sqlalchemy", "requests", "apprise", "alembic", "pydantic", "yaml", "selectolax", "rapidfuzz")
@@ -107,6 +108,25 @@ def test_validate_imports_neither_the_database_nor_alert_sending() -> None:
     assert "monitor.watchlist" in modules  # it did validate
     assert sorted(name for name in modules if name.split(".")[0] in NOT_FOR_VALIDATE) == []
     assert sorted(name for name in modules if name.startswith(CHECKING)) == []
+
+
+# What a `check` that sends nothing must not import: alert sending and rendering, migrations (the
+# database is at head), the daemon's scheduler, the feed modules (no feeds), the TSA client.
+NOT_FOR_A_QUIET_CHECK = ("apprise", "jinja2", "alembic", "apscheduler", "feedparser", "cryptography")
+
+
+def test_a_check_that_sends_nothing_imports_neither_apprise_nor_alembic(site: Site, tmp_path: Path) -> None:
+    site.put("/policy", policy_page("<p>We will not sell facial recognition to police.</p>"))
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(
+        'routes:\n  team:\n    urls: ["json://127.0.0.1:9/"]\n    events: ["pledge.*"]\n'
+        f"sources:\n  - id: policy\n    url: {site.url('/policy')}\n"
+    )
+    args = ("-w", str(watchlist), "--db", str(tmp_path / "pm.db"), "check", "--all")
+    imported_by(*args)  # the first check makes the database and stores the page
+    modules = imported_by(*args)
+    assert "monitor.checking" in modules  # it did check
+    assert sorted(name for name in modules if name.split(".")[0] in NOT_FOR_A_QUIET_CHECK) == []
 
 
 # --------------------------------------------------------------------------- the watchlist and the database
