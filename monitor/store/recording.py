@@ -395,6 +395,10 @@ def _preload(s: Session, source_ids: list[str]) -> list[object]:
     return rows
 
 
+_T_SNAPSHOTS = _table(m.Snapshot)
+_PREVIOUS_HASHES = select(_T_SNAPSHOTS.c.body_hash, _T_SNAPSHOTS.c.text_hash).where(
+    _T_SNAPSHOTS.c.id == bindparam("b_id")
+)
 _SET_SNAPSHOT = (
     update(_T_CHECKS).where(_T_CHECKS.c.id == bindparam("b_id")).values(snapshot_id=bindparam("b_snapshot"))
 )
@@ -420,10 +424,9 @@ def _check_values(result: CheckResult) -> dict[str, Any]:
 def _snapshot_row(s: Session, result: CheckResult, check_id: int) -> SimpleNamespace:
     snapshot = result.snapshot
     assert snapshot is not None
+    # blobs and snapshots are written with Core statements: no ORM row of theirs awaits a flush
     previous = (
-        s.execute(
-            select(m.Snapshot.body_hash, m.Snapshot.text_hash).where(m.Snapshot.id == result.prev_snapshot_id)
-        ).first()
+        s.connection().execute(_PREVIOUS_HASHES, {"b_id": result.prev_snapshot_id}).first()
         if result.prev_snapshot_id
         else None
     )
@@ -460,7 +463,7 @@ def _put_blob(
 ) -> None:
     """Store once per content; as a delta against the previous version when that is smaller."""
     wanted = [digest, base_hash] if base_hash else [digest]
-    rows = s.execute(select(m.Blob.hash, m.Blob.depth).where(m.Blob.hash.in_(wanted))).all()
+    rows = s.connection().execute(_DEPTHS, {"b_hashes": wanted}).all()
     depths = dict(rows)  # one query for the blob and its base
     if digest in depths:
         return
@@ -481,6 +484,9 @@ def _put_blob(
 
 
 _T_BLOBS = cast(Table, m.Blob.__table__)
+_DEPTHS = select(_T_BLOBS.c.hash, _T_BLOBS.c.depth).where(
+    _T_BLOBS.c.hash.in_(bindparam("b_hashes", expanding=True))
+)
 
 
 def load_blob(s: Session, digest: str) -> bytes:
