@@ -350,15 +350,16 @@ _TOUCH_SOURCE = (
 )
 
 
+_INSERT_CHECKS = insert(_T_CHECKS).returning(_T_CHECKS.c.id, sort_by_parameter_order=True)
+
+
 def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> list[Recorded]:
     """Bulk path: what _record_one does for a quiet check, as two executemany statements."""
     if not items:
         return []
-    ids = s.scalars(
-        insert(m.Check).returning(m.Check.id, sort_by_parameter_order=True),
-        [_check_values(result) for result, _ in items],
-    ).all()
-    s.execute(_TOUCH_SOURCE, [_touch_values(result, next_at) for result, next_at in items])
+    connection = s.connection()  # Core, not the ORM's bulk path: these rows are never ORM objects
+    ids = connection.execute(_INSERT_CHECKS, [_check_values(result) for result, _ in items]).scalars().all()
+    connection.execute(_TOUCH_SOURCE, [_touch_values(result, next_at) for result, next_at in items])
     return [
         Recorded(r.source_id, check_id, r.outcome, None, ())
         for (r, _), check_id in zip(items, ids, strict=True)
