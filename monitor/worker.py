@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from monitor.lock import database_lock
 from monitor.store import claims, outbox
 from monitor.store.models import Archive
 from monitor.store.repo import Store
@@ -170,3 +171,19 @@ class WorkerLife:
             yield reaped
         finally:
             self.stop()
+
+
+@contextmanager
+def working(store: Store, url: str, name: str, *, lease: timedelta) -> Iterator[str]:
+    """Do a command's work as a registered worker (its name is yielded); on SQLite while holding
+    the database lock, so never beside a running daemon: LockError (naming it) if one holds it."""
+    lock = database_lock(url)
+    if lock is not None:
+        lock.acquire()
+    try:
+        life = WorkerLife(store, name, lease=lease, alone=lock is not None)
+        with life.running():
+            yield life.name
+    finally:
+        if lock is not None:
+            lock.release()

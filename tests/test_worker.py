@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.errors import LockError
 from monitor.store import claims, outbox
 from monitor.store import models as m
+from monitor.store.db import open_engine
 from monitor.store.repo import Store
-from monitor.worker import Reaped, WorkerLife
+from monitor.worker import Reaped, WorkerLife, working
 from tests.conftest import WriteWatchlist
 from tests.test_outbox import WATCHLIST, add_events
 
@@ -129,3 +132,18 @@ def test_the_heartbeat_renews_our_leases_and_leaving_gives_everything_back(
     assert claims.claimed(store.engine) == {}
     assert claims.workers(store.engine) == []
     assert claimed_alerts(store) == {1: ("pending", None)}
+
+
+def test_working_on_sqlite_holds_the_lock_and_registers_the_worker_while_it_works(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pm.db'}"
+    store = Store(open_engine(url))
+    with working(store, url, "alerts-retry:test", lease=LEASE) as worker:
+        assert worker == "alerts-retry:test"
+        assert [w.name for w in claims.workers(store.engine)] == ["alerts-retry:test"]
+        with pytest.raises(LockError, match="holds the database"), working(store, url, "second", lease=LEASE):
+            pytest.fail("a second worker ran beside the first")
+        assert [w.name for w in claims.workers(store.engine)] == ["alerts-retry:test"]
+    assert claims.workers(store.engine) == []  # left, and the lock is free again:
+    with working(store, url, "second", lease=LEASE) as worker:
+        assert worker == "second"
+    store.engine.dispose()

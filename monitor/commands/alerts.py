@@ -11,9 +11,8 @@ from monitor.alerts.render import render_test
 from monitor.alerts.send import send_to_route
 from monitor.cli import App, MonitorGroup, pass_app, utcnow
 from monitor.errors import LockError
-from monitor.lock import database_lock
 from monitor.store import outbox
-from monitor.worker import WorkerLife, default_worker_name
+from monitor.worker import default_worker_name, working
 
 
 @click.group("alerts", cls=MonitorGroup)
@@ -69,22 +68,12 @@ def retry(app: App, include_failed: bool) -> None:
 
     engine = app.store.engine
     queued = outbox.requeue(engine, now=utcnow(), include_failed=include_failed)
-    lock = database_lock(app.url)
-    if lock is not None:
-        try:
-            lock.acquire()
-        except LockError as exc:
-            click.echo(f"{queued} alerts queued for the running daemon ({exc}); it sends them within 15 s")
-            return
     try:
-        life = WorkerLife(
-            app.store, f"alerts-retry:{default_worker_name()}", lease=LEASE, alone=lock is not None
-        )
-        with life.running():
-            summary = deliver_all(app.store, app.watchlist, clock=utcnow, worker=life.name, env=os.environ)
-    finally:
-        if lock is not None:
-            lock.release()
+        with working(app.store, app.url, f"alerts-retry:{default_worker_name()}", lease=LEASE) as worker:
+            summary = deliver_all(app.store, app.watchlist, clock=utcnow, worker=worker, env=os.environ)
+    except LockError as exc:
+        click.echo(f"{queued} alerts queued for the running daemon ({exc}); it sends them within 15 s")
+        return
     click.echo(f"{queued} alerts queued; {summary.line()}")
     for error in summary.errors:
         click.echo(f"  {error}")

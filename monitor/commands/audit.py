@@ -271,29 +271,20 @@ def archive(app: App, include_failed: bool) -> None:
     import os
 
     from monitor.archiving import LEASE, capture_due
-    from monitor.lock import database_lock
     from monitor.store import archives
-    from monitor.worker import WorkerLife, default_worker_name
+    from monitor.worker import default_worker_name, working
 
     spec = app.watchlist.archive
     if spec is None or not spec.enabled:
         raise MonitorError(f"archive copies are not enabled in {app.watchlist.path} (archive: enabled: true)")
     queued = archives.requeue(app.store.engine, now=utcnow(), include_failed=include_failed)
     noun = "capture" if queued == 1 else "captures"
-    lock = database_lock(app.url)
-    if lock is not None:
-        try:
-            lock.acquire()
-        except LockError as exc:
-            click.echo(f"{queued} {noun} queued for the running daemon ({exc})")
-            return
     try:
-        life = WorkerLife(app.store, f"archive:{default_worker_name()}", lease=LEASE, alone=lock is not None)
-        with life.running():
-            done = capture_due(app.store, spec, os.environ, worker=life.name)
-    finally:
-        if lock is not None:
-            lock.release()
+        with working(app.store, app.url, f"archive:{default_worker_name()}", lease=LEASE) as worker:
+            done = capture_due(app.store, spec, os.environ, worker=worker)
+    except LockError as exc:
+        click.echo(f"{queued} {noun} queued for the running daemon ({exc})")
+        return
     click.echo(f"{queued} {noun} queued")
     for one in done:
         click.echo(f"  {one.line()}")

@@ -97,21 +97,12 @@ def check(app: App, source_ids: tuple[str, ...], check_all: bool, no_deliver: bo
 
     limit_malloc_arenas()
     collect_rarely()  # before the checking stack is imported: that is most of the allocations
-    from monitor.lock import database_lock
-    from monitor.worker import DEFAULT_LEASE, WorkerLife, default_worker_name
+    from monitor.worker import DEFAULT_LEASE, default_worker_name, working
 
-    lock = database_lock(app.url)  # on SQLite, never alongside a running daemon
-    if lock is not None:
-        lock.acquire()
-    try:
-        life = WorkerLife(app.store, default_worker_name(), lease=DEFAULT_LEASE, alone=lock is not None)
-        with life.running():
-            _check(app, source_ids, check_all, life.name)
-            if not no_deliver:
-                _sweep_and_deliver(app, life.name)
-    finally:
-        if lock is not None:
-            lock.release()
+    with working(app.store, app.url, default_worker_name(), lease=DEFAULT_LEASE) as worker:
+        _check(app, source_ids, check_all, worker)
+        if not no_deliver:
+            _sweep_and_deliver(app, worker)
 
 
 def _check(app: App, source_ids: tuple[str, ...], check_all: bool, worker: str) -> None:
