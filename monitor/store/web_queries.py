@@ -36,6 +36,22 @@ class SourceTimes:
     health: str
 
 
+# What the sources list and a source's page show of a source: one list, so the two never differ.
+_SOURCE_COLUMNS = (
+    m.Source.id,
+    m.Source.url,
+    m.Source.kind,
+    m.Source.active,
+    m.Source.health,
+    m.Source.failures,
+    m.Source.last_check_at,
+    m.Source.last_good_at,
+    m.Source.next_check_at,
+    m.Source.moved_to,
+    m.Source.parent_id,
+)
+
+
 class WebStore:
     """Typed reads for the dashboard and its API, over the same engine as ``Store``."""
 
@@ -82,39 +98,13 @@ class WebStore:
 
     def sources(self, q: str | None, before: str | None, limit: int) -> Page:
         src = m.Source
-        stmt = select(
-            src.id,
-            src.url,
-            src.kind,
-            src.active,
-            src.health,
-            src.failures,
-            src.last_check_at,
-            src.last_good_at,
-            src.next_check_at,
-            src.moved_to,
-            src.parent_id,
-        )
+        stmt = select(*_SOURCE_COLUMNS)
         if q:
             stmt = stmt.where(or_(_matches(src.id, q), _matches(src.url, q)))
         return self._page(stmt, src.id, before, limit)
 
     def source(self, source_id: str) -> Row | None:
-        src = m.Source
-        stmt = select(
-            src.id,
-            src.url,
-            src.kind,
-            src.active,
-            src.health,
-            src.failures,
-            src.last_check_at,
-            src.last_good_at,
-            src.next_check_at,
-            src.moved_to,
-            src.parent_id,
-        ).where(src.id == source_id)
-        return self._one(stmt)
+        return self._one(select(*_SOURCE_COLUMNS).where(m.Source.id == source_id))
 
     def snapshots_of(self, source_id: str, limit: int) -> list[tuple[int, datetime]]:
         stmt = (
