@@ -189,13 +189,17 @@ def run_cycle(
     queue = _with_states(store, specs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         futures: set[Future[CheckResult | None]] = set()
+        order: dict[Future[CheckResult | None], int] = {}  # submission order: wait() returns an unordered set
         while True:
             refill = itertools.islice(queue, window - len(futures))
-            futures.update(pool.submit(task, spec, state) for spec, state in refill)
+            for spec, state in refill:
+                future = pool.submit(task, spec, state)
+                order[future] = len(order)
+                futures.add(future)
             if not futures:
                 break
             done, futures = wait(futures, timeout=batch_seconds, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in sorted(done, key=order.pop):
                 result = future.result()
                 if result is None:
                     continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -254,3 +255,22 @@ def test_a_bug_in_one_check_fails_that_check_and_the_others_go_on(
     assert "unexpected OverflowError: date value out of range" in str(outcomes["b"][1])
     assert summary.checked == 3
     assert [source for source, _reason in summary.failures] == ["b"]
+
+
+def test_one_check_at_a_time_records_in_watchlist_order(
+    site: Site, write_watchlist: WriteWatchlist, store: Store
+) -> None:
+    """With concurrency 1 the check ids follow the watchlist: audit ids are the same on every run."""
+    ids = [f"s{n:02}" for n in range(40)]
+    for source in ids:
+        site.put(f"/{source}", policy_page(ARTICLE))
+    lines = "\n".join(f'  - {{id: {s}, url: "{site.url("/" + s)}", select: "#policy"}}' for s in ids)
+    wl = write_watchlist(
+        "defaults:\n  per_host: 10\n  per_host_delay: 0s\n  concurrency: 1\nsources:\n" + lines + "\n"
+    )
+    store.sync(wl, Clock()())
+    with Fetcher(user_agent="pledge-monitor-test") as fetcher:
+        # a slow consumer: several checks finish while it works, and wait() hands them back together
+        run_cycle(store, wl, fetcher, ids, rng=random.Random(1), on_result=lambda _: time.sleep(0.02))
+    by_id = sorted(store.checks(), key=lambda c: c.id)
+    assert [c.source_id for c in by_id] == ids
