@@ -1,9 +1,10 @@
 """The HTTP stage: one source URL in, a Fetched (raw bytes and how we got them) or a FetchError out.
 
-One ``requests.Session`` per Fetcher, shared by the check threads: its state (headers, cookie
-policy, pools) is set once here and never changed per request. Redirects are followed by hand so
-every hop is recorded as evidence (a pledge page that moves is news) and each hop has its own
-cookie jar, retries and size limit. The body is never decoded to text: that is the extractor's job,
+One Transport per Fetcher (monitor/transport.py: pools, TLS, proxies), shared by the check threads;
+its headers are set once here and never changed per request. Redirects are followed by hand so
+every hop is recorded as evidence (a pledge page that moves is news); one fetch carries the
+cookies its hops set (a consent or session redirect works) and no fetch sees another's, and each
+hop has its own retries and size limit. The body is never decoded to text: that is the extractor's job,
 and ``requests`` guesses ISO-8859-1 for charset-less HTML, which garbles UTF-8.
 
 Failures say whether they are likely transient (timeouts, 5xx, 429, bot challenges, empty bodies):
@@ -13,15 +14,11 @@ those must never be read as a pledge lapse.
 from __future__ import annotations
 
 import email.utils
-import functools
 import http.client
-import http.cookiejar
-import os
 import socket
 import ssl
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -31,13 +28,16 @@ from typing import TYPE_CHECKING, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, get_cookie_header
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
 from monitor.challenge import ERROR_BODY_LIMIT, header_value, looks_like_bot_challenge
 from monitor.errors import FetchError
+from monitor.transport import CONNECTION, Transport, prepared_url
 
 if TYPE_CHECKING:
     from monitor.browser import Browser
@@ -47,6 +47,7 @@ DEFAULT_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 DEFAULT_ACCEPT_LANGUAGE = "en-US,en;q=0.9"
 CHUNK_SIZE = 64 * 1024
 RETRY_KINDS = frozenset({"timeout", "connection"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,6 @@ class _Trip:
         return f" ({self.attempts} attempts)" if kind == "timeout" else f" after {self.attempts} attempts"
 
 
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """The shared session keeps no cookies: checks stay independent and reproducible."""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-
 class Fetcher:
     """Fetches source URLs; safe to share between the threads of a check pool."""
 
@@ -186,7 +180,8 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         browser_pages: int = 2,
     ) -> None:
-        self._session = _new_session(user_agent, pool_size)
+        self._transport = Transport(pool_size)
+        self._headers = _default_headers(user_agent)
         self._user_agent = user_agent
         self._browser_pages = browser_pages
         self._browser: Browser | None = None
@@ -209,7 +204,7 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
         if self._browser is not None:
             self._browser.close()
 
@@ -238,7 +233,7 @@ class Fetcher:
         problem = _url_problem(url)
         if problem:
             raise FetchError(url, f"invalid URL: {problem}", transient=False, kind="invalid_url")
-        request_headers = _request_headers(headers, validators)
+        request_headers = _request_headers(self._headers, headers, validators)
         trip = _Trip(url)
         reply = self._get_retrying(trip, url, timeout, request_headers)
         while reply.location is not None:
@@ -341,38 +336,38 @@ class Fetcher:
         """Send one GET and read its body within the limits; every library error becomes a FetchError."""
         deadline = time.perf_counter() + timeout
         try:
-            parts = urlsplit(url)
-            response = self._session.get(
-                url,
-                proxies=_proxies_for(parts.scheme, parts.netloc),
-                headers=headers,
-                cookies=trip.cookies if trip.hops else None,
-                timeout=(timeout, timeout),
-                stream=True,
-                allow_redirects=False,
-            )
+            target = prepared_url(url)
+            sent = _with_cookies(trip, target, headers)
+            response = self._transport.send(target, sent, timeout)
             try:
-                return self._reply(trip, url, response, deadline)
+                return self._reply(trip, url, _cookie_request(target, sent), response, deadline)
             finally:
-                response.close()
+                _release(response)
         except TimeoutError:
             raise _timed_out(trip, url, timeout) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
             raise _wrap(trip, url, exc, timeout) from exc
 
-    def _reply(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> _Reply:
+    def _reply(
+        self,
+        trip: _Trip,
+        url: str,
+        request: PreparedRequest,
+        response: urllib3.BaseHTTPResponse,
+        deadline: float,
+    ) -> _Reply:
         headers = dict(response.headers)
-        status = response.status_code
-        sent = dict(response.request.headers)
+        status = response.status
+        sent = dict(request.headers)
         if 200 <= status < 300:
             return _Reply(url, status, headers, self._read_body(trip, url, response, deadline), None, sent)
         body, _ = _read(response, ERROR_BODY_LIMIT, deadline)
-        location = self._session.get_redirect_target(response)
+        location = _location(status, response.headers)
         if location is not None:
-            extract_cookies_to_jar(trip.cookies, response.request, response.raw)
+            extract_cookies_to_jar(trip.cookies, request, response)
         return _Reply(url, status, headers, body, location, sent)
 
-    def _read_body(self, trip: _Trip, url: str, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(self, trip: _Trip, url: str, response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
         """Read a success body, refusing early when Content-Length or the bytes read pass max_body."""
         limit = _format_size(self._max_body)
         declared = _content_length(response.headers.get("Content-Length"))
@@ -381,7 +376,7 @@ class Fetcher:
                 trip.url,
                 f"body of {declared} bytes is larger than the {limit} limit{trip.where(url)}",
                 transient=False,
-                status=response.status_code,
+                status=response.status,
                 kind="too_large",
             )
         body, complete = _read(response, self._max_body, deadline)
@@ -390,54 +385,75 @@ class Fetcher:
                 trip.url,
                 f"body larger than {limit} limit{trip.where(url)}",
                 transient=False,
-                status=response.status_code,
+                status=response.status,
                 kind="too_large",
             )
         return body
 
 
-def _new_session(user_agent: str, pool_size: int) -> requests.Session:
-    """A session whose pools fit the thread count, with our headers and no retries or cookies of its own."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.update(
-        {
-            "User-Agent": user_agent,
-            "Accept": DEFAULT_ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-            "Accept-Language": DEFAULT_ACCEPT_LANGUAGE,
-        }
-    )
-    session.cookies.set_policy(_NoCookies())
-    # requests re-reads proxy variables, .netrc and CA bundle variables from the environment on
-    # every request (about a quarter of its CPU per fetch); read them once instead.
-    session.trust_env = False
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return session
+def _default_headers(user_agent: str) -> dict[str, str]:
+    """What every GET says about us, in the order ``requests`` sent it (recorded as evidence)."""
+    return {
+        "User-Agent": user_agent,
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": DEFAULT_ACCEPT,
+        "Connection": CONNECTION,
+        "Accept-Language": DEFAULT_ACCEPT_LANGUAGE,
+    }
 
 
-@functools.lru_cache(maxsize=1024)
-def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
-    """The environment's proxies for one origin (HTTP_PROXY, NO_PROXY...), looked up once."""
-    return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
-
-
-def _request_headers(headers: Mapping[str, str] | None, validators: Validators | None) -> dict[str, str]:
-    merged = dict(headers or {})
+def _request_headers(
+    defaults: Mapping[str, str], headers: Mapping[str, str] | None, validators: Validators | None
+) -> dict[str, str]:
+    """Our headers, then the source's (which win, whatever their case), then the validators."""
+    extra = dict(headers or {})
     if validators and validators.etag:
-        merged["If-None-Match"] = validators.etag
+        extra["If-None-Match"] = validators.etag
     if validators and validators.last_modified:
-        merged["If-Modified-Since"] = validators.last_modified
-    return merged
+        extra["If-Modified-Since"] = validators.last_modified
+    overridden = {name.lower() for name in extra}
+    return {**{k: v for k, v in defaults.items() if k.lower() not in overridden}, **extra}
 
 
-def _read(response: requests.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
+def _cookie_request(url: str, headers: Mapping[str, str]) -> PreparedRequest:
+    """The request as the cookie rules read it (domain, path, secure): only URL and headers matter."""
+    request = PreparedRequest()
+    request.url = url
+    request.headers = CaseInsensitiveDict(headers)
+    return request
+
+
+def _with_cookies(trip: _Trip, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """The headers of this hop, with the cookies earlier hops of the same fetch set for it."""
+    if not trip.hops:
+        return headers
+    cookie = get_cookie_header(trip.cookies, _cookie_request(url, headers))
+    return {**headers, "Cookie": cookie} if cookie else headers
+
+
+def _location(status: int, headers: Mapping[str, str]) -> str | None:
+    """A redirect's target as sent; UTF-8 that arrived as Latin-1 (as servers send it) is repaired."""
+    location = headers.get("Location") if status in REDIRECT_STATUSES else None
+    if location is None:
+        return None
+    try:
+        return location.encode("latin1").decode("utf8")
+    except UnicodeError:
+        return location
+
+
+def _release(response: urllib3.BaseHTTPResponse) -> None:
+    """Give the connection back; one with unread bytes is closed first, so no other GET reads them."""
+    if not response.closed:
+        response.close()
+    response.release_conn()
+
+
+def _read(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> tuple[bytes, bool]:
     """Stream at most ``limit`` bytes (plus one chunk); False when there was more. Raises TimeoutError."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(CHUNK_SIZE):
+    for chunk in response.stream(CHUNK_SIZE, decode_content=True):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
@@ -524,23 +540,24 @@ _INVALID_URL_ERRORS = (
     requests.exceptions.MissingSchema,
     urllib3.exceptions.LocationValueError,
 )
+# urllib3's NewConnectionError (refused, no such host) is a ConnectTimeoutError too: it is tested first
+_NOT_CONNECTED = (urllib3.exceptions.ProxyError, urllib3.exceptions.NewConnectionError)
+_TIMEOUTS = (TimeoutError, urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)
+_BROKEN = (urllib3.exceptions.ProtocolError, http.client.HTTPException, OSError)
 
 
 def _wrap(trip: _Trip, url: str, exc: Exception, timeout: float) -> FetchError:
-    """Classify a requests/urllib3 failure; only a malformed URL is not worth trying again."""
+    """Classify a urllib3 (or URL) failure; only a malformed URL is not worth trying again."""
     where = trip.where(url)
     if isinstance(exc, _INVALID_URL_ERRORS):
         return FetchError(trip.url, f"invalid URL{where}: {exc}", transient=False, kind="invalid_url")
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, urllib3.exceptions.SSLError):
         return FetchError(trip.url, f"{_describe_tls(exc)}{where}", transient=True, kind="tls")
-    # Not urllib3's TimeoutError: its NewConnectionError (connection refused) is one.
-    if isinstance(exc, requests.Timeout) or _caused_by(
-        exc, TimeoutError, urllib3.exceptions.ReadTimeoutError
-    ):
+    if not isinstance(exc, _NOT_CONNECTED) and _caused_by(exc, *_TIMEOUTS):
         return _timed_out(trip, url, timeout)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    if isinstance(exc, urllib3.exceptions.DecodeError):
         return FetchError(trip.url, f"could not decompress the body{where}", transient=True, kind="decoding")
-    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+    if isinstance(exc, (*_NOT_CONNECTED, *_BROKEN)):
         return FetchError(
             trip.url, f"{_describe_connection(url, exc)}{where}", transient=True, kind="connection"
         )
