@@ -180,3 +180,31 @@ def test_the_rows_the_chain_names_are_written_once_each(store: Store) -> None:
     assert counts == {"checks": 5, "snapshots": 2, "changes": 1, "events": 1, "alerts": 1, "blobs": 4}
     assert snapshot_ids == [1, None, None, 2, None]
     assert tuple(alert) == (1, "log", "pending", 0)
+
+
+def test_a_quiet_batch_gets_the_ids_its_rows_were_written_with(store: Store) -> None:
+    """The quiet path writes many checks in one statement: each Recorded names its own row."""
+    watchlist = parse_watchlist(
+        "sources:\n" + "".join(f"  - {{id: s{n}, url: 'http://127.0.0.1:9/{n}'}}\n" for n in range(5))
+    )
+    store.sync(watchlist, AT)
+    ok = Transition(health=Health(state=SourceHealth.OK))
+
+    def quiet(source: str, hours: int) -> tuple[CheckResult, datetime]:
+        at = AT + timedelta(hours=hours)
+        result = CheckResult(
+            source_id=source, at=at, ms=hours, outcome=CheckOutcome.NOT_MODIFIED, status=304, transition=ok
+        )
+        return result, at + timedelta(hours=6)
+
+    first = store.record([quiet("s0", 1)], watchlist)
+    with store.engine.begin() as connection:  # a gap: the newest check is gone
+        connection.execute(text("DELETE FROM checks WHERE id = :id"), {"id": first[0].check_id})
+    order = ["s3", "s1", "s4", "s0", "s2", "s1"]
+    recorded = store.record([quiet(source, n + 2) for n, source in enumerate(order)], watchlist)
+    with store.engine.connect() as connection:
+        found = connection.execute(text("SELECT id, source_id || '@' || ms FROM checks"))
+        rows = {int(row_id): str(name) for row_id, name in found}
+    assert [r.source_id for r in recorded] == order
+    assert [rows[r.check_id] for r in recorded] == [f"{s}@{n + 2}" for n, s in enumerate(order)]
+    assert len(set(rows)) == len(order)

@@ -351,6 +351,7 @@ _TOUCH_SOURCE = (
 
 
 _INSERT_CHECKS = insert(_T_CHECKS).returning(_T_CHECKS.c.id, sort_by_parameter_order=True)
+_INSERT_CHECKS_WITH_IDS = insert(_T_CHECKS)
 
 
 def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> list[Recorded]:
@@ -358,12 +359,27 @@ def _record_quiet(s: Session, items: Sequence[tuple[CheckResult, datetime]]) -> 
     if not items:
         return []
     connection = s.connection()  # Core, not the ORM's bulk path: these rows are never ORM objects
-    ids = connection.execute(_INSERT_CHECKS, [_check_values(result) for result, _ in items]).scalars().all()
+    ids = _insert_checks(connection, [_check_values(result) for result, _ in items])
     connection.execute(_TOUCH_SOURCE, [_touch_values(result, next_at) for result, next_at in items])
     return [
         Recorded(r.source_id, check_id, r.outcome, None, ())
         for (r, _), check_id in zip(items, ids, strict=True)
     ]
+
+
+def _insert_checks(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert check rows, their ids in order. SQLAlchemy can only read SQLite's ids back one INSERT
+    per row; after the first row this transaction holds SQLite's one write lock, so the others
+    take the ids that follow it, named here, in one executemany."""
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(_INSERT_CHECKS, rows).scalars().all())
+    first = connection.execute(_RETURNING_ID[m.Check], rows[0]).scalar_one()
+    ids = list(range(first, first + len(rows)))
+    if len(rows) > 1:
+        connection.execute(
+            _INSERT_CHECKS_WITH_IDS, [{**row, "id": i} for row, i in zip(rows[1:], ids[1:], strict=True)]
+        )
+    return ids
 
 
 def _touch_values(result: CheckResult, next_at: datetime) -> dict[str, Any]:
