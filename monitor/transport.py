@@ -10,7 +10,6 @@ environment (proxies, NO_PROXY, a CA bundle) are read here, once per origin.
 
 from __future__ import annotations
 
-import functools
 import os
 import ssl
 import threading
@@ -35,6 +34,7 @@ class Transport:
         self._tls = tls_context()
         self._direct = self._manager(None)
         self._proxied: dict[str, urllib3.PoolManager] = {}
+        self._proxies: dict[str, str | None] = {}  # origin -> its proxy (dict writes are atomic)
         self._lock = threading.Lock()
 
     def send(self, url: str, headers: dict[str, str], timeout: float) -> urllib3.BaseHTTPResponse:
@@ -42,7 +42,7 @@ class Transport:
 
         Raises urllib3's errors and ``requests``' URL errors; the caller turns them into FetchErrors."""
         try:
-            manager = self._for(proxy_for(url))
+            manager = self._for(self._proxy(origin(url)))
         except ImportError:
             raise FetchError(
                 url,
@@ -60,6 +60,12 @@ class Transport:
             preload_content=False,
             decode_content=True,
         )
+
+    def _proxy(self, origin: str) -> str | None:
+        """The environment is read once per origin for this transport's life, not per GET."""
+        if origin not in self._proxies:
+            self._proxies[origin] = proxy_for(origin)
+        return self._proxies[origin]
 
     def close(self) -> None:
         self._direct.clear()
@@ -103,17 +109,16 @@ def prepared_url(url: str) -> str:
     return request.url
 
 
-@functools.lru_cache(maxsize=1024)
-def _proxies(scheme: str, netloc: str) -> dict[str, str]:
-    """The environment's proxies for one origin (HTTP_PROXY, NO_PROXY...), looked up once."""
-    return dict(get_environ_proxies(f"{scheme}://{netloc}/"))
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy a GET of ``url`` goes through, chosen as ``requests`` chooses it, or None."""
+def origin(url: str) -> str:
+    """``scheme://host:port/`` of a URL: what the choice of proxy depends on."""
     scheme, _, rest = url.partition("://")
-    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return select_proxy(url, _proxies(scheme.lower(), netloc))
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}/"
+
+
+def proxy_for(origin: str) -> str | None:
+    """The proxy a GET to ``origin`` goes through, chosen from the environment (HTTP_PROXY,
+    NO_PROXY...) as ``requests`` chooses it, or None."""
+    return select_proxy(origin, dict(get_environ_proxies(origin)))
 
 
 def tls_context() -> ssl.SSLContext:
