@@ -9,9 +9,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from queue import Empty, SimpleQueue
 from urllib.parse import urlsplit
 
 from monitor.check import crashed_check, run_check
@@ -55,14 +56,18 @@ class CycleSummary:
 class HostGate:
     """At most ``limit`` checks at once per host, and ``delay`` between starts on one host."""
 
-    def __init__(self, limit: int, delay: float) -> None:
+    def __init__(self, limit: int, delay: float, workers: int | None = None) -> None:
         self.limit, self.delay = max(1, limit), delay
+        # with no more checks at once than the limit and no delay, the gate never holds one back
+        self.open = delay <= 0 and workers is not None and workers <= self.limit
         self._lock = threading.Lock()
         self._sems: dict[str, threading.Semaphore] = {}
         self._next_start: dict[str, float] = {}
 
     def enter(self, url: str) -> str:
         host = urlsplit(url).netloc.lower()
+        if self.open:
+            return host
         with self._lock:
             sem = self._sems.setdefault(host, threading.Semaphore(self.limit))
         sem.acquire()
@@ -76,7 +81,8 @@ class HostGate:
         return host
 
     def leave(self, host: str) -> None:
-        self._sems[host].release()
+        if not self.open:
+            self._sems[host].release()
 
 
 def next_check_time(source: SourceSpec, at: datetime, jitter: float, rng: random.Random) -> datetime:
@@ -144,7 +150,6 @@ def run_cycle(
     started = time.perf_counter()
     rng = rng or random.Random()
     specs, pledges_of = resolve_sources(store, watchlist, source_ids)
-    gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds())
     summary = CycleSummary()
     pending: list[tuple[CheckResult, datetime]] = []
     pending_bytes = 0
@@ -185,21 +190,23 @@ def run_cycle(
 
     by_id = {spec.id: spec for spec in specs}
     workers = max(1, min(watchlist.defaults.concurrency, len(specs)))
+    gate = HostGate(watchlist.defaults.per_host, watchlist.defaults.per_host_delay.total_seconds(), workers)
     window = workers * 4  # checks in flight stay bounded: flat memory, and wait() stays cheap
     queue = _with_states(store, specs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        futures: set[Future[CheckResult | None]] = set()
-        order: dict[Future[CheckResult | None], int] = {}  # submission order: wait() returns an unordered set
+        finished: SimpleQueue[Done] = SimpleQueue()
+        order: dict[Done, int] = {}  # in flight, with its submission number
+        submitted = 0
         while True:
-            refill = itertools.islice(queue, window - len(futures))
-            for spec, state in refill:
+            for spec, state in itertools.islice(queue, window - len(order)):
                 future = pool.submit(task, spec, state)
-                order[future] = len(order)
-                futures.add(future)
-            if not futures:
+                order[future] = submitted
+                submitted += 1
+                future.add_done_callback(finished.put)
+            if not order:
                 break
-            done, futures = wait(futures, timeout=batch_seconds, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=order.pop):
+            # checks that finish together are recorded in the order they were started
+            for future in sorted(_finished(finished, batch_seconds), key=order.pop):
                 result = future.result()
                 if result is None:
                     continue
@@ -218,6 +225,23 @@ def run_cycle(
     flush()
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+Done = Future[CheckResult | None]
+
+
+def _finished(finished: SimpleQueue[Done], timeout: float) -> list[Done]:
+    """The checks done by now, waiting up to ``timeout`` for the first: a queue the pool's
+    threads fill, where ``wait()`` would install a waiter on every check in flight each time."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except Empty:
+        return []
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except Empty:
+            return done
 
 
 def _held_bytes(result: CheckResult) -> int:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import threading
 import time
 from pathlib import Path
 
+import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
+from werkzeug import Request, Response
 
 from monitor import diff as differ
-from monitor.cycle import run_cycle
+from monitor.cycle import HostGate, run_cycle
 from monitor.fetch import Fetched, Fetcher
 from monitor.store import models as m
 from monitor.store.repo import Store
@@ -274,3 +279,55 @@ def test_one_check_at_a_time_records_in_watchlist_order(
         run_cycle(store, wl, fetcher, ids, rng=random.Random(1), on_result=lambda _: time.sleep(0.02))
     by_id = sorted(store.checks(), key=lambda c: c.id)
     assert [c.source_id for c in by_id] == ids
+
+
+class Overlap:
+    """A slow local site that counts how many of its requests were in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def handle(self, request: Request) -> Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.1)  # long enough for the other checks to arrive while this one is served
+        with self.lock:
+            self.now -= 1
+        return Response(policy_page(ARTICLE), content_type="text/html")
+
+
+@pytest.mark.parametrize("per_host", [2, 8])
+def test_per_host_caps_the_checks_in_flight_on_one_host(
+    write_watchlist: WriteWatchlist, store: Store, per_host: int
+) -> None:
+    """per_host holds back the checks of one host; at the concurrency, nothing is held back."""
+    overlap = Overlap()
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.expect_request(re.compile("/p.*")).respond_with_handler(overlap.handle)
+    server.start()
+    try:
+        ids = [f"p{n}" for n in range(16)]
+        lines = "".join(
+            f'  - {{id: {i}, url: "{server.url_for("/" + i)}", select: "#policy"}}\n' for i in ids
+        )
+        wl = write_watchlist(
+            f"defaults:\n  per_host: {per_host}\n  per_host_delay: 0s\n  concurrency: 8\nsources:\n{lines}"
+        )
+        store.sync(wl, Clock()())
+        with Fetcher(user_agent="pledge-monitor-test", retries=0) as fetcher:
+            summary = run_cycle(store, wl, fetcher, ids, rng=random.Random(1))
+    finally:
+        server.stop()
+    assert summary.checked == 16
+    assert overlap.most <= per_host
+    assert overlap.most >= min(per_host, 3)  # and the checks did run side by side
+
+
+def test_the_gate_stands_open_only_when_it_could_never_hold_a_check_back() -> None:
+    assert HostGate(10, 0.0, workers=10).open
+    assert not HostGate(2, 0.0, workers=10).open
+    assert not HostGate(10, 0.5, workers=10).open
+    assert not HostGate(10, 0.0).open
