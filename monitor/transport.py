@@ -20,7 +20,7 @@ from requests.models import PreparedRequest
 from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from urllib3.util.ssl_ import create_urllib3_context
 
-from monitor.errors import FetchError
+from monitor.errors import FetchError, MonitorError
 
 # requests' own default: without "Connection" a recorded request would differ from what it sent
 CONNECTION = "keep-alive"
@@ -123,12 +123,17 @@ def proxy_for(origin: str) -> str | None:
 
 def tls_context() -> ssl.SSLContext:
     """Trust what ``requests`` trusts: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE if set, else certifi's."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    variable = next((v for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)), None)
+    bundle = os.environ[variable] if variable else certifi.where()
     context = create_urllib3_context()
-    if os.path.isdir(bundle):
-        context.load_verify_locations(capath=bundle)
-    else:
-        context.load_verify_locations(cafile=bundle)
+    try:
+        if os.path.isdir(bundle):
+            context.load_verify_locations(capath=bundle)
+        else:
+            context.load_verify_locations(cafile=bundle)
+    except (OSError, ssl.SSLError) as exc:
+        where = f"{variable}={bundle}" if variable else bundle
+        raise MonitorError(f"cannot read the CA certificates in {where}: {exc}") from None
     return context
 
 
