@@ -44,12 +44,11 @@ class Transport:
         try:
             manager = self._for(self._proxy(origin(url)))
         except ImportError:
-            raise FetchError(
-                url,
-                "its proxy is a SOCKS proxy, which needs the PySocks package",
-                transient=False,
-                kind="error",
-            ) from None
+            reason = "its proxy is a SOCKS proxy, which needs the PySocks package"
+            raise FetchError(url, reason, transient=False, kind="error") from None
+        except urllib3.exceptions.ProxySchemeUnknown:  # its text would show the proxy URL, password and all
+            reason = "its proxy (HTTP_PROXY, HTTPS_PROXY or ALL_PROXY) is not an http, https or socks URL"
+            raise FetchError(url, reason, transient=False, kind="error") from None
         return manager.urlopen(
             "GET",
             url,

@@ -55,6 +55,15 @@ def test_a_socks_proxy_without_pysocks_is_a_clear_error(monkeypatch: pytest.Monk
     assert not caught.value.transient
 
 
+def test_a_proxy_of_an_unknown_scheme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "ftp://user:secret@proxy.internal:21")
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(FetchError) as caught:
+        Transport(2).send("http://example.org/policy", {}, timeout=1)
+    assert "not an http, https or socks URL" in caught.value.reason
+    assert "secret" not in str(caught.value)
+
+
 def test_tls_trusts_the_bundle_requests_would(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import certifi
 
