@@ -235,6 +235,20 @@ class Entry:
     change_id: int | None = None  # for an event: its change
 
 
+def entry_link(entry: Entry, page: Callable[[str, int], str]) -> tuple[str | None, str]:
+    """Where a timeline line links to, and its own anchor: the dashboard and the report differ
+    only in how a change's or a snapshot's page is addressed (``page(kind, id)``)."""
+    if entry.kind == "change" and entry.ref is not None:
+        return page("change", entry.ref), f"change-{entry.ref}"
+    if entry.kind == "event":
+        anchor = f"event-{entry.ref}"
+        return (f"{page('change', entry.change_id)}#{anchor}" if entry.change_id else None), anchor
+    if entry.run is not None:
+        snapshot = entry.run.snapshot_id
+        return (page("snapshot", snapshot) if snapshot else None), f"check-{entry.run.first_id}"
+    return None, ""
+
+
 RANK = {"change": 0, "event": 1, "checks": 2}  # a change and its events, then the checks that follow
 
 

@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from monitor import diff as differ
-from monitor.audit.history import Entry, History, summary
+from monitor.audit.history import Entry, History, entry_link, summary
 from monitor.errors import MonitorError
 from monitor.store import models as m
 from monitor.store.archives import archive_urls
@@ -234,16 +234,7 @@ class Report:
         return [self._entry(e) for e in history.entries]
 
     def _entry(self, entry: Entry) -> dict[str, Any]:
-        href, anchor = None, ""
-        if entry.kind == "change":
-            href, anchor = f"../change/{file_name(entry.ref)}", f"change-{entry.ref}"
-        elif entry.kind == "event":
-            anchor = f"event-{entry.ref}"
-            href = f"../change/{file_name(entry.change_id)}#{anchor}" if entry.change_id else None
-        elif entry.run is not None:
-            anchor = f"check-{entry.run.first_id}"
-            if entry.run.snapshot_id:
-                href = f"../snapshot/{file_name(entry.run.snapshot_id)}"
+        href, anchor = entry_link(entry, lambda kind, ref: f"../{kind}/{file_name(ref)}")
         return {
             "kind": entry.kind,
             "at": entry.at,

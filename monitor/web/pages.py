@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from monitor import diff as differ
 from monitor.audit.evidence import gather, write_warc
-from monitor.audit.history import Entry, summary
+from monitor.audit.history import Entry, entry_link, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
 from monitor.events import EventKind, PledgeState
@@ -166,16 +166,8 @@ def pledge_page(request: Request) -> Response:
 def entry_view(request: Request, entry: Entry, acks: Mapping[int, list[ActionRow]]) -> dict[str, Any]:
     """A timeline line, linked to the dashboard's pages (the report links to its files)."""
     root = base(request)
-    href, anchor, event_href = None, "", None
-    if entry.kind == "change":
-        href, anchor = f"{root}/change/{entry.ref}", f"change-{entry.ref}"
-    elif entry.kind == "event":
-        anchor, event_href = f"event-{entry.ref}", f"{root}/event/{entry.ref}"
-        href = f"{root}/change/{entry.change_id}#{anchor}" if entry.change_id else None
-    elif entry.run is not None:
-        anchor = f"check-{entry.run.first_id}"
-        if entry.run.snapshot_id:
-            href = f"{root}/snapshot/{entry.run.snapshot_id}"
+    href, anchor = entry_link(entry, lambda kind, ref: f"{root}/{kind}/{ref}")
+    event_href = f"{root}/event/{entry.ref}" if entry.kind == "event" else None
     return {
         "kind": entry.kind,
         "ref": entry.ref,
