@@ -14,6 +14,7 @@ test: setup system-deps
 	$(BIN)/ruff check monitor tests benchmarks migrations scripts
 	$(BIN)/ruff format --check monitor tests benchmarks migrations scripts
 	$(BIN)/mypy
+	$(BIN)/mypy --explicit-package-bases benchmarks scripts
 	$(BIN)/pytest -n 2 -q
 
 setup: $(VENV)/.installed

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -392,7 +392,7 @@ def wait_for(condition: Any, timeout: float) -> float:
 
 
 def table(results: list[Result]) -> str:
-    rows = [
+    rows: list[tuple[str, Callable[[Result], str]]] = [
         ("kills (SIGKILL, then restart at once)", lambda r: f"{r.kills}"),
         ("changes made / recorded", lambda r: f"{r.changes_made} / {r.changes_recorded}"),
         ("alerts (one per change)", lambda r: f"{r.alerts}"),

@@ -13,6 +13,7 @@ prose with pledge sentences spread through it. Figures are the best of ``--runs`
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import time
@@ -85,7 +86,8 @@ def main() -> None:
         match = find_clause(NARROWED_CLAUSE, after, last_location=at, stood=stood)
         expected = Outcome.WEAKENED if label.startswith("narrowed") else Outcome.NOT_FOUND
         verdict = "right" if match.outcome is expected else f"WRONG (expected {expected.value})"
-        took = best_ms(runs, lambda a=after: find_clause(NARROWED_CLAUSE, a, last_location=at, stood=stood))
+        search = functools.partial(find_clause, NARROWED_CLAUSE, after, last_location=at, stood=stood)
+        took = best_ms(runs, search)
         print(f"one clause {label}: {match.outcome.value}, {verdict}, {took:.1f} ms")
     history = best_ms(runs, lambda: sentences_of(before))
     print(f"the previous version's sentences (read when a changed check misses a clause): {history:.1f} ms")

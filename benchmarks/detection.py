@@ -429,7 +429,7 @@ def _obfuscated(text: str, rng: random.Random, nested: bool = False) -> str:
     """How anti-harvester plugins write an address: each character as itself, a decimal or a
     hexadecimal reference, new at every page view; ``nested`` (in an attribute) sometimes escapes
     the ampersand again, which a browser's address bar decodes but visible text would show."""
-    forms = [
+    forms: list[Callable[[str], str]] = [
         lambda c: c,
         lambda c: f"&#{ord(c)};",
         lambda c: f"&#x{ord(c):x};",

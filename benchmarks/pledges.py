@@ -294,7 +294,7 @@ def watchlist_yaml(site: Site, variants: Sequence[Variant]) -> str:
 @dataclass
 class Verdict:
     variant: Variant
-    kinds: list[str]
+    kinds: Sequence[str]
     right: bool
     got: str
     alert: str = ""

@@ -81,17 +81,8 @@ def build(path: Path) -> None:
         differ.summarize(differ.compute(TEXT_B, TEXT_A)),
     ]
     snaps_per = CHANGES_PER_SOURCE + 1
-    sources, pledges, checks, snapshots, changes, events, alerts, ledger, clauses = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
+    tables: list[list[dict[str, Any]]] = [[] for _ in range(9)]
+    sources, pledges, checks, snapshots, changes, events, alerts, ledger, clauses = tables
     check_id = snap_id = change_id = event_id = alert_id = seq = 0
     for n in range(SOURCES):
         sid = f"src-{n:05d}"

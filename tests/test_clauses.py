@@ -434,7 +434,7 @@ def filler(chars: int, seed: int) -> str:
     """Policy-page-like prose that carries no clause."""
     rng = random.Random(seed)
     vocabulary = FILLER_WORDS.split()
-    sentences = []
+    sentences: list[str] = []
     while sum(len(s) + 1 for s in sentences) < chars:
         sentences.append(
             " ".join(rng.choice(vocabulary) for _ in range(rng.randint(8, 30))).capitalize() + "."
