@@ -1,6 +1,7 @@
 """The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
 severities, what a check found, how a source's checks have gone, the state a clause was last seen
-in, and a pledge's state.
+in, a pledge's state, where an alert or an archive copy stands in its outbox, and what a person
+did through the dashboard.
 
 Enums of strings: the values are what the database holds and templates and exports show, so a
 member compares equal to its old string and no stored row changes."""
@@ -117,6 +118,37 @@ class CheckOutcome(StrEnum):
     def quiet(self) -> bool:
         """A good check that found nothing new to keep."""
         return self in (CheckOutcome.UNCHANGED, CheckOutcome.NOT_MODIFIED, CheckOutcome.SAME_TEXT)
+
+
+class AlertStatus(StrEnum):
+    """Where one alert (an event to a route) stands in the outbox, ``monitor.store.outbox``: the
+    ``alerts`` rows keep the value, ``status`` counts them and the dashboard and the API filter on
+    it, so a member is spelled as the rows always were."""
+
+    PENDING = "pending"  # due at next_attempt_at: new, waiting for a retry or for its digest time
+    SENDING = "sending"  # claimed by a worker, under a lease it renews
+    SENT = "sent"  # final: never claimed again
+    FAILED = "failed"  # gave up after max_attempts (``alerts retry --failed`` makes it pending)
+    MUTED = "muted"  # final: its source or route was muted; kept and listed, never sent
+
+
+class ArchiveStatus(StrEnum):
+    """Where one archive copy (a changed page to save at a web archive) stands: the ``archives``
+    outbox rows keep the value and move through the same lease steps as alerts, whose states
+    (pending, sending, failed) are spelled the same; ``saved`` is its own final state."""
+
+    PENDING = "pending"  # due at next_attempt_at: to submit, or its job to ask about again
+    SENDING = "sending"  # claimed by a worker, under a lease it renews
+    SAVED = "saved"  # final: archive_url holds the copy, chained in the ledger
+    FAILED = "failed"  # gave up (blocked by the site, or max_attempts)
+
+
+class ActionKind(StrEnum):
+    """What a person did through the dashboard: the ``actions`` rows keep the value, and it is part
+    of each action's content in the integrity ledger, so its spelling can never change."""
+
+    ACK = "ack"  # an event acknowledged
+    MUTE = "mute"  # a source or a route muted until a date (a mute until now lifts it)
 
 
 def default_severity(kind: EventKind) -> Severity:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from monitor.events import PledgeState, SourceHealth
+from monitor.events import AlertStatus, ArchiveStatus, PledgeState, SourceHealth
 from monitor.store import archives, outbox
 from monitor.store.repo import FailingSource, Store
 
@@ -82,9 +82,7 @@ def status_lines(store: Store, now: datetime) -> list[str]:
         if src.id in failing:
             lines.append(f"  {'':<{width}}  {_failing_line(failing[src.id], now)}")
     counts = outbox.alert_counts(store.engine)
-    lines.append(
-        "Alerts: " + ", ".join(f"{counts[k]} {k}" for k in ("pending", "sending", "sent", "failed", "muted"))
-    )
+    lines.append("Alerts: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
     lines.extend(
         f"  failed: alert #{failed.alert_id} to {failed.route} ({failed.kind}: {failed.title}) "
         f"after {failed.attempts} attempts: {failed.error or 'no error recorded'}"
@@ -99,8 +97,9 @@ def _archive_lines(store: Store) -> list[str]:
     counts = archives.counts(store.engine)
     if not any(counts.values()):
         return []
-    waiting = counts["pending"] + counts["sending"]
-    lines = [f"Archive copies: {counts['saved']} saved, {waiting} pending, {counts['failed']} failed"]
+    saved, failed = counts[ArchiveStatus.SAVED], counts[ArchiveStatus.FAILED]
+    waiting = counts[ArchiveStatus.PENDING] + counts[ArchiveStatus.SENDING]
+    lines = [f"Archive copies: {saved} saved, {waiting} pending, {failed} failed"]
     lines.extend(
         f"  failed: change #{failed.change_id} ({failed.url}) after {failed.attempts} "
         f"submission{'s' if failed.attempts != 1 else ''}: "
@@ -120,8 +119,8 @@ def health_problems(store: Store, now: datetime, stale_after: timedelta) -> list
         newest = max(w.heartbeat_at for w in workers)
         problems.append(f"scheduler is stale: last heartbeat {_ago(newest, now)}")
     counts = outbox.alert_counts(store.engine)
-    if counts["failed"]:
-        problems.append(f"{counts['failed']} alert(s) failed for good: see `pledge-monitor status`")
+    if counts[AlertStatus.FAILED]:
+        problems.append(f"{counts[AlertStatus.FAILED]} alert(s) failed for good: see `pledge-monitor status`")
     overdue = store.overdue_alerts(now - timedelta(hours=1))
     if overdue:
         problems.append(f"{overdue} alert(s) pending for over an hour")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError, NotFoundError
+from monitor.events import ActionKind
 from monitor.store import models as m
 from monitor.store.recording import _Ledger, _lock_ledger
 from monitor.store.repo import Store
@@ -39,7 +40,7 @@ class TokenInfo:
 @dataclass(frozen=True)
 class ActionRow:
     id: int
-    kind: str  # ack|mute
+    kind: ActionKind
     actor: str
     at: datetime
     target_kind: str  # event|source|route
@@ -106,7 +107,7 @@ class ActionStore:
         with self.store.session.begin() as s:
             if s.get(m.Event, event_id) is None:
                 raise NotFoundError(f"no event with id {event_id}")
-            return _act(s, "ack", actor, now, "event", str(event_id), None, note)
+            return _act(s, ActionKind.ACK, actor, now, "event", str(event_id), None, note)
 
     def mute(
         self, target_kind: str, target: str, *, until: datetime, actor: str, note: str, now: datetime
@@ -117,7 +118,7 @@ class ActionStore:
         with self.store.session.begin() as s:
             if target_kind == "source" and s.get(m.Source, target) is None:
                 raise NotFoundError(f"no source '{target}' in the database")
-            return _act(s, "mute", actor, now, target_kind, target, until, note)
+            return _act(s, ActionKind.MUTE, actor, now, target_kind, target, until, note)
 
     def acks(self, event_ids: Sequence[int]) -> dict[int, list[ActionRow]]:
         """The acknowledgements of some events, oldest first."""
@@ -125,7 +126,7 @@ class ActionStore:
             return {}
         keys = [str(i) for i in event_ids]
         stmt = select(m.Action).where(
-            m.Action.kind == "ack", m.Action.target_kind == "event", m.Action.target.in_(keys)
+            m.Action.kind == ActionKind.ACK, m.Action.target_kind == "event", m.Action.target.in_(keys)
         )
         found: dict[int, list[ActionRow]] = {}
         with self.store.session() as s:
@@ -145,7 +146,7 @@ def active_mutes(engine: Engine, now: datetime) -> list[Mute]:
     """The mutes in force at ``now``: the latest mute of each target, if it ends after ``now``."""
     latest = (
         select(func.max(m.Action.id))
-        .where(m.Action.kind == "mute")
+        .where(m.Action.kind == ActionKind.MUTE)
         .group_by(m.Action.target_kind, m.Action.target)
     )
     with Session(engine) as s:
@@ -159,7 +160,7 @@ def active_mutes(engine: Engine, now: datetime) -> list[Mute]:
 
 def _act(
     s: Session,
-    kind: str,
+    kind: ActionKind,
     actor: str,
     now: datetime,
     target_kind: str,

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.events import ArchiveStatus
 from monitor.store import models as m
 from monitor.store import outbox
 from monitor.store.recording import chain_archive
@@ -83,7 +84,7 @@ def submitted(engine: Engine, capture_id: int, *, worker: str, job_id: str, at: 
     with Session(engine) as s, s.begin():
         s.execute(
             update(R)
-            .where(R.id == capture_id, R.status == "sending", R.claimed_by == worker)
+            .where(R.id == capture_id, R.status == ArchiveStatus.SENDING, R.claimed_by == worker)
             .values(job_id=job_id, submitted_at=at)
         )
 
@@ -92,11 +93,11 @@ def saved(engine: Engine, capture_id: int, *, worker: str, archive_url: str, at:
     """Final: the archive URL, chained in the ledger in the same transaction."""
     with Session(engine) as s, s.begin():
         row = s.scalars(
-            select(R).where(R.id == capture_id, R.status == "sending", R.claimed_by == worker)
+            select(R).where(R.id == capture_id, R.status == ArchiveStatus.SENDING, R.claimed_by == worker)
         ).first()
         if row is None:
             return False
-        row.status, row.archive_url, row.saved_at = "saved", archive_url, at
+        row.status, row.archive_url, row.saved_at = ArchiveStatus.SAVED, archive_url, at
         row.claimed_by, row.claimed_until, row.last_error = None, None, None
         chain_archive(s, row, at)
     return True
@@ -112,7 +113,7 @@ def retry(engine: Engine, capture_id: int, *, worker: str, next_at: datetime, er
     with Session(engine) as s, s.begin():
         s.execute(
             update(R)
-            .where(R.id == capture_id, R.status == "sending", R.claimed_by == worker)
+            .where(R.id == capture_id, R.status == ArchiveStatus.SENDING, R.claimed_by == worker)
             .values(job_id=None)
         )
     outbox.mark_retry(
@@ -133,13 +134,13 @@ def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
     """Make captures waiting for a retry due now, and with ``include_failed`` failed ones too
     (their submissions counted afresh: a page blocked last month may be accepted today)."""
     with Session(engine) as s, s.begin():
-        waiting = and_(R.status == "pending", R.next_attempt_at > now)
+        waiting = and_(R.status == ArchiveStatus.PENDING, R.next_attempt_at > now)
         count = outbox.rowcount(s.execute(update(R).where(waiting).values(next_attempt_at=now)))
         if include_failed:
             revived = (
                 update(R)
-                .where(R.status == "failed")
-                .values(status="pending", attempts=0, job_id=None, next_attempt_at=now)
+                .where(R.status == ArchiveStatus.FAILED)
+                .values(status=ArchiveStatus.PENDING, attempts=0, job_id=None, next_attempt_at=now)
             )
             count += outbox.rowcount(s.execute(revived))
     return count
@@ -152,14 +153,14 @@ def submissions_since(engine: Engine, since: datetime) -> list[datetime]:
         return [at for at in stamps if at is not None]
 
 
-def counts(engine: Engine) -> dict[str, int]:
-    """Archive rows per status (pending, sending, saved, failed); absent statuses are 0."""
-    return outbox.counts(engine, R, ("pending", "sending", "saved", "failed"))
+def counts(engine: Engine) -> dict[ArchiveStatus, int]:
+    """Archive rows per status, every ArchiveStatus in its order; absent statuses are 0."""
+    return outbox.counts(engine, R, list(ArchiveStatus))
 
 
 def failed(engine: Engine, limit: int = 5) -> list[FailedCapture]:
     with Session(engine) as s:
-        rows = s.scalars(select(R).where(R.status == "failed").order_by(R.id.desc()).limit(limit))
+        rows = s.scalars(select(R).where(R.status == ArchiveStatus.FAILED).order_by(R.id.desc()).limit(limit))
         return [
             FailedCapture(r.id, r.change_id, r.url, r.attempts, outbox.Progress.load(r.last_error).error)
             for r in rows
@@ -172,7 +173,7 @@ def archive_urls(engine: Engine, change_ids: Iterable[int]) -> dict[int, str]:
     if not wanted:
         return {}
     stmt = select(R.change_id, R.archive_url).where(
-        and_(R.change_id.in_(wanted), R.status == "saved", R.archive_url.is_not(None))
+        and_(R.change_id.in_(wanted), R.status == ArchiveStatus.SAVED, R.archive_url.is_not(None))
     )
     with Session(engine) as s:
         return {cid: str(url) for cid, url in s.execute(stmt)}

@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 
 from monitor.audit.history import History, Scope, build
 from monitor.errors import NotFoundError
-from monitor.events import CheckOutcome
+from monitor.events import ArchiveStatus, CheckOutcome
 from monitor.store import models as m
 from monitor.store.archives import archive_urls
 from monitor.store.recording import load_blob, pledge_clauses, record_prune, seal_checks
@@ -278,7 +278,7 @@ class AuditStore:
                 listed = select(m.Ledger.record_id).where(m.Ledger.record_type == record_type)
                 query = select(func.min(model.id)).where(model.id.not_in(listed))
                 if model is m.Archive:
-                    query = query.where(m.Archive.status == "saved")
+                    query = query.where(m.Archive.status == ArchiveStatus.SAVED)
                 rid = s.scalar(query)
                 if rid is not None:
                     found.append((record_type, rid))
@@ -347,7 +347,10 @@ class AuditStore:
                 for name, model in RECORD_MODELS.items()
             }
             counts["archive"] = int(
-                s.scalar(select(func.count()).select_from(m.Archive).where(m.Archive.status == "saved")) or 0
+                s.scalar(
+                    select(func.count()).select_from(m.Archive).where(m.Archive.status == ArchiveStatus.SAVED)
+                )
+                or 0
             )
         if not counts["action"]:
             del counts["action"]
@@ -410,7 +413,11 @@ def changes_export() -> Select[*tuple[Any, ...]]:
         .join(old, old.c.id == ch.from_snapshot_id, isouter=True)
         .join(new, new.c.id == ch.to_snapshot_id, isouter=True)
         .join(m.Ledger, _ledger_join("change", ch.id), isouter=True)
-        .join(m.Archive, and_(m.Archive.change_id == ch.id, m.Archive.status == "saved"), isouter=True)
+        .join(
+            m.Archive,
+            and_(m.Archive.change_id == ch.id, m.Archive.status == ArchiveStatus.SAVED),
+            isouter=True,
+        )
     )
 
 

@@ -26,7 +26,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from monitor import events
-from monitor.events import CheckOutcome, EventKind, PledgeState, SourceHealth
+from monitor.events import (
+    ActionKind,
+    AlertStatus,
+    ArchiveStatus,
+    CheckOutcome,
+    EventKind,
+    PledgeState,
+    SourceHealth,
+)
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -274,7 +282,7 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
     route: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed
+    status: Mapped[AlertStatus] = mapped_column(StrEnumColumn(AlertStatus, 16), default=AlertStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -354,7 +362,9 @@ class Archive(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), unique=True)
     url: Mapped[str] = mapped_column(Text)  # the page to save
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|saved|failed
+    status: Mapped[ArchiveStatus] = mapped_column(
+        StrEnumColumn(ArchiveStatus, 16), default=ArchiveStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     job_id: Mapped[str | None] = mapped_column(Text)  # the Save Page Now job, once submitted
@@ -398,7 +408,7 @@ class Action(Base):
     __table_args__ = (Index("ix_actions_target", "target_kind", "target"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # ack|mute
+    kind: Mapped[ActionKind] = mapped_column(StrEnumColumn(ActionKind, 16))
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]
     target_kind: Mapped[str] = mapped_column(String(16))  # event|source|route

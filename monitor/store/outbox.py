@@ -33,17 +33,24 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.events import EventKind
+from monitor.events import AlertStatus, ArchiveStatus, EventKind
 from monitor.store import models as m
 
 A = m.Alert
+S = TypeVar("S", AlertStatus, ArchiveStatus)
 Leased = type[m.Alert] | type[m.Archive]  # the outbox tables: same lease columns, same states
 LEASED: tuple[Leased, ...] = (m.Alert, m.Archive)
+
+
+def statuses(table: Leased) -> type[AlertStatus] | type[ArchiveStatus]:
+    """An outbox table's own states: the lease steps use those both spell alike (pending,
+    sending, failed)."""
+    return AlertStatus if table is m.Alert else ArchiveStatus
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,11 @@ class FailedAlert:
 
 def _due(now: datetime, table: Leased = A) -> ColumnElement[bool]:
     return or_(
-        and_(table.status == "pending", table.next_attempt_at <= now),
-        and_(table.status == "sending", or_(table.claimed_until.is_(None), table.claimed_until <= now)),
+        and_(table.status == statuses(table).PENDING, table.next_attempt_at <= now),
+        and_(
+            table.status == statuses(table).SENDING,
+            or_(table.claimed_until.is_(None), table.claimed_until <= now),
+        ),
     )
 
 
@@ -116,7 +126,7 @@ def _claim(s: Session, table: Leased, *, now: datetime, worker: str, lease: time
     return (
         update(table)
         .where(table.id.in_(pick), _due(now, table))
-        .values(status="sending", claimed_by=worker, claimed_until=now + lease)
+        .values(status=statuses(table).SENDING, claimed_by=worker, claimed_until=now + lease)
         .execution_options(synchronize_session=False)
     )
 
@@ -147,7 +157,7 @@ def claim_due(
         }
         changes = {e.change_id for e in events.values() if e.change_id is not None}
         saved = select(m.Archive.change_id, m.Archive.archive_url).where(
-            m.Archive.change_id.in_(changes), m.Archive.status == "saved"
+            m.Archive.change_id.in_(changes), m.Archive.status == ArchiveStatus.SAVED
         )
         copies: dict[int | None, str | None] = dict(s.execute(saved).all()) if changes else {}
     items = [
@@ -206,14 +216,14 @@ def release_claims(engine: Engine, *, of: Collection[str] | None, table: Leased 
     ``of``, or every worker with ``of=None``. A send they began counts as an attempt."""
     if of is not None and not of:
         return 0
-    condition = table.status == "sending"
+    condition = table.status == statuses(table).SENDING
     if of is not None:
         condition = and_(condition, table.claimed_by.in_(list(of)))
     with Session(engine) as s, s.begin():
         result = s.execute(
             update(table)
             .where(condition)
-            .values(status="pending", claimed_by=None, claimed_until=None)
+            .values(status=statuses(table).PENDING, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
     return rowcount(result)
@@ -221,7 +231,7 @@ def release_claims(engine: Engine, *, of: Collection[str] | None, table: Leased 
 
 def mark_sent(engine: Engine, ids: Collection[int], at: datetime) -> None:
     """Final: a sent alert is never claimed again, whoever claimed it last."""
-    _set(engine, ids, A.status != "sent", A, status="sent", sent_at=at, last_error=None)
+    _set(engine, ids, A.status != AlertStatus.SENT, A, status=AlertStatus.SENT, sent_at=at, last_error=None)
 
 
 def mark_retry(
@@ -238,7 +248,7 @@ def mark_retry(
         ids,
         _mine(worker, table),
         table,
-        status="pending",
+        status=statuses(table).PENDING,
         next_attempt_at=next_at,
         last_error=progress.dump(),
     )
@@ -247,21 +257,21 @@ def mark_retry(
 def mark_failed(
     engine: Engine, ids: Collection[int], *, worker: str, progress: Progress, table: Leased = A
 ) -> None:
-    _set(engine, ids, _mine(worker, table), table, status="failed", last_error=progress.dump())
+    _set(engine, ids, _mine(worker, table), table, status=statuses(table).FAILED, last_error=progress.dump())
 
 
 def hold(engine: Engine, ids: Collection[int], *, worker: str, until: datetime, table: Leased = A) -> None:
     """A digest alert waits for its digest time, an archive copy for its job; holding is no attempt."""
-    _set(engine, ids, _mine(worker, table), table, status="pending", next_attempt_at=until)
+    _set(engine, ids, _mine(worker, table), table, status=statuses(table).PENDING, next_attempt_at=until)
 
 
 def release(engine: Engine, ids: Collection[int], *, worker: str, table: Leased = A) -> None:
     """Give back alerts this worker claimed and did not send (it is stopping)."""
-    _set(engine, ids, _mine(worker, table), table, status="pending")
+    _set(engine, ids, _mine(worker, table), table, status=statuses(table).PENDING)
 
 
 def _mine(worker: str, table: Leased = A) -> ColumnElement[bool]:
-    return and_(table.status == "sending", table.claimed_by == worker)
+    return and_(table.status == statuses(table).SENDING, table.claimed_by == worker)
 
 
 def _set(
@@ -284,7 +294,7 @@ def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
     Digest alerts never tried yet keep waiting for their digest time.
     """
     waiting = and_(
-        A.status == "pending",
+        A.status == AlertStatus.PENDING,
         A.next_attempt_at > now,
         or_(A.attempts > 0, A.last_error.is_not(None)),
     )
@@ -293,8 +303,8 @@ def requeue(engine: Engine, *, now: datetime, include_failed: bool) -> int:
         if include_failed:
             revived = (
                 update(A)
-                .where(A.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=now)
+                .where(A.status == AlertStatus.FAILED)
+                .values(status=AlertStatus.PENDING, attempts=0, next_attempt_at=now)
             )
             count += rowcount(s.execute(revived))
     return count
@@ -307,25 +317,27 @@ def hold_muted(engine: Engine, *, sources: Collection[str], routes: Collection[s
     of_source = A.event_id.in_(select(m.Event.id).where(m.Event.source_id.in_(list(sources))))
     muted = or_(A.route.in_(list(routes)), of_source)
     with Session(engine) as s, s.begin():
-        return rowcount(s.execute(update(A).where(A.status == "pending", muted).values(status="muted")))
+        return rowcount(
+            s.execute(
+                update(A).where(A.status == AlertStatus.PENDING, muted).values(status=AlertStatus.MUTED)
+            )
+        )
 
 
 def rowcount(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
-def alert_counts(engine: Engine) -> dict[str, int]:
-    """Alerts per status (pending, sending, sent, failed, muted); absent statuses are 0."""
-    return counts(engine, A, ("pending", "sending", "sent", "failed", "muted"))
+def alert_counts(engine: Engine) -> dict[AlertStatus, int]:
+    """Alerts per status, every AlertStatus in its order; absent statuses are 0."""
+    return counts(engine, A, list(AlertStatus))
 
 
-def counts(engine: Engine, table: Leased, statuses: Sequence[str]) -> dict[str, int]:
-    """Rows of an outbox table per status; absent statuses are 0."""
-    found = dict.fromkeys(statuses, 0)
+def counts(engine: Engine, table: Leased, states: Sequence[S]) -> dict[S, int]:
+    """Rows of an outbox table per status, for ``states`` in their order; absent ones are 0."""
     with Session(engine) as s:
-        for status, count in s.execute(select(table.status, func.count()).group_by(table.status)):
-            found[status] = count
-    return found
+        found = dict(s.execute(select(table.status, func.count()).group_by(table.status)).tuples().all())
+    return {state: found.get(state, 0) for state in states}
 
 
 def failed_alerts(engine: Engine, limit: int | None = None) -> list[FailedAlert]:
@@ -333,7 +345,7 @@ def failed_alerts(engine: Engine, limit: int | None = None) -> list[FailedAlert]
     query = (
         select(A, m.Event)
         .join(m.Event, m.Event.id == A.event_id)
-        .where(A.status == "failed")
+        .where(A.status == AlertStatus.FAILED)
         .order_by(A.event_id.desc(), A.route)
     )
     if limit:

@@ -23,7 +23,7 @@ from monitor.checking import CheckResult, ItemRecord
 from monitor.clauses import clause_key
 from monitor.diff import summarize, to_delta
 from monitor.errors import NotFoundError
-from monitor.events import CheckOutcome, EventKind, SourceHealth
+from monitor.events import AlertStatus, CheckOutcome, EventKind, SourceHealth
 from monitor.lifecycle import EventDraft
 from monitor.routes import routes_for
 from monitor.store import blobs
@@ -594,7 +594,13 @@ def _add_event(
     row = _insert(s, m.Event, values)
     ledger.append("event", row, at)
     alerts = [
-        {"event_id": row.id, "route": route, "status": "pending", "attempts": 0, "next_attempt_at": at}
+        {
+            "event_id": row.id,
+            "route": route,
+            "status": AlertStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": at,
+        }
         for route in routes_for(draft, watchlist)
     ]
     if alerts:

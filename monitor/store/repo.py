@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.checking import CheckResult, SourceState
 from monitor.errors import NotFoundError
-from monitor.events import EventKind, PledgeState, SourceHealth
+from monitor.events import AlertStatus, EventKind, PledgeState, SourceHealth
 from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
@@ -406,7 +406,7 @@ class Store:
         """Pending alerts that should have gone out before ``before``: delivery is stuck."""
         with self.session() as s:
             query = select(func.count()).select_from(m.Alert)
-            query = query.where(m.Alert.status == "pending", m.Alert.next_attempt_at < before)
+            query = query.where(m.Alert.status == AlertStatus.PENDING, m.Alert.next_attempt_at < before)
             return int(s.scalar(query) or 0)
 
     def check_counts(self) -> dict[str, int]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from monitor.events import ArchiveStatus
 from monitor.store import models as m
 from monitor.store import recording
 
@@ -99,7 +100,7 @@ def first_token_after(engine: Engine, url: str, seq: int) -> m.Timestamp | None:
 
 def saved_archives(engine: Engine, change_id: int) -> list[m.Archive]:
     """The archive copies of a change that were saved (and chained)."""
-    stmt = select(m.Archive).where(m.Archive.change_id == change_id, m.Archive.status == "saved")
+    stmt = select(m.Archive).where(m.Archive.change_id == change_id, m.Archive.status == ArchiveStatus.SAVED)
     with Session(engine, expire_on_commit=False) as s:
         return list(s.scalars(stmt.order_by(m.Archive.id)))
 

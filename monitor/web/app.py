@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from monitor.audit import report
 from monitor.errors import MonitorError, NotFoundError
+from monitor.events import AlertStatus
 from monitor.store.repo import Store
 from monitor.web.auth import COOKIE, Actor, RateLimit, Throttled, resolve
 
@@ -121,6 +122,7 @@ def environment() -> Environment:
         [PackageLoader("monitor", "templates/web"), PackageLoader("monitor", "templates/report")]
     )
     env.filters.update(seg=seg)
+    env.globals.update(AlertStatus=AlertStatus)  # `a.status == AlertStatus.MUTED`, not its spelling
     return env
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.audit.export import COLUMNS, Column
+from monitor.events import ActionKind, AlertStatus
 
 KIND_SCHEMA: dict[str, dict[str, Any]] = {
     "text": {"type": ["string", "null"]},
@@ -32,7 +33,7 @@ ACTION = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["ack", "mute"]},
+        "kind": {"type": "string", "enum": [k.value for k in ActionKind]},
         "actor": {"type": "string", "description": "the name of the token used"},
         "at": {"type": "string", "format": "date-time"},
         "target_kind": {"type": "string", "enum": ["event", "source", "route"]},
@@ -47,7 +48,7 @@ ALERT = {
         "id": {"type": "integer"},
         "event_id": {"type": "integer"},
         "route": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "sending", "sent", "failed", "muted"]},
+        "status": {"type": "string", "enum": [s.value for s in AlertStatus]},
         "attempts": {"type": "integer"},
         "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
         "sent_at": {"type": ["string", "null"], "format": "date-time"},

@@ -20,7 +20,7 @@ from monitor.audit.evidence import gather, write_warc
 from monitor.audit.history import Entry, entry_link, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
-from monitor.events import EventKind, PledgeState
+from monitor.events import AlertStatus, EventKind, PledgeState
 from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.store.archives import archive_urls
@@ -28,7 +28,7 @@ from monitor.web.app import BadRequest, Web, base, health, int_param, page_size,
 from monitor.web.feeds import calendar, company_feed, deadline, events_feed, pledge_feed
 
 TRACKER_PAGE = 100
-ALERT_STATUSES = ("pending", "sending", "sent", "failed", "muted")
+ALERT_STATUSES = tuple(AlertStatus)
 
 
 def next_href(request: Request, before: int | str | None, **keep: Any) -> str | None:
