@@ -336,7 +336,7 @@ def alert_counts(engine: Engine) -> dict[AlertStatus, int]:
 def counts(engine: Engine, table: Leased, states: Sequence[S]) -> dict[S, int]:
     """Rows of an outbox table per status, for ``states`` in their order; absent ones are 0."""
     with Session(engine) as s:
-        found = dict(s.execute(select(table.status, func.count()).group_by(table.status)).tuples().all())
+        found = dict(s.execute(select(table.status, func.count()).group_by(table.status)).all())
     return {state: found.get(state, 0) for state in states}
 
 
