@@ -11,6 +11,9 @@ from sqlalchemy import select, text
 from monitor.checking import CheckResult
 from monitor.events import (
     EVENT_KINDS,
+    ActionKind,
+    AlertStatus,
+    ArchiveStatus,
     CheckOutcome,
     ClauseState,
     EventKind,
@@ -21,6 +24,7 @@ from monitor.events import (
     kind_matches,
 )
 from monitor.lifecycle import ClauseRecord, EventDraft, Transition
+from monitor.store import archives, outbox
 from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import parse_watchlist
@@ -131,12 +135,103 @@ def test_the_store_writes_each_clause_state_as_its_value_and_reads_back_the_enum
     assert all(type(c.state) is ClauseState for c in read)
 
 
+# The outbox rows and the actions as stored, counted by `status` and filtered on by the dashboard
+# and the API: a changed spelling would strand every row already written (the columns are VARCHAR).
+STORED_ALERT_STATUSES = ["pending", "sending", "sent", "failed", "muted"]
+STORED_ARCHIVE_STATUSES = ["pending", "sending", "saved", "failed"]
+STORED_ACTION_KINDS = ["ack", "mute"]  # also part of each action's content in the ledger
+
+
+def test_alert_statuses_keep_their_stored_values() -> None:
+    assert [status.value for status in AlertStatus] == STORED_ALERT_STATUSES
+    assert f"{AlertStatus.MUTED}" == str(AlertStatus.MUTED) == "muted"
+
+
+def test_the_store_writes_each_alert_status_as_its_value_and_reads_back_the_enum(store: Store) -> None:
+    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
+    store.sync(watchlist, NOW)
+    kind = EventKind.SOURCE_CHANGED
+    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
+    (event,) = store.events()
+    with store.session.begin() as s:
+        s.add(m.Alert(event_id=event.id, route="default", next_attempt_at=NOW))  # pending by default
+        for status in list(AlertStatus)[1:]:
+            s.add(m.Alert(event_id=event.id, route=f"r-{status}", status=status, next_attempt_at=NOW))
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT status FROM alerts ORDER BY id")).scalars().all()
+    assert written == STORED_ALERT_STATUSES
+    with store.session() as s:
+        read = s.scalars(select(m.Alert.status).order_by(m.Alert.id)).all()
+    assert read == list(AlertStatus)
+    assert all(type(status) is AlertStatus for status in read)
+    counts = outbox.alert_counts(store.engine)
+    assert list(counts.items()) == [(status, 1) for status in AlertStatus]
+
+
+def test_archive_statuses_keep_their_stored_values() -> None:
+    assert [status.value for status in ArchiveStatus] == STORED_ARCHIVE_STATUSES
+    shared = {"PENDING", "SENDING", "FAILED"}  # the lease steps of monitor.store.outbox use these
+    assert all(AlertStatus[name] == ArchiveStatus[name] for name in shared)
+
+
+def test_the_store_writes_each_archive_status_as_its_value_and_reads_back_the_enum(store: Store) -> None:
+    with store.engine.connect() as connection:
+        # the rows alone, without their changes
+        foreign_keys = store.engine.dialect.name == "sqlite"
+        connection.exec_driver_sql(
+            "PRAGMA foreign_keys = OFF" if foreign_keys else "SET session_replication_role = replica"
+        )
+        for n, status in enumerate(ArchiveStatus, 1):
+            row = {"id": n, "change_id": n, "url": "https://example.org/p", "status": status}
+            connection.execute(m.Archive.__table__.insert().values(**row, attempts=0, next_attempt_at=NOW))
+        connection.commit()
+        if not foreign_keys:
+            connection.exec_driver_sql("SET session_replication_role = DEFAULT")
+            connection.commit()
+        written = connection.execute(text("SELECT status FROM archives ORDER BY id")).scalars().all()
+    assert written == STORED_ARCHIVE_STATUSES
+    with store.session() as s:
+        read = s.scalars(select(m.Archive.status).order_by(m.Archive.id)).all()
+    assert read == list(ArchiveStatus)
+    assert all(type(status) is ArchiveStatus for status in read)
+    assert list(archives.counts(store.engine).items()) == [(status, 1) for status in ArchiveStatus]
+
+
+def test_action_kinds_keep_their_stored_values_and_the_store_reads_them_back(store: Store) -> None:
+    assert [kind.value for kind in ActionKind] == STORED_ACTION_KINDS
+    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
+    store.sync(watchlist, NOW)
+    kind = EventKind.SOURCE_CHANGED
+    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
+    (event,) = store.events()
+    done = [
+        store.actions.acknowledge(event.id, actor="ann", note="", now=NOW),
+        store.actions.mute("source", "policy", until=NOW, actor="ann", note="", now=NOW),
+    ]
+    assert [action.kind for action in done] == list(ActionKind)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT kind FROM actions ORDER BY id")).scalars().all()
+    assert written == STORED_ACTION_KINDS
+    read = sorted(store.actions.actions(), key=lambda a: a.id)
+    assert [a.kind for a in read] == list(ActionKind)
+    assert all(type(a.kind) is ActionKind for a in read)
+
+
 def test_each_value_is_spelled_once_in_the_code() -> None:
-    """Stages compare with the members: a kind, outcome or clause state written out as a string
-    elsewhere in monitor/ is one the enum would not catch when it changes. (The values that are
-    also everyday words, "changed" or "failed", are left out: they have other meanings there.)"""
+    """Stages compare with the members: a kind, outcome, clause state, outbox status or action
+    kind written out as a string elsewhere in monitor/ is one the enum would not catch when it
+    changes. (The values that are also everyday words, "changed", "failed", "pending", "sent" or
+    "saved", are left out: they have other meanings there, such as a delivery's log result, an
+    archive job's answer or a pass's outcome.)"""
     package = Path(__file__).resolve().parents[1] / "monitor"
-    values = [*STORED_KINDS, *(o for o in STORED_OUTCOMES if "_" in o), "not_found"]
+    values = [
+        *STORED_KINDS,
+        *(o for o in STORED_OUTCOMES if "_" in o),
+        "not_found",
+        "sending",
+        "muted",
+        *STORED_ACTION_KINDS,
+    ]
     spelled = re.compile("|".join(rf"[\"']{re.escape(value)}[\"']" for value in values))
     member = re.compile(r"^\s*[A-Z_]+ = ")  # an enum's own definition (clauses.Outcome too)
     found = [
