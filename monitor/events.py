@@ -1,7 +1,7 @@
 """The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
 severities, what a check found, how a source's checks have gone, the state a clause was last seen
-in, a pledge's state, where an alert or an archive copy stands in its outbox, and what a person
-did through the dashboard.
+in, a pledge's state, where an alert or an archive copy stands in its outbox, what a person did
+through the dashboard, and how a timestamp request went.
 
 Enums of strings: the values are what the database holds and templates and exports show, so a
 member compares equal to its old string and no stored row changes."""
@@ -149,6 +149,14 @@ class ActionKind(StrEnum):
 
     ACK = "ack"  # an event acknowledged
     MUTE = "mute"  # a source or a route muted until a date (a mute until now lifts it)
+
+
+class StampStatus(StrEnum):
+    """How one request to a Time-Stamp Authority went: the ``timestamps`` rows keep the value; only
+    ``stamped`` rows hold a token, and the last ``failed`` one since makes the next try wait."""
+
+    STAMPED = "stamped"  # the token is kept, over the chain head it names
+    FAILED = "failed"  # no token: the error says why
 
 
 def default_severity(kind: EventKind) -> Severity:

@@ -34,6 +34,7 @@ from monitor.events import (
     EventKind,
     PledgeState,
     SourceHealth,
+    StampStatus,
 )
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -347,7 +348,7 @@ class Timestamp(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     tsa_url: Mapped[str] = mapped_column(Text)
     requested_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # stamped|failed
+    status: Mapped[StampStatus] = mapped_column(StrEnumColumn(StampStatus, 16))
     token: Mapped[bytes | None] = mapped_column(LargeBinary)  # the DER TimeStampResp as received
     gen_time: Mapped[datetime | None]  # the time the TSA signed
     error: Mapped[str | None] = mapped_column(Text)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from monitor.events import ArchiveStatus
+from monitor.events import ArchiveStatus, StampStatus
 from monitor.store import models as m
 from monitor.store import recording
 
@@ -34,11 +34,13 @@ def tsa_state(engine: Engine, url: str) -> TsaState:
     with Session(engine) as s:
         good = s.execute(
             select(T.seq, T.requested_at)
-            .where(T.tsa_url == url, T.status == "stamped")
+            .where(T.tsa_url == url, T.status == StampStatus.STAMPED)
             .order_by(T.seq.desc(), T.id.desc())
             .limit(1)
         ).first()
-        failed_at = s.scalar(select(func.max(T.requested_at)).where(T.tsa_url == url, T.status == "failed"))
+        failed_at = s.scalar(
+            select(func.max(T.requested_at)).where(T.tsa_url == url, T.status == StampStatus.FAILED)
+        )
     if good is not None and failed_at is not None and failed_at <= good.requested_at:
         failed_at = None
     return TsaState(url, good.seq if good else None, good.requested_at if good else None, failed_at)
@@ -61,7 +63,7 @@ def record(
             head_hash=head_hash,
             tsa_url=url,
             requested_at=at,
-            status="stamped" if token is not None else "failed",
+            status=StampStatus.STAMPED if token is not None else StampStatus.FAILED,
             token=token,
             gen_time=gen_time,
             error=error,
@@ -73,7 +75,7 @@ def record(
 
 def tokens(engine: Engine, *, up_to_seq: int | None = None) -> list[m.Timestamp]:
     """Every stored token, oldest head first (optionally only heads up to a seq)."""
-    stmt = select(T).where(T.status == "stamped").order_by(T.seq, T.id)
+    stmt = select(T).where(T.status == StampStatus.STAMPED).order_by(T.seq, T.id)
     if up_to_seq is not None:
         stmt = stmt.where(T.seq <= up_to_seq)
     with Session(engine, expire_on_commit=False) as s:
@@ -83,16 +85,21 @@ def tokens(engine: Engine, *, up_to_seq: int | None = None) -> list[m.Timestamp]
 def tokens_covering(engine: Engine, seq: int) -> list[m.Timestamp]:
     """The tokens over the first head at or after ``seq`` that has any: the earliest proof."""
     with Session(engine, expire_on_commit=False) as s:
-        first = s.scalar(select(func.min(T.seq)).where(T.status == "stamped", T.seq >= seq))
+        first = s.scalar(select(func.min(T.seq)).where(T.status == StampStatus.STAMPED, T.seq >= seq))
         if first is None:
             return []
-        return list(s.scalars(select(T).where(T.status == "stamped", T.seq == first).order_by(T.id)))
+        return list(
+            s.scalars(select(T).where(T.status == StampStatus.STAMPED, T.seq == first).order_by(T.id))
+        )
 
 
 def first_token_after(engine: Engine, url: str, seq: int) -> m.Timestamp | None:
     """This TSA's earliest token over an entry at or after ``seq``: the first proof it existed."""
     stmt = (
-        select(T).where(T.tsa_url == url, T.status == "stamped", T.seq >= seq).order_by(T.seq, T.id).limit(1)
+        select(T)
+        .where(T.tsa_url == url, T.status == StampStatus.STAMPED, T.seq >= seq)
+        .order_by(T.seq, T.id)
+        .limit(1)
     )
     with Session(engine, expire_on_commit=False) as s:
         return s.scalars(stmt).first()
