@@ -1,7 +1,7 @@
 """The vocabulary the stages, the store, alerts, routes and reports share: event kinds and
 severities, what a check found, how a source's checks have gone, the state a clause was last seen
 in, a pledge's state, where an alert or an archive copy stands in its outbox, what a person did
-through the dashboard, and how a timestamp request went.
+through the dashboard and to what, and how a timestamp request went.
 
 Enums of strings: the values are what the database holds and templates and exports show, so a
 member compares equal to its old string and no stored row changes."""
@@ -149,6 +149,16 @@ class ActionKind(StrEnum):
 
     ACK = "ack"  # an event acknowledged
     MUTE = "mute"  # a source or a route muted until a date (a mute until now lifts it)
+
+
+class ActionTarget(StrEnum):
+    """What a person's action is about: the ``actions`` rows keep the value (``target`` names
+    which one), and like the kind it is part of each action's content in the integrity ledger, so
+    its spelling can never change."""
+
+    EVENT = "event"  # an acknowledgement: target is the event's id
+    SOURCE = "source"  # a mute: target is the source's id
+    ROUTE = "route"  # a mute: target is the route's name in the watchlist
 
 
 class StampStatus(StrEnum):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from typing import TYPE_CHECKING, TextIO
 
+from monitor.events import ActionTarget
 from monitor.store import outbox
 from monitor.store.actions import active_mutes
 from monitor.store.repo import Store
@@ -123,8 +124,8 @@ def deliver_due(
     mutes = active_mutes(run.store.engine, now)
     run.summary.muted = outbox.hold_muted(
         run.store.engine,
-        sources={mute.target for mute in mutes if mute.target_kind == "source"},
-        routes={mute.target for mute in mutes if mute.target_kind == "route"},
+        sources={mute.target for mute in mutes if mute.target_kind == ActionTarget.SOURCE},
+        routes={mute.target for mute in mutes if mute.target_kind == ActionTarget.ROUTE},
     )
     items = outbox.claim_due(run.store.engine, now=now, worker=worker, lease=lease, batch=batch)
     run.summary.claimed = len(items)

@@ -20,12 +20,12 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError, NotFoundError
-from monitor.events import ActionKind
+from monitor.events import ActionKind, ActionTarget
 from monitor.store import models as m
 from monitor.store.recording import _Ledger, _lock_ledger
 from monitor.store.repo import Store
 
-TARGET_KINDS = ("source", "route")
+TARGET_KINDS = (ActionTarget.SOURCE, ActionTarget.ROUTE)  # what a mute can be about
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ActionRow:
     kind: ActionKind
     actor: str
     at: datetime
-    target_kind: str  # event|source|route
+    target_kind: ActionTarget
     target: str
     until: datetime | None
     note: str
@@ -53,7 +53,7 @@ class ActionRow:
 class Mute:
     """A source or a route whose alerts are kept but not sent until ``until``."""
 
-    target_kind: str
+    target_kind: ActionTarget
     target: str
     until: datetime
     actor: str
@@ -107,18 +107,19 @@ class ActionStore:
         with self.store.session.begin() as s:
             if s.get(m.Event, event_id) is None:
                 raise NotFoundError(f"no event with id {event_id}")
-            return _act(s, ActionKind.ACK, actor, now, "event", str(event_id), None, note)
+            return _act(s, ActionKind.ACK, actor, now, ActionTarget.EVENT, str(event_id), None, note)
 
     def mute(
         self, target_kind: str, target: str, *, until: datetime, actor: str, note: str, now: datetime
     ) -> ActionRow:
         """Mute a source or a route until ``until`` (``until <= now`` lifts a mute)."""
         if target_kind not in TARGET_KINDS:
-            raise MonitorError(f"cannot mute a {target_kind!r}: choose one of {', '.join(TARGET_KINDS)}")
+            raise MonitorError(f"cannot mute a {str(target_kind)!r}: choose one of {', '.join(TARGET_KINDS)}")
+        kind = ActionTarget(target_kind)
         with self.store.session.begin() as s:
-            if target_kind == "source" and s.get(m.Source, target) is None:
+            if kind == ActionTarget.SOURCE and s.get(m.Source, target) is None:
                 raise NotFoundError(f"no source '{target}' in the database")
-            return _act(s, ActionKind.MUTE, actor, now, target_kind, target, until, note)
+            return _act(s, ActionKind.MUTE, actor, now, kind, target, until, note)
 
     def acks(self, event_ids: Sequence[int]) -> dict[int, list[ActionRow]]:
         """The acknowledgements of some events, oldest first."""
@@ -126,7 +127,9 @@ class ActionStore:
             return {}
         keys = [str(i) for i in event_ids]
         stmt = select(m.Action).where(
-            m.Action.kind == ActionKind.ACK, m.Action.target_kind == "event", m.Action.target.in_(keys)
+            m.Action.kind == ActionKind.ACK,
+            m.Action.target_kind == ActionTarget.EVENT,
+            m.Action.target.in_(keys),
         )
         found: dict[int, list[ActionRow]] = {}
         with self.store.session() as s:
@@ -163,7 +166,7 @@ def _act(
     kind: ActionKind,
     actor: str,
     now: datetime,
-    target_kind: str,
+    target_kind: ActionTarget,
     target: str,
     until: datetime | None,
     note: str,

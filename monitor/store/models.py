@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from monitor import events
 from monitor.events import (
     ActionKind,
+    ActionTarget,
     AlertStatus,
     ArchiveStatus,
     CheckOutcome,
@@ -412,7 +413,7 @@ class Action(Base):
     kind: Mapped[ActionKind] = mapped_column(StrEnumColumn(ActionKind, 16))
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]
-    target_kind: Mapped[str] = mapped_column(String(16))  # event|source|route
+    target_kind: Mapped[ActionTarget] = mapped_column(StrEnumColumn(ActionTarget, 16))
     target: Mapped[str] = mapped_column(String(100))
     until: Mapped[datetime | None]  # a mute's end (a mute ending now lifts it)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute
 
 from monitor.audit import report
 from monitor.errors import MonitorError, NotFoundError
-from monitor.events import AlertStatus
+from monitor.events import ActionTarget, AlertStatus
 from monitor.store.repo import Store
 from monitor.web.auth import COOKIE, Actor, RateLimit, Throttled, resolve
 
@@ -122,7 +122,8 @@ def environment() -> Environment:
         [PackageLoader("monitor", "templates/web"), PackageLoader("monitor", "templates/report")]
     )
     env.filters.update(seg=seg)
-    env.globals.update(AlertStatus=AlertStatus)  # `a.status == AlertStatus.MUTED`, not its spelling
+    # `a.status == AlertStatus.MUTED`, `value="{{ ActionTarget.SOURCE }}"`: the members, not their spelling
+    env.globals.update(AlertStatus=AlertStatus, ActionTarget=ActionTarget)
     return env
 
 

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.events import ActionTarget
+from monitor.store.actions import TARGET_KINDS
 from monitor.web.app import BadRequest, Refused, Web, base, client, web_of
 from monitor.web.auth import COOKIE, Actor, csrf_ok, resolve
 
@@ -96,9 +98,9 @@ def parse_until(value: str, now: datetime) -> datetime:
 
 
 def check_target(web: Web, kind: str, target: str) -> None:
-    if kind == "route" and target not in web.route_names():
+    if kind == ActionTarget.ROUTE and target not in web.route_names():
         raise BadRequest(f"no route named {target!r}; routes: {', '.join(web.route_names()) or 'none'}")
-    if kind not in ("source", "route"):
+    if kind not in TARGET_KINDS:
         raise BadRequest("target_kind must be source or route")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.audit.export import COLUMNS, Column
-from monitor.events import ActionKind, AlertStatus
+from monitor.events import ActionKind, ActionTarget, AlertStatus
+from monitor.store.actions import TARGET_KINDS
 
 KIND_SCHEMA: dict[str, dict[str, Any]] = {
     "text": {"type": ["string", "null"]},
@@ -36,7 +37,7 @@ ACTION = {
         "kind": {"type": "string", "enum": [k.value for k in ActionKind]},
         "actor": {"type": "string", "description": "the name of the token used"},
         "at": {"type": "string", "format": "date-time"},
-        "target_kind": {"type": "string", "enum": ["event", "source", "route"]},
+        "target_kind": {"type": "string", "enum": [t.value for t in ActionTarget]},
         "target": {"type": "string"},
         "until": {"type": ["string", "null"], "format": "date-time"},
         "note": {"type": "string"},
@@ -236,7 +237,7 @@ def document(root: str, actions: bool) -> dict[str, Any]:
         mute = {
             "type": "object",
             "properties": {
-                "target_kind": {"type": "string", "enum": ["source", "route"]},
+                "target_kind": {"type": "string", "enum": [t.value for t in TARGET_KINDS]},
                 "target": {"type": "string"},
                 "until": {"type": "string", "description": "YYYY-MM-DD (start of day, UTC), or now to lift"},
                 "note": {"type": "string"},

@@ -20,7 +20,7 @@ from monitor.audit.evidence import gather, write_warc
 from monitor.audit.history import Entry, entry_link, summary
 from monitor.audit.report import _as_text, _headers, web_link
 from monitor.errors import NotFoundError
-from monitor.events import AlertStatus, EventKind, PledgeState
+from monitor.events import ActionTarget, AlertStatus, EventKind, PledgeState
 from monitor.pledge_state import OF_CLAUSE
 from monitor.store.actions import ActionRow
 from monitor.store.archives import archive_urls
@@ -309,7 +309,8 @@ def sources_page(request: Request) -> Response:
     q = request.query_params.get("q", "").strip() or None
     before = request.query_params.get("before") or None
     found = web.queries.sources(q, before, page_size(request))
-    muted = {mt.target for mt in web.actions.active_mutes(web.clock()) if mt.target_kind == "source"}
+    mutes = web.actions.active_mutes(web.clock())
+    muted = {mt.target for mt in mutes if mt.target_kind == ActionTarget.SOURCE}
     return web.page(
         request,
         "sources.html",
@@ -331,7 +332,7 @@ def source_page(request: Request) -> Response:
     mutes = [
         mt
         for mt in web.actions.active_mutes(web.clock())
-        if (mt.target_kind, mt.target) == ("source", source_id)
+        if (mt.target_kind, mt.target) == (ActionTarget.SOURCE, source_id)
     ]
     root = base(request)
     return web.page(
