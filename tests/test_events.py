@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, text
 
+from monitor.audit import chain
 from monitor.checking import CheckResult
 from monitor.events import (
     EVENT_KINDS,
     ActionKind,
+    ActionTarget,
     AlertStatus,
     ArchiveStatus,
     CheckOutcome,
@@ -20,11 +22,12 @@ from monitor.events import (
     PledgeState,
     Severity,
     SourceHealth,
+    StampStatus,
     default_severity,
     kind_matches,
 )
 from monitor.lifecycle import ClauseRecord, EventDraft, Transition
-from monitor.store import archives, outbox
+from monitor.store import archives, outbox, stamps
 from monitor.store import models as m
 from monitor.store.repo import Store
 from monitor.watchlist import parse_watchlist
@@ -140,6 +143,8 @@ def test_the_store_writes_each_clause_state_as_its_value_and_reads_back_the_enum
 STORED_ALERT_STATUSES = ["pending", "sending", "sent", "failed", "muted"]
 STORED_ARCHIVE_STATUSES = ["pending", "sending", "saved", "failed"]
 STORED_ACTION_KINDS = ["ack", "mute"]  # also part of each action's content in the ledger
+STORED_ACTION_TARGETS = ["event", "source", "route"]  # the same
+STORED_STAMP_STATUSES = ["stamped", "failed"]  # the timestamps rows: a token, or a failed request
 
 
 def test_alert_statuses_keep_their_stored_values() -> None:
@@ -217,12 +222,69 @@ def test_action_kinds_keep_their_stored_values_and_the_store_reads_them_back(sto
     assert all(type(a.kind) is ActionKind for a in read)
 
 
+def test_action_targets_keep_their_stored_values_and_the_ledger_hashes_them_as_strings(store: Store) -> None:
+    assert [target.value for target in ActionTarget] == STORED_ACTION_TARGETS
+    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
+    store.sync(watchlist, NOW)
+    kind = EventKind.SOURCE_CHANGED
+    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
+    (event,) = store.events()
+    until = NOW + timedelta(days=1)
+    done = [
+        store.actions.acknowledge(event.id, actor="ann", note="", now=NOW),
+        store.actions.mute("source", "policy", until=until, actor="ann", note="", now=NOW),
+        store.actions.mute(ActionTarget.ROUTE, "desk", until=until, actor="ann", note="", now=NOW),
+    ]
+    assert [action.target_kind for action in done] == list(ActionTarget)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT target_kind FROM actions ORDER BY id")).scalars().all()
+    assert written == STORED_ACTION_TARGETS
+    read = sorted(store.actions.actions(), key=lambda a: a.id)
+    assert [a.target_kind for a in read] == list(ActionTarget)
+    assert all(type(a.target_kind) is ActionTarget for a in read)
+    mutes = store.actions.active_mutes(NOW)
+    assert {(mt.target_kind, mt.target) for mt in mutes} == {("source", "policy"), ("route", "desk")}
+    assert all(type(mt.target_kind) is ActionTarget for mt in mutes)
+    # an action's content hashes as the plain strings did: the chain written before is still whole
+    with store.session() as s:
+        rows = s.scalars(select(m.Action).order_by(m.Action.id)).all()
+        hashes = dict(
+            s.execute(
+                select(m.Ledger.record_id, m.Ledger.content_hash).where(m.Ledger.record_type == "action")
+            ).all()
+        )
+    for row in rows:
+        plain = {**chain.action_content(row), "kind": row.kind.value, "target_kind": row.target_kind.value}
+        assert (
+            f'"target_kind":"{row.target_kind.value}"' in chain.canonical(chain.action_content(row)).decode()
+        )
+        assert chain.content_hash(chain.action_content(row)) == chain.content_hash(plain) == hashes[row.id]
+
+
+def test_stamp_statuses_keep_their_stored_values_and_the_store_reads_them_back(store: Store) -> None:
+    assert [status.value for status in StampStatus] == STORED_STAMP_STATUSES
+    url, later = "https://tsa.example.org/tsr", NOW + timedelta(hours=1)
+    common = {"seq": 1, "head_hash": "0" * 64, "url": url, "gen_time": None}
+    stamps.record(store.engine, at=NOW, token=b"token", error=None, **common)
+    stamps.record(store.engine, at=later, token=None, error="HTTP 503", **common)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT status FROM timestamps ORDER BY id")).scalars().all()
+    assert written == STORED_STAMP_STATUSES
+    with store.session() as s:
+        read = s.scalars(select(m.Timestamp.status).order_by(m.Timestamp.id)).all()
+    assert read == list(StampStatus)
+    assert all(type(status) is StampStatus for status in read)
+    assert [t.token for t in stamps.tokens(store.engine)] == [b"token"]  # the stamped row only
+    assert stamps.tsa_state(store.engine, url) == stamps.TsaState(url, 1, NOW, later)
+
+
 def test_each_value_is_spelled_once_in_the_code() -> None:
-    """Stages compare with the members: a kind, outcome, clause state, outbox status or action
-    kind written out as a string elsewhere in monitor/ is one the enum would not catch when it
-    changes. (The values that are also everyday words, "changed", "failed", "pending", "sent" or
-    "saved", are left out: they have other meanings there, such as a delivery's log result, an
-    archive job's answer or a pass's outcome.)"""
+    """Stages compare with the members: a kind, outcome, clause state, outbox status, action kind
+    or stamp status written out as a string elsewhere in monitor/ is one the enum would not catch
+    when it changes. (The values that are also everyday words, "changed", "failed", "pending",
+    "sent", "saved", or an action's target "event", "source" or "route", are left out: they have
+    other meanings there, such as a delivery's log result, an archive job's answer, a pass's
+    outcome, a history entry's kind or a watchlist section.)"""
     package = Path(__file__).resolve().parents[1] / "monitor"
     values = [
         *STORED_KINDS,
@@ -231,6 +293,7 @@ def test_each_value_is_spelled_once_in_the_code() -> None:
         "sending",
         "muted",
         *STORED_ACTION_KINDS,
+        "stamped",
     ]
     spelled = re.compile("|".join(rf"[\"']{re.escape(value)}[\"']" for value in values))
     member = re.compile(r"^\s*[A-Z_]+ = ")  # an enum's own definition (clauses.Outcome too)
