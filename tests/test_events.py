@@ -30,7 +30,7 @@ from monitor.lifecycle import ClauseRecord, EventDraft, Transition
 from monitor.store import archives, outbox, stamps
 from monitor.store import models as m
 from monitor.store.repo import Store
-from monitor.watchlist import parse_watchlist
+from monitor.watchlist import SourceKind, parse_watchlist
 
 BOTH_BACKENDS = True
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -276,6 +276,28 @@ def test_stamp_statuses_keep_their_stored_values_and_the_store_reads_them_back(s
     assert all(type(status) is StampStatus for status in read)
     assert [t.token for t in stamps.tokens(store.engine)] == [b"token"]  # the stamped row only
     assert stamps.tsa_state(store.engine, url) == stamps.TsaState(url, 1, NOW, later)
+
+
+STORED_SOURCE_KINDS = ["page", "feed", "listing"]  # the watchlist's kinds, as sync writes them
+
+
+def test_the_store_writes_each_source_kind_as_its_value_and_reads_back_the_enum(store: Store) -> None:
+    watchlist = parse_watchlist(
+        "sources:\n"
+        "  - {id: a-page, url: 'https://example.org/policy'}\n"
+        "  - {id: b-feed, kind: feed, url: 'https://example.org/feed.xml'}\n"
+        "  - {id: c-listing, kind: listing, url: 'https://example.org/news', item_select: 'a'}\n"
+    )
+    store.sync(watchlist, NOW)
+    with store.engine.connect() as connection:
+        written = connection.execute(text("SELECT kind FROM sources ORDER BY id")).scalars().all()
+    assert written == STORED_SOURCE_KINDS
+    with store.session() as s:
+        read = s.scalars(select(m.Source.kind).order_by(m.Source.id)).all()
+    assert read == [SourceKind.PAGE, SourceKind.FEED, SourceKind.LISTING]
+    assert all(type(kind) is SourceKind for kind in read)
+    # the states read asks the feeds and listings (has_items on the member read back) for their items
+    assert sorted(store.states(["a-page", "b-feed", "c-listing"])) == ["a-page", "b-feed", "c-listing"]
 
 
 def test_each_value_is_spelled_once_in_the_code() -> None:

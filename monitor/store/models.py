@@ -37,6 +37,7 @@ from monitor.events import (
     SourceHealth,
     StampStatus,
 )
+from monitor.watchlist.models import SourceKind
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -102,7 +103,7 @@ class Source(Base):
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20), default="page")
+    kind: Mapped[SourceKind] = mapped_column(StrEnumColumn(SourceKind, 20), default=SourceKind.PAGE)
     rules: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     interval_s: Mapped[int] = mapped_column(Integer, default=21600)

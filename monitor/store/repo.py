@@ -21,7 +21,7 @@ from monitor.lifecycle import ClauseRecord, EventDraft, Health
 from monitor.store import models as m
 from monitor.store import recording
 from monitor.store.recording import Recorded
-from monitor.watchlist import PledgeSpec, SourceKind, SourceSpec, Watchlist
+from monitor.watchlist import PledgeSpec, SourceSpec, Watchlist
 
 if TYPE_CHECKING:
     from monitor.store.actions import ActionStore
@@ -165,7 +165,7 @@ class Store:
             clauses: dict[str, dict[tuple[str, str], ClauseRecord]] = {}
             for c in clause_rows:
                 clauses.setdefault(c.source_id, {})[(c.pledge_id, c.clause_key)] = _clause_record(c)
-            feeds = [r.id for r in rows if SourceKind(r.kind).has_items]
+            feeds = [r.id for r in rows if r.kind.has_items]
             seen: dict[str, set[str]] = {}
             if feeds:
                 items = s.execute(
