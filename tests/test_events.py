@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.audit import chain
 from monitor.checking import CheckResult
@@ -35,8 +38,23 @@ from monitor.watchlist import SourceKind, parse_watchlist
 BOTH_BACKENDS = True
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
+
 # The values as rows, routes (`events: [pledge.*]`), exports and alerts have always spelled them:
 # changing one would orphan every stored event of that kind.
+def assert_kept_as_strings(
+    store: Store, column: InstrumentedAttribute[Any], stored: list[str], enum: type[StrEnum]
+) -> None:
+    """The rows hold the plain strings, in id order, and the store reads the members back."""
+    table = column.class_.__tablename__
+    with store.engine.connect() as connection:
+        written = connection.execute(text(f"SELECT {column.key} FROM {table} ORDER BY id")).scalars().all()
+    assert written == stored
+    with store.session() as s:
+        read = s.scalars(select(column).order_by(column.class_.id)).all()
+    assert read == [enum(value) for value in stored]
+    assert all(type(value) is enum for value in read)
+
+
 STORED_KINDS = [
     "pledge.reworded",
     "pledge.weakened",
@@ -98,13 +116,7 @@ def test_the_store_writes_each_check_outcome_as_its_value_and_reads_back_the_enu
     checks = [(CheckResult("policy", NOW, 1, outcome), NOW) for outcome in CheckOutcome]
     recorded = store.record(checks, watchlist)
     assert [r.outcome for r in recorded] == list(CheckOutcome)
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT outcome FROM checks ORDER BY id")).scalars().all()
-    assert written == STORED_OUTCOMES
-    with store.session() as s:
-        read = s.scalars(select(m.Check.outcome).order_by(m.Check.id)).all()
-    assert read == list(CheckOutcome)
-    assert all(type(outcome) is CheckOutcome for outcome in read)
+    assert_kept_as_strings(store, m.Check.outcome, STORED_OUTCOMES, CheckOutcome)
 
 
 STORED_CLAUSE_STATES = ["unknown", "exact", "reworded", "weakened", "not_found"]
@@ -162,13 +174,7 @@ def test_the_store_writes_each_alert_status_as_its_value_and_reads_back_the_enum
         s.add(m.Alert(event_id=event.id, route="default", next_attempt_at=NOW))  # pending by default
         for status in list(AlertStatus)[1:]:
             s.add(m.Alert(event_id=event.id, route=f"r-{status}", status=status, next_attempt_at=NOW))
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT status FROM alerts ORDER BY id")).scalars().all()
-    assert written == STORED_ALERT_STATUSES
-    with store.session() as s:
-        read = s.scalars(select(m.Alert.status).order_by(m.Alert.id)).all()
-    assert read == list(AlertStatus)
-    assert all(type(status) is AlertStatus for status in read)
+    assert_kept_as_strings(store, m.Alert.status, STORED_ALERT_STATUSES, AlertStatus)
     counts = outbox.alert_counts(store.engine)
     assert list(counts.items()) == [(status, 1) for status in AlertStatus]
 
@@ -193,12 +199,7 @@ def test_the_store_writes_each_archive_status_as_its_value_and_reads_back_the_en
         if not foreign_keys:
             connection.exec_driver_sql("SET session_replication_role = DEFAULT")
             connection.commit()
-        written = connection.execute(text("SELECT status FROM archives ORDER BY id")).scalars().all()
-    assert written == STORED_ARCHIVE_STATUSES
-    with store.session() as s:
-        read = s.scalars(select(m.Archive.status).order_by(m.Archive.id)).all()
-    assert read == list(ArchiveStatus)
-    assert all(type(status) is ArchiveStatus for status in read)
+    assert_kept_as_strings(store, m.Archive.status, STORED_ARCHIVE_STATUSES, ArchiveStatus)
     assert list(archives.counts(store.engine).items()) == [(status, 1) for status in ArchiveStatus]
 
 
@@ -267,13 +268,7 @@ def test_stamp_statuses_keep_their_stored_values_and_the_store_reads_them_back(s
     common = {"seq": 1, "head_hash": "0" * 64, "url": url, "gen_time": None}
     stamps.record(store.engine, at=NOW, token=b"token", error=None, **common)
     stamps.record(store.engine, at=later, token=None, error="HTTP 503", **common)
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT status FROM timestamps ORDER BY id")).scalars().all()
-    assert written == STORED_STAMP_STATUSES
-    with store.session() as s:
-        read = s.scalars(select(m.Timestamp.status).order_by(m.Timestamp.id)).all()
-    assert read == list(StampStatus)
-    assert all(type(status) is StampStatus for status in read)
+    assert_kept_as_strings(store, m.Timestamp.status, STORED_STAMP_STATUSES, StampStatus)
     assert [t.token for t in stamps.tokens(store.engine)] == [b"token"]  # the stamped row only
     assert stamps.tsa_state(store.engine, url) == stamps.TsaState(url, 1, NOW, later)
 
@@ -289,13 +284,7 @@ def test_the_store_writes_each_source_kind_as_its_value_and_reads_back_the_enum(
         "  - {id: c-listing, kind: listing, url: 'https://example.org/news', item_select: 'a'}\n"
     )
     store.sync(watchlist, NOW)
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT kind FROM sources ORDER BY id")).scalars().all()
-    assert written == STORED_SOURCE_KINDS
-    with store.session() as s:
-        read = s.scalars(select(m.Source.kind).order_by(m.Source.id)).all()
-    assert read == [SourceKind.PAGE, SourceKind.FEED, SourceKind.LISTING]
-    assert all(type(kind) is SourceKind for kind in read)
+    assert_kept_as_strings(store, m.Source.kind, STORED_SOURCE_KINDS, SourceKind)
     # the states read asks the feeds and listings (has_items on the member read back) for their items
     assert sorted(store.states(["a-page", "b-feed", "c-listing"])) == ["a-page", "b-feed", "c-listing"]
 
