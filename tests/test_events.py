@@ -55,6 +55,16 @@ def assert_kept_as_strings(
     assert all(type(value) is enum for value in read)
 
 
+def one_event(store: Store) -> m.Event:
+    """A source and one event of it, for the rows that hang off an event (alerts, actions)."""
+    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
+    store.sync(watchlist, NOW)
+    kind = EventKind.SOURCE_CHANGED
+    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
+    (event,) = store.events()
+    return event
+
+
 STORED_KINDS = [
     "pledge.reworded",
     "pledge.weakened",
@@ -165,11 +175,7 @@ def test_alert_statuses_keep_their_stored_values() -> None:
 
 
 def test_the_store_writes_each_alert_status_as_its_value_and_reads_back_the_enum(store: Store) -> None:
-    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
-    store.sync(watchlist, NOW)
-    kind = EventKind.SOURCE_CHANGED
-    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
-    (event,) = store.events()
+    event = one_event(store)
     with store.session.begin() as s:
         s.add(m.Alert(event_id=event.id, route="default", next_attempt_at=NOW))  # pending by default
         for status in list(AlertStatus)[1:]:
@@ -205,11 +211,7 @@ def test_the_store_writes_each_archive_status_as_its_value_and_reads_back_the_en
 
 def test_action_kinds_keep_their_stored_values_and_the_store_reads_them_back(store: Store) -> None:
     assert [kind.value for kind in ActionKind] == STORED_ACTION_KINDS
-    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
-    store.sync(watchlist, NOW)
-    kind = EventKind.SOURCE_CHANGED
-    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
-    (event,) = store.events()
+    event = one_event(store)
     done = [
         store.actions.acknowledge(event.id, actor="ann", note="", now=NOW),
         store.actions.mute("source", "policy", until=NOW, actor="ann", note="", now=NOW),
@@ -225,11 +227,7 @@ def test_action_kinds_keep_their_stored_values_and_the_store_reads_them_back(sto
 
 def test_action_targets_keep_their_stored_values_and_the_ledger_hashes_them_as_strings(store: Store) -> None:
     assert [target.value for target in ActionTarget] == STORED_ACTION_TARGETS
-    watchlist = parse_watchlist("sources:\n  - {id: policy, url: 'https://example.org/policy'}\n")
-    store.sync(watchlist, NOW)
-    kind = EventKind.SOURCE_CHANGED
-    store.add_events([EventDraft(kind, default_severity(kind), "t", None, "policy", {})], watchlist, NOW)
-    (event,) = store.events()
+    event = one_event(store)
     until = NOW + timedelta(days=1)
     done = [
         store.actions.acknowledge(event.id, actor="ann", note="", now=NOW),
