@@ -217,11 +217,8 @@ def test_action_kinds_keep_their_stored_values_and_the_store_reads_them_back(sto
         store.actions.mute("source", "policy", until=NOW, actor="ann", note="", now=NOW),
     ]
     assert [action.kind for action in done] == list(ActionKind)
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT kind FROM actions ORDER BY id")).scalars().all()
-    assert written == STORED_ACTION_KINDS
-    read = sorted(store.actions.actions(), key=lambda a: a.id)
-    assert [a.kind for a in read] == list(ActionKind)
+    assert_kept_as_strings(store, m.Action.kind, STORED_ACTION_KINDS, ActionKind)
+    read = sorted(store.actions.actions(), key=lambda a: a.id)  # and through the store's own reader
     assert all(type(a.kind) is ActionKind for a in read)
 
 
@@ -235,11 +232,8 @@ def test_action_targets_keep_their_stored_values_and_the_ledger_hashes_them_as_s
         store.actions.mute(ActionTarget.ROUTE, "desk", until=until, actor="ann", note="", now=NOW),
     ]
     assert [action.target_kind for action in done] == list(ActionTarget)
-    with store.engine.connect() as connection:
-        written = connection.execute(text("SELECT target_kind FROM actions ORDER BY id")).scalars().all()
-    assert written == STORED_ACTION_TARGETS
-    read = sorted(store.actions.actions(), key=lambda a: a.id)
-    assert [a.target_kind for a in read] == list(ActionTarget)
+    assert_kept_as_strings(store, m.Action.target_kind, STORED_ACTION_TARGETS, ActionTarget)
+    read = sorted(store.actions.actions(), key=lambda a: a.id)  # and through the store's own reader
     assert all(type(a.target_kind) is ActionTarget for a in read)
     mutes = store.actions.active_mutes(NOW)
     assert {(mt.target_kind, mt.target) for mt in mutes} == {("source", "policy"), ("route", "desk")}
