@@ -340,7 +340,7 @@ class Fetcher:
             sent = _with_cookies(trip, target, headers)
             response = self._transport.send(target, sent, timeout)
             try:
-                return self._reply(trip, url, _cookie_request(target, sent), response, deadline)
+                return self._reply(trip, url, target, sent, response, deadline)
             finally:
                 _release(response)
         except TimeoutError:
@@ -352,19 +352,19 @@ class Fetcher:
         self,
         trip: _Trip,
         url: str,
-        request: PreparedRequest,
+        target: str,
+        sent: dict[str, str],
         response: urllib3.BaseHTTPResponse,
         deadline: float,
     ) -> _Reply:
         headers = dict(response.headers)
         status = response.status
-        sent = dict(request.headers)
         if 200 <= status < 300:
             return _Reply(url, status, headers, self._read_body(trip, url, response, deadline), None, sent)
         body, _ = _read(response, ERROR_BODY_LIMIT, deadline)
         location = _location(status, response.headers)
         if location is not None:
-            extract_cookies_to_jar(trip.cookies, request, response)
+            extract_cookies_to_jar(trip.cookies, _cookie_request(target, sent), response)  # for the next hop
         return _Reply(url, status, headers, body, location, sent)
 
     def _read_body(self, trip: _Trip, url: str, response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
