@@ -16,7 +16,6 @@ from monitor.store import models as m
 from monitor.store import outbox
 from monitor.store.repo import Store
 from monitor.watchlist import Watchlist
-from tests.alert_events import routes_yaml
 from tests.pg import pg_store
 
 __all__ = ["pg_store"]  # a fixture, used below
@@ -24,7 +23,21 @@ __all__ = ["pg_store"]  # a fixture, used below
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
 
-WATCHLIST = routes_yaml(team="console://")
+WATCHLIST = """
+    routes:
+      team:
+        urls: console://
+    sources:
+      - id: amazon-post
+        url: https://www.aboutamazon.com/news/moratorium
+    pledges:
+      - id: amazon-rekognition-moratorium
+        company: Amazon
+        title: Moratorium on police use of Rekognition
+        made_on: 2020-06-10
+        sources: [amazon-post]
+        clauses: ["a one-year moratorium on police use of facial recognition"]
+"""
 
 
 @pytest.fixture
